@@ -1,0 +1,110 @@
+/**
+ * Postgres schema: the source of truth for users, rooms, members and messages.
+ * Changes go through `npm run db:generate`, which writes a SQL migration into migrations/.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+
+export const users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    email: text("email").notNull(),
+    displayName: text("display_name").notNull(),
+    passwordHash: text("password_hash").notNull(),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // Emails are unique regardless of case: Ana@x.io and ana@x.io are one account.
+    uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
+  ],
+);
+
+export const rooms = pgTable(
+  "rooms",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    kind: text("kind", { enum: ["group", "direct"] }).notNull(),
+    name: text("name"),
+    topic: text("topic"),
+    isPublic: boolean("is_public").notNull().default(false),
+    /** For direct rooms: the two user ids sorted and joined, so a pair can only ever have one room. */
+    directKey: text("direct_key").unique(),
+    createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
+    lastSeq: bigint("last_seq", { mode: "number" }).notNull().default(0),
+    lastMessageAt: timestamp("last_message_at", { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check("rooms_kind_check", sql`${t.kind} in ('group', 'direct')`),
+    check("rooms_direct_key_check", sql`(${t.kind} = 'direct') = (${t.directKey} is not null)`),
+  ],
+);
+
+export const roomMembers = pgTable(
+  "room_members",
+  {
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["owner", "admin", "member"] })
+      .notNull()
+      .default("member"),
+    lastReadSeq: bigint("last_read_seq", { mode: "number" }).notNull().default(0),
+    mutedUntil: timestamp("muted_until", { withTimezone: true }),
+    joinedAt: timestamp("joined_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.roomId, t.userId] }),
+    index("room_members_user_idx").on(t.userId),
+    check("room_members_role_check", sql`${t.role} in ('owner', 'admin', 'member')`),
+  ],
+);
+
+export const messages = pgTable(
+  "messages",
+  {
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    /** Gapless per-room order assigned by the room's Durable Object; (room_id, seq) is the identity. */
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    senderId: uuid("sender_id")
+      .notNull()
+      .references(() => users.id),
+    /** The sender's idempotency key: a resend with the same key is the same message, forever. */
+    clientMsgId: text("client_msg_id").notNull(),
+    body: text("body").notNull(),
+    replyTo: bigint("reply_to", { mode: "number" }),
+    createdAt: createdAt(),
+    editedAt: timestamp("edited_at", { withTimezone: true }),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (t) => [
+    primaryKey({ name: "messages_room_seq_pk", columns: [t.roomId, t.seq] }),
+    uniqueIndex("messages_room_sender_client_msg_key").on(t.roomId, t.senderId, t.clientMsgId),
+    check("messages_seq_positive", sql`${t.seq} > 0`),
+  ],
+);
+
+export type User = typeof users.$inferSelect;
+export type Room = typeof rooms.$inferSelect;
+export type RoomMember = typeof roomMembers.$inferSelect;
+export type Message = typeof messages.$inferSelect;

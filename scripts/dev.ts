@@ -1,0 +1,92 @@
+/**
+ * `npm run dev`: brings up real Postgres and Redis behind the Neon and Upstash bridges, then serves the
+ * worker with `wrangler dev`. Ctrl-C stops everything this script started (and nothing else).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureDevVars } from "./local-stack/dev-secrets.ts";
+import { startLocalStack } from "./local-stack/index.ts";
+import { isPortOpen, PortInUseError } from "./local-stack/ports.ts";
+import { offlineWranglerEnv } from "./local-stack/wrangler-env.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const PORT = Number(process.env.PORT ?? 8787);
+const NEON_PROXY_PORT = Number(process.env.NEON_PROXY_PORT ?? 8790);
+const UPSTASH_BRIDGE_PORT = Number(process.env.UPSTASH_BRIDGE_PORT ?? 8791);
+
+const log = (line: string) => console.log(`[dev] ${line}`);
+
+async function main(): Promise<void> {
+  if (await isPortOpen("127.0.0.1", PORT)) throw new PortInUseError(PORT, "worker (wrangler dev)", "PORT");
+  if (ensureDevVars(path.join(ROOT, ".dev.vars"))) log("created .dev.vars with generated dev-only JWT keys and pepper");
+
+  const stack = await startLocalStack({
+    database: process.env.PGDATABASE_DEV ?? "edgechat_dev",
+    neonProxyPort: NEON_PROXY_PORT,
+    upstashBridgePort: UPSTASH_BRIDGE_PORT,
+    log,
+  });
+  for (const line of stack.summary) log(line);
+
+  const args = [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(PORT),
+    "--persist-to",
+    path.join(ROOT, ".local", "wrangler"),
+    "--show-interactive-dev-session=false",
+    ...Object.entries(stack.bindings).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+  // Own process group: wrangler starts workerd, and the whole group must go when we stop.
+  const wrangler = spawn(path.join(ROOT, "node_modules", ".bin", "wrangler"), args, {
+    cwd: ROOT,
+    stdio: "inherit",
+    detached: true,
+    env: { ...process.env, ...offlineWranglerEnv() },
+  });
+  log(`worker      http://127.0.0.1:${PORT}  (try: curl http://127.0.0.1:${PORT}/health)`);
+
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log("stopping…");
+    await stopGroup(wrangler);
+    await stack.stop();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+  wrangler.on("exit", (code) => void shutdown(code ?? 1));
+}
+
+function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
+  const pid = child.pid;
+  return new Promise((resolve) => {
+    const force = setTimeout(() => signalGroup(pid, "SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(force);
+      // workerd may outlive wrangler by a moment; make sure nothing of the group is left.
+      signalGroup(pid, "SIGKILL");
+      resolve();
+    });
+    signalGroup(pid, "SIGTERM");
+  });
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // group already gone
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`[dev] ${err instanceof PortInUseError ? err.message : (err.stack ?? err.message)}`);
+  process.exit(1);
+});

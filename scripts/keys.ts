@@ -1,0 +1,7 @@
+/** `npm run keys`: prints a fresh JWT key pair and password pepper, ready for `wrangler secret put`. */
+import { generateDevSecrets } from "./local-stack/dev-secrets.ts";
+
+const kid = new Date().toISOString().slice(0, 10);
+const secrets = generateDevSecrets(kid);
+for (const [name, value] of Object.entries(secrets)) console.log(`${name}=${value}\n`);
+console.error("Store each with `npx wrangler secret put NAME`; keep the private key out of the repository.");

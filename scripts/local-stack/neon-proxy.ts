@@ -1,0 +1,268 @@
+/**
+ * A local stand-in for Neon's serverless proxy, so `@neondatabase/serverless` runs unchanged against
+ * a plain Postgres: SQL over HTTP (`POST /sql`, what `neon()` and drizzle-orm/neon-http call) and
+ * WebSocket-to-TCP (`/v1?address=host:port`, what `Pool`/`Client` use). Local tooling only: it listens on
+ * 127.0.0.1 and forwards only to loopback Postgres servers.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import net from "node:net";
+import pg from "pg";
+import { WebSocketServer } from "ws";
+import { readJsonBody, sendJson } from "./http-util.ts";
+import { closeServer, listen } from "./ports.ts";
+
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const ISOLATION: Record<string, string> = {
+  ReadUncommitted: "READ UNCOMMITTED",
+  ReadCommitted: "READ COMMITTED",
+  RepeatableRead: "REPEATABLE READ",
+  Serializable: "SERIALIZABLE",
+};
+/** The Postgres error fields Neon copies into its 400 replies (the driver reads exactly these). */
+const PG_ERROR_FIELDS = [
+  "severity",
+  "code",
+  "detail",
+  "hint",
+  "position",
+  "internalPosition",
+  "internalQuery",
+  "where",
+  "schema",
+  "table",
+  "column",
+  "dataType",
+  "constraint",
+  "file",
+  "line",
+  "routine",
+] as const;
+
+/** Neon replies with Postgres' text output; keep every value as the server's text. */
+const RAW_TEXT = { getTypeParser: () => (value: string) => value };
+
+interface QueryData {
+  query: string;
+  params?: unknown[];
+}
+
+export interface NeonProxy {
+  port: number;
+  /** Simulates an outage: every request and new socket fails until restored. */
+  setCut(cut: boolean): void;
+  stop(): Promise<void>;
+}
+
+export interface NeonProxyOptions {
+  port?: number;
+  /** Expose `POST /__control/cut|restore` so tests running inside workerd can simulate an outage. */
+  controlEndpoints?: boolean;
+}
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  constructor(status: number, message: string, extra: Record<string, unknown> = {}) {
+    super(message);
+    this.status = status;
+    this.body = { message, ...extra };
+  }
+}
+
+export async function startNeonProxy(opts: NeonProxyOptions = {}): Promise<NeonProxy> {
+  const pools = new Map<string, pg.Pool>();
+  let cut = false;
+
+  const poolFor = (connectionString: string): pg.Pool => {
+    let pool = pools.get(connectionString);
+    if (!pool) {
+      pool = new pg.Pool({ connectionString, types: RAW_TEXT, max: 10, connectionTimeoutMillis: 5000 });
+      // An idle client dropping (server restart) must not crash the proxy; the pool replaces it.
+      pool.on("error", () => {});
+      pools.set(connectionString, pool);
+    }
+    return pool;
+  };
+
+  const server: Server = createServer((req, res) => {
+    handleHttp(req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) return sendJson(res, err.status, err.body);
+      sendJson(res, 500, { message: `proxy internal error: ${(err as Error).message}` });
+    });
+  });
+
+  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (opts.controlEndpoints && url.pathname.startsWith("/__control/")) {
+      cut = url.pathname === "/__control/cut";
+      return sendJson(res, 200, { cut });
+    }
+    if (url.pathname !== "/sql") throw new HttpError(404, `no such endpoint: ${url.pathname}`);
+    if (req.method !== "POST") throw new HttpError(405, "only POST is supported");
+    if (cut) throw new HttpError(502, "Couldn't connect to compute node (local proxy is cut)", { code: "08006" });
+
+    const connectionString = header(req, "neon-connection-string");
+    if (!connectionString) throw new HttpError(400, "missing Neon-Connection-String header");
+    checkLoopback(connectionString);
+    const arrayMode = header(req, "neon-array-mode") === "true";
+    const body = await readJsonBody(req, MAX_BODY_BYTES).catch((err: Error) => {
+      throw new HttpError(400, err.message);
+    });
+
+    const pool = poolFor(connectionString);
+    if (isBatch(body)) {
+      const results = await runTransaction(pool, body.queries, {
+        isolation: header(req, "neon-batch-isolation-level"),
+        readOnly: header(req, "neon-batch-read-only") === "true",
+        deferrable: header(req, "neon-batch-deferrable") === "true",
+        arrayMode,
+      });
+      return sendJson(res, 200, { results });
+    }
+    if (!isQuery(body)) throw new HttpError(400, "body must be {query, params} or {queries: [...]}");
+    const client = await connect(pool);
+    try {
+      sendJson(res, 200, await runQuery(client, body, arrayMode));
+    } finally {
+      client.release();
+    }
+  }
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
+  server.on("upgrade", (req, socket, head) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const address = url.searchParams.get("address") ?? "";
+    const [host, portText] = splitHostPort(address);
+    if (url.pathname !== "/v1" || !host || !isLoopback(host) || cut) {
+      socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const tcp = net.connect({ host, port: Number(portText) });
+      tcp.on("data", (chunk) => ws.send(chunk));
+      tcp.on("error", () => ws.close(1011, "upstream error"));
+      tcp.on("close", () => ws.close());
+      ws.on("message", (data) => tcp.write(data as Buffer));
+      ws.on("close", () => tcp.destroy());
+      ws.on("error", () => tcp.destroy());
+    });
+  });
+
+  const port = await listen(server, opts.port ?? 0, "Neon-compatible proxy", "NEON_PROXY_PORT");
+  return {
+    port,
+    setCut: (value) => {
+      cut = value;
+    },
+    stop: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      await closeServer(server);
+      await Promise.all([...pools.values()].map((p) => p.end()));
+    },
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function isQuery(body: unknown): body is QueryData {
+  return typeof body === "object" && body !== null && typeof (body as QueryData).query === "string";
+}
+
+function isBatch(body: unknown): body is { queries: QueryData[] } {
+  const queries = (body as { queries?: unknown } | null)?.queries;
+  return Array.isArray(queries) && queries.every(isQuery);
+}
+
+async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
+  try {
+    return await pool.connect();
+  } catch (err) {
+    throw new HttpError(502, `Couldn't connect to compute node: ${(err as Error).message}`, { code: "08006" });
+  }
+}
+
+async function runQuery(client: pg.PoolClient, q: QueryData, arrayMode: boolean) {
+  try {
+    const values = q.params ?? [];
+    const result: pg.QueryResult | pg.QueryResult[] = arrayMode
+      ? await client.query({ text: q.query, values, rowMode: "array" })
+      : await client.query({ text: q.query, values });
+    // Neon runs each query as one prepared statement, so it refuses several statements in one string.
+    if (Array.isArray(result)) {
+      throw Object.assign(new Error("cannot insert multiple commands into a prepared statement"), {
+        code: "42601",
+        severity: "ERROR",
+      });
+    }
+    return {
+      command: result.command,
+      rowCount: result.rowCount,
+      rows: result.rows,
+      fields: result.fields.map((f) => ({ ...f, format: "text" })),
+      rowAsArray: arrayMode,
+    };
+  } catch (err) {
+    throw toHttpError(err);
+  }
+}
+
+async function runTransaction(
+  pool: pg.Pool,
+  queries: QueryData[],
+  o: { isolation?: string; readOnly: boolean; deferrable: boolean; arrayMode: boolean },
+) {
+  if (o.isolation && !ISOLATION[o.isolation]) {
+    throw new HttpError(400, `invalid Neon-Batch-Isolation-Level: ${o.isolation}`);
+  }
+  const modes = [
+    o.isolation ? `ISOLATION LEVEL ${ISOLATION[o.isolation]}` : "",
+    o.readOnly ? "READ ONLY" : "",
+    o.deferrable ? "DEFERRABLE" : "",
+  ].filter(Boolean);
+  const client = await connect(pool);
+  try {
+    await client.query(`BEGIN ${modes.join(" ")}`);
+    const results = [];
+    for (const q of queries) results.push(await runQuery(client, q, o.arrayMode));
+    await client.query("COMMIT");
+    return results;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+function toHttpError(err: unknown): HttpError {
+  const e = err as Record<string, unknown> & Error;
+  if (typeof e.code === "string" && typeof e.severity === "string") {
+    const fields: Record<string, unknown> = {};
+    for (const key of PG_ERROR_FIELDS) if (e[key] !== undefined) fields[key] = e[key];
+    return new HttpError(400, e.message, fields);
+  }
+  return new HttpError(502, `Couldn't reach Postgres: ${e.message}`, { code: "08006" });
+}
+
+function checkLoopback(connectionString: string): void {
+  let host: string;
+  try {
+    host = new URL(connectionString).hostname;
+  } catch {
+    throw new HttpError(400, "Neon-Connection-String is not a valid URL");
+  }
+  if (!isLoopback(host)) throw new HttpError(400, `local proxy only forwards to loopback hosts, not ${host}`);
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+function splitHostPort(address: string): [string, string] {
+  const i = address.lastIndexOf(":");
+  return i < 0 ? [address, "5432"] : [address.slice(0, i), address.slice(i + 1)];
+}

@@ -1,0 +1,13 @@
+/** `npm run wrangler -- <args>`: wrangler with metrics, error reports and update checks off. */
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { offlineWranglerEnv } from "./local-stack/wrangler-env.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const result = spawnSync(path.join(ROOT, "node_modules", ".bin", "wrangler"), process.argv.slice(2), {
+  cwd: ROOT,
+  stdio: "inherit",
+  env: { ...process.env, ...offlineWranglerEnv() },
+});
+process.exit(result.status ?? 1);

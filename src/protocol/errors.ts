@@ -1,0 +1,45 @@
+/**
+ * The one list of error codes clients can switch on, shared by REST error bodies
+ * (`{ error: { code, message, details?, requestId } }`) and WebSocket `error` frames.
+ * Codes are stable: add new ones, never rename.
+ */
+export const ERROR_CODES = [
+  "bad_request",
+  "validation_failed",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "method_not_allowed",
+  "conflict",
+  "payload_too_large",
+  "unsupported_media_type",
+  "upgrade_required",
+  "unprocessable",
+  "throttled",
+  "internal",
+  "unavailable",
+  "bad_frame",
+  "unknown_frame_type",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class AppError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  readonly headers?: Record<string, string>;
+  constructor(
+    status: number,
+    code: ErrorCode,
+    message: string,
+    extra: { details?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = "AppError";
+    this.status = status;
+    this.code = code;
+    this.details = extra.details;
+    this.headers = extra.headers;
+  }
+}

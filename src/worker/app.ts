@@ -1,0 +1,22 @@
+import { Hono } from "hono";
+import { requestId } from "hono/request-id";
+import { errorResponse, onError } from "./middleware/errors";
+import { requestLog } from "./middleware/request-log";
+import { health } from "./routes/health";
+import { roomSocket } from "./routes/room-socket";
+import type { AppEnv } from "./types";
+
+export const app = new Hono<AppEnv>();
+
+app.use(
+  requestId({
+    // Accept a caller's id only if it is short and plain, so it is safe to log and forward.
+    generator: () => crypto.randomUUID(),
+    limitLength: 128,
+  }),
+);
+app.use(requestLog);
+app.route("/", health);
+app.route("/", roomSocket);
+app.notFound((c) => errorResponse(c, 404, "not_found", "No such route"));
+app.onError(onError);

@@ -1,0 +1,60 @@
+/**
+ * Access tokens: ES256 JWTs signed with one key and verified against a key set, so keys rotate by adding
+ * the new public key to JWT_VERIFY_KEYS, then switching JWT_SIGNING_KEY, then dropping the old key.
+ */
+import { createLocalJWKSet, importJWK, type JSONWebKeySet, type JWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
+
+/** Pinned: verification never accepts any other algorithm (no `none`, no HS256 confusion). */
+export const JWT_ALG = "ES256";
+export const ACCESS_TOKEN_TYP = "access";
+
+export interface JwtEnv {
+  JWT_SIGNING_KEY: string;
+  JWT_VERIFY_KEYS: string;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+  ACCESS_TOKEN_TTL_SECONDS?: string;
+}
+
+export interface AccessClaims {
+  userId: string;
+  expiresAt: number;
+}
+
+const verifierCache = new Map<string, ReturnType<typeof createLocalJWKSet>>();
+
+function verifier(keysJson: string) {
+  let jwks = verifierCache.get(keysJson);
+  if (!jwks) {
+    jwks = createLocalJWKSet(JSON.parse(keysJson) as JSONWebKeySet);
+    verifierCache.set(keysJson, jwks);
+  }
+  return jwks;
+}
+
+export async function signAccessToken(env: JwtEnv, userId: string, now = Math.floor(Date.now() / 1000)) {
+  const jwk = JSON.parse(env.JWT_SIGNING_KEY) as JWK;
+  if (!jwk.kid) throw new Error("JWT_SIGNING_KEY must carry a kid");
+  const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 900);
+  const key = await importJWK(jwk, JWT_ALG);
+  return new SignJWT({ typ: ACCESS_TOKEN_TYP })
+    .setProtectedHeader({ alg: JWT_ALG, kid: jwk.kid, typ: "JWT" })
+    .setIssuer(env.JWT_ISSUER)
+    .setAudience(env.JWT_AUDIENCE)
+    .setSubject(userId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + ttl)
+    .sign(key);
+}
+
+/** Throws a jose error (with a stable `code`) for anything that is not a valid, current access token. */
+export async function verifyAccessToken(env: JwtEnv, token: string): Promise<AccessClaims> {
+  const { payload } = await jwtVerify<JWTPayload & { typ?: string }>(token, verifier(env.JWT_VERIFY_KEYS), {
+    algorithms: [JWT_ALG],
+    issuer: env.JWT_ISSUER,
+    audience: env.JWT_AUDIENCE,
+    requiredClaims: ["exp", "iat", "sub"],
+  });
+  if (payload.typ !== ACCESS_TOKEN_TYP) throw new TypeError("not an access token");
+  return { userId: payload.sub as string, expiresAt: payload.exp as number };
+}

@@ -1,0 +1,52 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { AppError, type ErrorCode } from "../../protocol/errors";
+import { logJson } from "../log";
+import type { AppEnv } from "../types";
+
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  409: "conflict",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  422: "unprocessable",
+  426: "upgrade_required",
+  429: "throttled",
+  503: "unavailable",
+};
+
+/** Every error leaves as one JSON shape; unexpected ones are logged with their stack and never shown. */
+export function onError(err: Error, c: Context<AppEnv>): Response {
+  const requestId = c.get("requestId");
+  if (err instanceof AppError) {
+    return errorResponse(c, err.status, err.code, err.message, err.details, err.headers);
+  }
+  if (err instanceof HTTPException) {
+    const code = CODE_BY_STATUS[err.status] ?? "internal";
+    const headers = Object.fromEntries(err.getResponse().headers);
+    return errorResponse(c, err.status, code, err.message || code, undefined, headers);
+  }
+  logJson("error", { msg: "unhandled error", requestId, error: err.message, stack: err.stack });
+  return errorResponse(c, 500, "internal", "Internal server error");
+}
+
+export function errorResponse(
+  c: Context<AppEnv>,
+  status: number,
+  code: ErrorCode,
+  message: string,
+  details?: unknown,
+  headers: Record<string, string> = {},
+): Response {
+  const body = {
+    error: { code, message, ...(details === undefined ? {} : { details }), requestId: c.get("requestId") },
+  };
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ...headers, "content-type": "application/json; charset=utf-8" },
+  });
+}

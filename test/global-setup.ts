@@ -1,0 +1,46 @@
+/**
+ * Brings up the same local stack `npm run dev` uses (own database, random ports, control endpoints on)
+ * and hands its coordinates to the workers as bindings; tears it all down after the run.
+ */
+import type { TestProject } from "vitest/node";
+import { generateDevSecrets } from "../scripts/local-stack/dev-secrets.ts";
+import { startLocalStack } from "../scripts/local-stack/index.ts";
+import { freePort } from "../scripts/local-stack/ports.ts";
+import { startUpstashBridge } from "../scripts/local-stack/upstash-bridge.ts";
+import { offlineWranglerEnv } from "../scripts/local-stack/wrangler-env.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    workerBindings: Record<string, string>;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  Object.assign(process.env, offlineWranglerEnv());
+  const stack = await startLocalStack({
+    database: process.env.PGDATABASE_TEST ?? "edgechat_test",
+    controlEndpoints: true,
+    log: (line) => console.log(`[stack] ${line}`),
+  });
+  // A bridge whose Redis is gone, and a Postgres URL nobody listens on: real faults for the health tests.
+  const deadRedisBridge = await startUpstashBridge({
+    redisUrl: `redis://127.0.0.1:${await freePort()}`,
+    token: "dead-redis-token",
+  });
+  const deadPostgresUrl = `postgres://postgres@127.0.0.1:${await freePort()}/edgechat_test`;
+
+  const secrets = { ...generateDevSecrets(), ...stack.bindings };
+  // Wrangler reads required secrets from process.env when it loads the config for each test file.
+  Object.assign(process.env, secrets);
+  project.provide("workerBindings", {
+    ...secrets,
+    TEST_DEAD_REDIS_URL: deadRedisBridge.url,
+    TEST_DEAD_REDIS_TOKEN: deadRedisBridge.token,
+    TEST_DEAD_DATABASE_URL: deadPostgresUrl,
+  });
+
+  return async () => {
+    await deadRedisBridge.stop();
+    await stack.stop();
+  };
+}

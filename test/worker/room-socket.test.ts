@@ -1,0 +1,183 @@
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import type { ChatRoom } from "../../src/durable-objects/chat-room";
+import { createRoom, createUser } from "../helpers/fixtures";
+import { connect, type TestSocket, upgrade } from "../helpers/sockets";
+
+const open: TestSocket[] = [];
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+});
+async function join(roomId: string, token: string, headers?: Record<string, string>) {
+  const socket = await connect(roomId, token, headers);
+  open.push(socket);
+  return socket;
+}
+const stubFor = (roomId: string) => env.ROOMS.get(env.ROOMS.idFromName(roomId));
+
+describe("upgrade through the worker", () => {
+  it("welcomes a member with the room, its last seq, who is online and who they are", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    const socket = await join(room.id, ana.token);
+    expect(await socket.next("welcome")).toEqual({
+      type: "welcome",
+      roomId: room.id,
+      lastSeq: 0,
+      online: [ana.id],
+      you: ana.id,
+    });
+  });
+
+  it("gives no 101 without a valid credential, with a Bearer challenge", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    for (const headers of [
+      {} as Record<string, string>,
+      { Authorization: "Bearer not.a.jwt" },
+      { Authorization: `Basic ${btoa("a:b")}` },
+    ]) {
+      const res = await upgrade(room.id, headers);
+      expect(res.status).toBe(401);
+      expect(res.webSocket).toBeNull();
+      expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    }
+  });
+
+  it("answers 404 to a non-member and for a room that does not exist, revealing nothing", async () => {
+    const ana = await createUser("ana");
+    const eve = await createUser("eve");
+    const room = await createRoom(ana.id);
+    const notMember = await upgrade(room.id, { Authorization: `Bearer ${eve.token}` });
+    const missing = await upgrade(crypto.randomUUID(), { Authorization: `Bearer ${eve.token}` });
+    const garbage = await upgrade("not-a-uuid", { Authorization: `Bearer ${eve.token}` });
+    for (const res of [notMember, missing, garbage]) {
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
+    }
+  });
+
+  it("refuses a browser Origin that is not allowed with 403, and accepts an allowed one", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    const res = await upgrade(room.id, { Authorization: `Bearer ${ana.token}`, Origin: "https://evil.example" });
+    expect(res.status).toBe(403);
+    const ok = await join(room.id, ana.token, { Origin: "http://localhost:8787" });
+    expect((await ok.next("welcome")).you).toBe(ana.id);
+  });
+
+  it("answers 426 to a plain GET on the socket route", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    const res = await exports.default.fetch(`http://edgechat.test/api/rooms/${room.id}/ws`, {
+      headers: { Authorization: `Bearer ${ana.token}` },
+    });
+    expect(res.status).toBe(426);
+  });
+
+  it("ignores identity headers a client forges", async () => {
+    const ana = await createUser("ana");
+    const bob = await createUser("bob");
+    const room = await createRoom(ana.id, [bob.id]);
+    const socket = await join(room.id, bob.token, {
+      "X-Edgechat-User-Id": ana.id,
+      "X-Edgechat-Room-Id": crypto.randomUUID(),
+    });
+    expect(await socket.next("welcome")).toMatchObject({ you: bob.id, roomId: room.id });
+  });
+});
+
+describe("hibernation", () => {
+  it("keeps sockets and their identity across eviction; the woken room still routes frames", async () => {
+    const ana = await createUser("ana");
+    const bob = await createUser("bob");
+    const room = await createRoom(ana.id, [bob.id]);
+    const a = await join(room.id, ana.token);
+    const b = await join(room.id, bob.token);
+    await a.next("welcome");
+    expect(await a.next("presence")).toEqual({ type: "presence", userId: bob.id, state: "joined" });
+
+    const stub = stubFor(room.id);
+    await evictDurableObject(stub);
+
+    a.send({ type: "typing", on: true });
+    expect(await b.next("typing")).toEqual({ type: "typing", userId: ana.id, on: true });
+    const stats = await stub.stats();
+    expect(stats).toMatchObject({ roomId: room.id, sockets: 2 });
+    expect(stats.online.sort()).toEqual([ana.id, bob.id].sort());
+  });
+
+  it("answers the heartbeat without waking the room", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    const a = await join(room.id, ana.token);
+    await a.next("welcome");
+    const stub = stubFor(room.id);
+    await evictDurableObject(stub);
+    a.send('{"type":"ping"}');
+    expect(await a.next("pong")).toEqual({ type: "pong" });
+    // Still evicted: a second eviction fails because nothing is running.
+    await expect(evictDurableObject(stub)).rejects.toThrow(/not currently running/);
+  });
+
+  it("tells the others when the last socket of a user leaves, not before", async () => {
+    const ana = await createUser("ana");
+    const bob = await createUser("bob");
+    const room = await createRoom(ana.id, [bob.id]);
+    const a = await join(room.id, ana.token);
+    const b1 = await join(room.id, bob.token);
+    const b2 = await join(room.id, bob.token);
+    await a.next("presence");
+    b1.close();
+    // A frame from bob's other socket after the close: by the time it arrives, bob must still count as online.
+    b2.send({ type: "typing", on: true });
+    await a.next("typing");
+    await runInDurableObject(stubFor(room.id), async (instance: ChatRoom) => {
+      expect(await instance.stats()).toMatchObject({ online: expect.arrayContaining([ana.id, bob.id]) });
+    });
+    expect(a.frames.filter((f) => f.type === "presence")).toEqual([]);
+    b2.close();
+    expect(await a.next("presence")).toEqual({ type: "presence", userId: bob.id, state: "left" });
+    expect(a.frames.filter((f) => f.type === "presence")).toEqual([]);
+  });
+});
+
+describe("bad frames", () => {
+  it("answers bad frames with an error frame and keeps the socket open", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    const a = await join(room.id, ana.token);
+    await a.next("welcome");
+    const cases: [unknown, string][] = [
+      ["not json", "bad_frame"],
+      [{ type: "nope" }, "unknown_frame_type"],
+      [{ type: "typing" }, "bad_frame"],
+      [{ type: "typing", on: true, extra: 1 }, "bad_frame"],
+      [{ type: "typing", on: "yes" }, "bad_frame"],
+      [[1, 2], "unknown_frame_type"],
+    ];
+    for (const [frame, code] of cases) {
+      a.send(frame);
+      expect(await a.next("error")).toMatchObject({ code });
+    }
+    a.ws.send(new Uint8Array([1, 2, 3]));
+    expect(await a.next("error")).toMatchObject({ code: "bad_frame" });
+    a.send({ type: "ping", id: 1 });
+    expect(await a.next("error")).toMatchObject({ code: "bad_frame" });
+    a.send({ type: "typing", on: false });
+    a.send({ type: "ping" });
+    expect(await a.next("pong")).toEqual({ type: "pong" });
+    expect(a.closed).toBeNull();
+  });
+
+  it("closes with 1009 on a frame over 64 KiB", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    const a = await join(room.id, ana.token);
+    await a.next("welcome");
+    a.send({ type: "typing", on: true, pad: "x".repeat(65 * 1024) });
+    expect((await a.waitClosed()).code).toBe(1009);
+  });
+});

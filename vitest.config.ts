@@ -1,0 +1,42 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    // Per-request info logs drown the report; warnings and errors still show.
+    onConsoleLog: (log) => !log.startsWith('{"level":"info"'),
+    projects: [
+      {
+        // Tests that run inside workerd, against the real local stack brought up by the global setup.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.jsonc" },
+            miniflare: {
+              bindings: inject("workerBindings"),
+              // Deliver queued jobs to the consumer at once instead of after wrangler's batch timeout.
+              queueConsumers: { "edgechat-notifications": { maxBatchTimeout: 0.05 } },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/node/**"],
+          globalSetup: ["./test/global-setup.ts"],
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        // Dev tooling that only exists in Node (stack resolution, embedded Postgres, redis-server spawn).
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});

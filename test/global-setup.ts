@@ -37,6 +37,8 @@ export default async function setup(project: TestProject) {
     TEST_DEAD_REDIS_URL: deadRedisBridge.url,
     TEST_DEAD_REDIS_TOKEN: deadRedisBridge.token,
     TEST_DEAD_DATABASE_URL: deadPostgresUrl,
+    // A small ring, so resume tests reach Postgres after a few dozen messages.
+    ROOM_RING_SIZE: "20",
   });
 
   return async () => {

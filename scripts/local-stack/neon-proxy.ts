@@ -72,6 +72,9 @@ class HttpError extends Error {
 export async function startNeonProxy(opts: NeonProxyOptions = {}): Promise<NeonProxy> {
   const pools = new Map<string, pg.Pool>();
   let cut = false;
+  /** Outages limited to connection strings containing one of these, so parallel test files do not share a fault. */
+  const cutMatches = new Set<string>();
+  const isCut = (connectionString: string) => cut || [...cutMatches].some((m) => connectionString.includes(m));
 
   const poolFor = (connectionString: string): pg.Pool => {
     let pool = pools.get(connectionString);
@@ -94,15 +97,20 @@ export async function startNeonProxy(opts: NeonProxyOptions = {}): Promise<NeonP
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (opts.controlEndpoints && url.pathname.startsWith("/__control/")) {
-      cut = url.pathname === "/__control/cut";
-      return sendJson(res, 200, { cut });
+      const match = url.searchParams.get("match");
+      const on = url.pathname === "/__control/cut";
+      if (match) on ? cutMatches.add(match) : cutMatches.delete(match);
+      else cut = on;
+      return sendJson(res, 200, { cut, matches: [...cutMatches] });
     }
     if (url.pathname !== "/sql") throw new HttpError(404, `no such endpoint: ${url.pathname}`);
     if (req.method !== "POST") throw new HttpError(405, "only POST is supported");
-    if (cut) throw new HttpError(502, "Couldn't connect to compute node (local proxy is cut)", { code: "08006" });
 
     const connectionString = header(req, "neon-connection-string");
     if (!connectionString) throw new HttpError(400, "missing Neon-Connection-String header");
+    if (isCut(connectionString)) {
+      throw new HttpError(502, "Couldn't connect to compute node (local proxy is cut)", { code: "08006" });
+    }
     checkLoopback(connectionString);
     const arrayMode = header(req, "neon-array-mode") === "true";
     const body = await readJsonBody(req, MAX_BODY_BYTES).catch((err: Error) => {

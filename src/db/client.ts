@@ -13,9 +13,10 @@ export interface DbEnv {
  * Postgres over Neon's HTTP endpoint: one stateless fetch per query (or per transaction batch), so it
  * holds no socket open and never keeps a Durable Object from hibernating.
  */
-export function createDb(env: DbEnv) {
+export function createDb(env: DbEnv, opts: { signal?: AbortSignal } = {}) {
   useLocalNeonProxy(env.NEON_LOCAL_PROXY);
-  return drizzle({ client: neon(env.DATABASE_URL), schema });
+  const client = neon(env.DATABASE_URL, opts.signal ? { fetchOptions: { signal: opts.signal } } : {});
+  return drizzle({ client, schema });
 }
 
 export type Db = ReturnType<typeof createDb>;

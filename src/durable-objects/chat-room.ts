@@ -1,31 +1,91 @@
 import { DurableObject } from "cloudflare:workers";
-import { createRedis } from "../lib/redis";
-import { clientFrame, PING_FRAME, PONG_FRAME, type ServerFrame } from "../protocol/frames";
-import { type ConnectionState, closeQuietly, connectionOf, userTag } from "./connection";
-import { IDENTITY_HEADERS } from "./identity";
+import { createDb } from "../db/client";
+import { withDeadline } from "../lib/deadline";
+import { redisConfigured, withRedis } from "../lib/redis";
+import type { ErrorCode } from "../protocol/errors";
+import {
+  CLIENT_FRAME_TYPES,
+  clientFrame,
+  type MessageView,
+  PING_FRAME,
+  PONG_FRAME,
+  type SendMessage,
+} from "../protocol/frames";
+import { verifyAccessToken } from "../worker/auth/jwt";
+import { logJson } from "../worker/log";
+import { type ConnectionState, closeQuietly, connectionOf, updateConnection, userTag } from "./connection";
+import { type Actor, IDENTITY_HEADERS, type Role } from "./identity";
 import { RecentBuffer } from "./recent-buffer";
+import { replay } from "./resume";
+import { RoomStore } from "./room-store";
+import { broadcast, liveSockets, onlineUsers, send } from "./sockets";
+import { decide, limitsFrom, positiveInt } from "./throttle";
+import { isPermanent, writeThrough } from "./write-through";
 
 /** Frames above this close the socket with 1009 (message too big). */
 export const MAX_FRAME_BYTES = 64 * 1024;
+/** Outbox rows per Postgres round trip. */
+const FLUSH_BATCH = 200;
+/** If a flush started by a send never reports back (eviction), the alarm picks the outbox up after this. */
+const FLUSH_SAFETY_MS = 10_000;
+const FLUSH_BACKOFF_MAX_MS = 60_000;
+/** Postgres calls from the room give up after this; a hung call must not wedge the outbox. */
+const PG_TIMEOUT_MS = 10_000;
+/** Clients ping at least every 30 s; a socket silent for this long is treated as dead. */
+const HEARTBEAT_TIMEOUT_MS = 120_000;
+const HEARTBEAT_WRITE_MS = 30_000;
+/** auth.expiring goes out this long before the token expires. */
+const AUTH_WARN_MS = 60_000;
+
+export type SendResult =
+  | { status: "accepted"; message: MessageView }
+  | { status: "duplicate"; seq: number }
+  | { status: "throttled"; retryAfterMs: number }
+  | { status: "rejected"; code: ErrorCode; message: string };
+
+export type ChangeResult = { status: "ok" } | { status: "rejected"; code: ErrorCode; message: string };
+
+export interface RoomStats {
+  roomId: string | null;
+  lastSeq: number;
+  sockets: number;
+  online: string[];
+  outbox: { depth: number; oldestAt: number | null; deadLetters: number };
+  buffer: { min: number; max: number; count: number } | null;
+}
 
 /**
- * One object per chat room: it holds the room's sockets with the Hibernation API (so an idle room costs
- * nothing) and is the single writer of the room's state. Everything per socket lives in the attachment;
- * everything per room in the object's SQLite storage, so a woken object needs no rebuild step.
+ * One object per chat room and the single writer of its messages. Sockets are accepted with the
+ * Hibernation API, per-socket state lives in the attachment and per-room state in SQLite, so a woken
+ * object needs no rebuild. A message is acknowledged once it is in SQLite (the output gate holds the ack
+ * until the write is durable); Postgres, Redis and the queue are fed afterwards from the outbox.
  */
 export class ChatRoom extends DurableObject<Env> {
+  private readonly store: RoomStore;
+  private flushing: Promise<void> | null = null;
+  private flushAgain = false;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.store = new RoomStore(ctx.storage);
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
+  // --- connecting ---------------------------------------------------------------------------------
+
   override async fetch(request: Request): Promise<Response> {
-    const userId = request.headers.get(IDENTITY_HEADERS.userId);
-    const roomId = request.headers.get(IDENTITY_HEADERS.roomId);
+    const h = (name: string) => request.headers.get(name);
+    const userId = h(IDENTITY_HEADERS.userId);
+    const roomId = h(IDENTITY_HEADERS.roomId);
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !roomId) {
       // Only the worker talks to this object, always with identity; anything else is a bug upstream.
       return new Response("expected an authenticated WebSocket upgrade from the worker", { status: 400 });
+    }
+    const now = Date.now();
+    const ticketId = h(IDENTITY_HEADERS.ticketId);
+    if (ticketId && !this.store.useTicket(ticketId, Number(h(IDENTITY_HEADERS.ticketExpiresAt)) * 1000, now)) {
+      return Response.json({ error: { code: "unauthorized", message: "ticket already used" } }, { status: 401 });
     }
     this.rememberRoomId(roomId);
     const pair = new WebSocketPair();
@@ -35,18 +95,32 @@ export class ChatRoom extends DurableObject<Env> {
     const state: ConnectionState = {
       userId,
       connId: crypto.randomUUID(),
-      tokenExpiresAt: Number(request.headers.get(IDENTITY_HEADERS.tokenExpiresAt) ?? 0),
-      connectedAt: Date.now(),
+      role: (h(IDENTITY_HEADERS.role) as Role | null) ?? "member",
+      tokenExpiresAt: Number(h(IDENTITY_HEADERS.tokenExpiresAt) ?? 0),
+      warned: false,
+      connectedAt: now,
+      lastFrameAt: now,
+      resuming: false,
+      ...(h(IDENTITY_HEADERS.requestId) ? { requestId: h(IDENTITY_HEADERS.requestId) as string } : {}),
     };
     server.serializeAttachment(state);
-    send(server, { type: "welcome", roomId, lastSeq: this.lastSeq(), online: this.onlineUsers(), you: userId });
-    if (firstSocketOfUser) this.broadcast({ type: "presence", userId, state: "joined" }, server);
+    send(server, {
+      type: "welcome",
+      roomId,
+      lastSeq: this.store.lastSeq(),
+      online: onlineUsers(this.ctx),
+      you: userId,
+    });
+    if (firstSocketOfUser) broadcast(this.ctx, { type: "presence", userId, state: "joined" }, server);
+    await this.scheduleAlarm();
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const conn = connectionOf(ws);
     if (!conn) return closeQuietly(ws, 1011, "missing connection state");
+    const now = Date.now();
+    if (now - conn.lastFrameAt > HEARTBEAT_WRITE_MS) updateConnection(ws, { lastFrameAt: now });
     if (typeof message !== "string") {
       return send(ws, { type: "error", code: "bad_frame", message: "binary frames are not supported; send JSON text" });
     }
@@ -60,24 +134,35 @@ export class ChatRoom extends DurableObject<Env> {
       return send(ws, { type: "error", code: "bad_frame", message: "frame is not valid JSON" });
     }
     const parsed = clientFrame.safeParse(json);
-    if (!parsed.success) {
-      const type = (json as { type?: unknown } | null)?.type;
-      const known = clientFrame.options.some((o) => o.shape.type.value === type);
-      return send(ws, {
-        type: "error",
-        code: known ? "bad_frame" : "unknown_frame_type",
-        message: known
-          ? parsed.error.issues.map((i) => `${i.path.join(".") || "frame"}: ${i.message}`).join("; ")
-          : `unknown frame type: ${String(type)}`,
-      });
-    }
+    if (!parsed.success) return send(ws, frameError(json, parsed.error.issues));
     const frame = parsed.data;
+    const actor: Actor = {
+      roomId: this.roomId() ?? "",
+      userId: conn.userId,
+      role: conn.role,
+      ...(conn.requestId ? { requestId: conn.requestId } : {}),
+    };
+
     switch (frame.type) {
       case "ping":
         return send(ws, { type: "pong" });
       case "typing":
         // Typing is never stored; clients expire it themselves if no update follows.
-        return this.broadcast({ type: "typing", userId: conn.userId, on: frame.on }, ws);
+        return broadcast(this.ctx, { type: "typing", userId: conn.userId, on: frame.on }, ws);
+      case "send": {
+        const { type: _t, ...input } = frame;
+        return this.answerSend(ws, input.clientMsgId, this.accept(actor, input));
+      }
+      case "edit":
+        return this.answerChange(ws, `edit:${frame.seq}`, this.edit(actor, frame.seq, frame.body));
+      case "delete":
+        return this.answerChange(ws, `delete:${frame.seq}`, this.remove(actor, frame.seq));
+      case "read":
+        return this.answerChange(ws, `read:${frame.seq}`, this.markRead(actor, frame.seq));
+      case "resume":
+        return this.resume(ws, frame.lastSeq);
+      case "auth.refresh":
+        return this.refreshAuth(ws, conn, frame.token);
     }
   }
 
@@ -90,79 +175,446 @@ export class ChatRoom extends DurableObject<Env> {
     this.onSocketGone(ws);
   }
 
-  /** The room's recent-message buffer in Redis, or null when Redis is not configured. */
-  recentBuffer(): RecentBuffer | null {
-    const redis = createRedis(this.env, { retries: 1, timeoutMs: 2000 });
-    const roomId = this.roomId();
-    if (!redis || !roomId) return null;
-    return new RecentBuffer(redis, roomId, {
-      size: Number(this.env.RECENT_BUFFER_SIZE),
-      ttlSeconds: Number(this.env.RECENT_BUFFER_TTL_SECONDS),
+  // --- messages: the one code path for WebSocket frames and REST (RPC) ----------------------------
+
+  /** RPC for REST sends; WebSocket sends take the same path. */
+  async sendMessage(actor: Actor, input: SendMessage): Promise<SendResult> {
+    this.rememberRoomId(actor.roomId);
+    return this.accept(actor, input);
+  }
+
+  async editMessage(actor: Actor, seq: number, body: string): Promise<ChangeResult> {
+    this.rememberRoomId(actor.roomId);
+    return this.edit(actor, seq, body);
+  }
+
+  async deleteMessage(actor: Actor, seq: number): Promise<ChangeResult> {
+    this.rememberRoomId(actor.roomId);
+    return this.remove(actor, seq);
+  }
+
+  async readUpTo(actor: Actor, seq: number): Promise<ChangeResult> {
+    this.rememberRoomId(actor.roomId);
+    return this.markRead(actor, seq);
+  }
+
+  private accept(actor: Actor, input: SendMessage): SendResult {
+    const now = Date.now();
+    const limits = limitsFrom(this.env);
+    const roomId = this.roomId() ?? actor.roomId;
+    const result = this.store.transaction((): SendResult => {
+      const existing = this.store.seqForClientId(actor.userId, input.clientMsgId);
+      if (existing !== null) return { status: "duplicate", seq: existing };
+      const decision = decide(this.store.throttleLog(actor.userId, now - limits.windowMs, false), now, limits);
+      if (!decision.allowed) {
+        this.store.logSend(actor.userId, now, true);
+        return { status: "throttled", retryAfterMs: decision.retryAfterMs };
+      }
+      if (input.replyTo !== undefined && !this.store.owner(input.replyTo)) {
+        return {
+          status: "rejected",
+          code: "unprocessable",
+          message: `replyTo ${input.replyTo} is not a message in this room`,
+        };
+      }
+      const message = this.store.insertMessage(
+        {
+          senderId: actor.userId,
+          clientMsgId: input.clientMsgId,
+          body: input.body,
+          replyTo: input.replyTo ?? null,
+          createdAt: new Date(now).toISOString(),
+        },
+        roomId,
+      );
+      this.store.enqueue(
+        "message",
+        message.seq,
+        { message, online: onlineUsers(this.ctx), requestId: actor.requestId },
+        now,
+      );
+      this.store.logSend(actor.userId, now, false);
+      this.store.trimRing(positiveInt(this.env.ROOM_RING_SIZE, 1000));
+      return { status: "accepted", message };
     });
+    if (result.status === "accepted") {
+      broadcast(this.ctx, { type: "message", ...result.message });
+      this.afterChange([result.message]);
+    }
+    return result;
   }
 
-  /** RPC: live figures for inspection (admin API and tests). */
-  async stats(): Promise<{
-    roomId: string | null;
-    lastSeq: number;
-    sockets: number;
-    online: string[];
-    buffer: { min: number; max: number; count: number } | null;
-  }> {
-    const buffer = this.recentBuffer();
-    return {
-      roomId: this.roomId(),
-      lastSeq: this.lastSeq(),
-      sockets: this.ctx.getWebSockets().length,
-      online: this.onlineUsers(),
-      buffer: buffer ? await buffer.bounds().catch(() => null) : null,
-    };
+  private edit(actor: Actor, seq: number, body: string): ChangeResult {
+    const owner = this.store.owner(seq);
+    if (!owner) return { status: "rejected", code: "not_found", message: `no message ${seq}` };
+    if (owner.senderId !== actor.userId)
+      return { status: "rejected", code: "forbidden", message: "only the sender can edit a message" };
+    if (owner.deleted) return { status: "rejected", code: "conflict", message: "the message was deleted" };
+    const now = Date.now();
+    const editedAt = new Date(now).toISOString();
+    this.store.transaction(() => {
+      this.store.editMessage(seq, body, now);
+      this.store.enqueue("edit", seq, { seq, body, editedAt }, now);
+    });
+    broadcast(this.ctx, { type: "edited", seq, body, editedAt });
+    this.afterChange(this.store.ringRange(seq - 1, 1, this.roomId() ?? actor.roomId).filter((m) => m.seq === seq));
+    return { status: "ok" };
   }
 
-  private onSocketGone(ws: WebSocket): void {
+  private remove(actor: Actor, seq: number): ChangeResult {
+    const owner = this.store.owner(seq);
+    if (!owner) return { status: "rejected", code: "not_found", message: `no message ${seq}` };
+    const moderator = actor.role === "owner" || actor.role === "admin";
+    if (owner.senderId !== actor.userId && !moderator) {
+      return { status: "rejected", code: "forbidden", message: "only the sender or a room admin can delete a message" };
+    }
+    if (owner.deleted) return { status: "ok" };
+    const now = Date.now();
+    const deletedAt = new Date(now).toISOString();
+    this.store.transaction(() => {
+      this.store.deleteMessage(seq, now);
+      this.store.enqueue("delete", seq, { seq, deletedAt }, now);
+    });
+    broadcast(this.ctx, { type: "deleted", seq, deletedAt });
+    this.afterChange(this.store.ringRange(seq - 1, 1, this.roomId() ?? actor.roomId).filter((m) => m.seq === seq));
+    return { status: "ok" };
+  }
+
+  private markRead(actor: Actor, seq: number): ChangeResult {
+    if (seq > this.store.lastSeq())
+      return { status: "rejected", code: "unprocessable", message: `seq ${seq} is past the room's last message` };
+    const now = Date.now();
+    const advanced = this.store.transaction(() => {
+      const moved = this.store.advanceReadMark(actor.userId, seq);
+      if (moved) this.store.enqueue("read", seq, { userId: actor.userId, seq }, now);
+      return moved;
+    });
+    if (advanced) {
+      broadcast(this.ctx, { type: "receipt", userId: actor.userId, seq });
+      this.flushSoon();
+    }
+    return { status: "ok" };
+  }
+
+  /** After a committed change: refresh the Redis buffer (best effort) and write through to Postgres. */
+  private afterChange(changed: MessageView[]): void {
+    if (changed.length > 0 && redisConfigured(this.env)) {
+      this.withBuffer((buffer) => buffer.upsert(changed)).catch((err: Error) =>
+        logJson("warn", { msg: "redis buffer write failed", roomId: this.roomId(), error: err.message }),
+      );
+    }
+    this.flushSoon();
+  }
+
+  private answerSend(ws: WebSocket, clientMsgId: string, result: SendResult): void {
+    switch (result.status) {
+      case "accepted":
+        return send(ws, { type: "ack", clientMsgId, seq: result.message.seq });
+      case "duplicate":
+        return send(ws, { type: "ack", clientMsgId, seq: result.seq, duplicate: true });
+      case "throttled":
+        send(ws, { type: "throttled", retryAfterMs: result.retryAfterMs, clientMsgId });
+        return this.closeIfAbusive(ws);
+      case "rejected":
+        return send(ws, { type: "error", code: result.code, message: result.message, ref: clientMsgId });
+    }
+  }
+
+  private answerChange(ws: WebSocket, ref: string, result: ChangeResult): void {
+    if (result.status === "rejected") send(ws, { type: "error", code: result.code, message: result.message, ref });
+  }
+
+  private closeIfAbusive(ws: WebSocket): void {
     const conn = connectionOf(ws);
     if (!conn) return;
-    const stillHere = this.ctx
-      .getWebSockets(userTag(conn.userId))
-      .some((s) => s !== ws && s.readyState === WebSocket.OPEN);
-    if (!stillHere) this.broadcast({ type: "presence", userId: conn.userId, state: "left" }, ws);
+    const limits = limitsFrom(this.env);
+    const rejected = this.store.throttleLog(conn.userId, Date.now() - limits.windowMs, true);
+    if (rejected.length >= limits.abuseRejections) closeQuietly(ws, 1008, "sending too fast");
   }
 
-  private onlineUsers(): string[] {
-    const users = new Set<string>();
-    for (const ws of this.ctx.getWebSockets()) {
-      const conn = connectionOf(ws);
-      if (conn && ws.readyState === WebSocket.OPEN) users.add(conn.userId);
+  // --- resume ---------------------------------------------------------------------------------------
+
+  private async resume(ws: WebSocket, lastSeq: number): Promise<void> {
+    const last = this.store.lastSeq();
+    if (lastSeq > last) {
+      return send(ws, {
+        type: "error",
+        code: "resync_required",
+        message: `lastSeq ${lastSeq} is past this room's last seq ${last}; drop local state and resume from 0`,
+        ref: "resume",
+      });
     }
-    return [...users];
+    updateConnection(ws, { resuming: true });
+    try {
+      await withDeadline(PG_TIMEOUT_MS, (signal) =>
+        replay(ws, lastSeq, {
+          store: this.store,
+          db: () => createDb(this.env, { signal }),
+          roomId: this.roomId() ?? "",
+        }),
+      );
+    } catch (err) {
+      logJson("warn", { msg: "resume failed", roomId: this.roomId(), error: (err as Error).message });
+      send(ws, {
+        type: "error",
+        code: "unavailable",
+        message: "history is unavailable right now; resume again shortly",
+        ref: "resume",
+      });
+    } finally {
+      updateConnection(ws, { resuming: false });
+    }
   }
 
-  private broadcast(frame: ServerFrame, except?: WebSocket): void {
-    const text = JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets()) {
-      if (ws !== except && ws.readyState === WebSocket.OPEN) {
-        try {
-          ws.send(text);
-        } catch {
-          // a socket closing under us; its close handler cleans up
+  // --- auth on long-lived sockets -----------------------------------------------------------------
+
+  private async refreshAuth(ws: WebSocket, conn: ConnectionState, token: string): Promise<void> {
+    try {
+      const claims = await verifyAccessToken(this.env, token);
+      if (claims.userId !== conn.userId) throw new Error("token is for another user");
+      updateConnection(ws, { tokenExpiresAt: claims.expiresAt, warned: false });
+      send(ws, { type: "auth.refreshed", expiresAt: claims.expiresAt });
+      await this.scheduleAlarm();
+    } catch {
+      send(ws, {
+        type: "error",
+        code: "unauthorized",
+        message: "auth.refresh needs a valid access token for this user",
+        ref: "auth.refresh",
+      });
+    }
+  }
+
+  /** RPC: a member was removed (4003) or logged out (4001): close their sockets. */
+  async disconnectUser(userId: string, reason: "removed" | "logged_out"): Promise<number> {
+    let closed = 0;
+    for (const [ws] of liveSockets(this.ctx, userTag(userId))) {
+      closeQuietly(ws, reason === "removed" ? 4003 : 4001, reason === "removed" ? "removed from room" : "logged out");
+      closed++;
+    }
+    if (closed > 0) broadcast(this.ctx, { type: "presence", userId, state: "left" });
+    return closed;
+  }
+
+  /** RPC: a member's role changed; their open sockets act with the new role at once. */
+  async memberChanged(userId: string, role: Role): Promise<void> {
+    for (const [ws] of liveSockets(this.ctx, userTag(userId))) updateConnection(ws, { role });
+  }
+
+  // --- outbox: write-through to Postgres ----------------------------------------------------------
+
+  /** Starts a flush now, or asks the running one to go again (messages arriving meanwhile join the next batch). */
+  private flushSoon(): void {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = null;
+    });
+    // Safety net: if this object is evicted mid-flush, the alarm drains the outbox.
+    this.armAlarm(Date.now() + FLUSH_SAFETY_MS);
+  }
+
+  private async flushLoop(): Promise<void> {
+    do {
+      this.flushAgain = false;
+      const ok = await this.flushOnce();
+      if (!ok) return;
+    } while (this.flushAgain || this.store.outboxStats().depth > 0);
+  }
+
+  /** One batch. False on failure, after arranging the retry. */
+  private async flushOnce(): Promise<boolean> {
+    const rows = this.store.outboxBatch(FLUSH_BATCH);
+    const roomId = this.roomId();
+    if (rows.length === 0 || !roomId) return true;
+    const write = (batch: typeof rows) =>
+      withDeadline(PG_TIMEOUT_MS, (signal) =>
+        writeThrough(createDb(this.env, { signal }), this.env.NOTIFICATIONS, roomId, batch),
+      );
+    try {
+      await write(rows);
+      this.store.ackOutbox(rows.map((r) => r.id));
+      this.store.setMeta("flushFailures", 0);
+      return true;
+    } catch (err) {
+      if (isPermanent(err)) {
+        // One row Postgres will never take must not hold back the rest: find it and set it aside.
+        for (const row of rows) {
+          try {
+            await write([row]);
+            this.store.ackOutbox([row.id]);
+          } catch (rowErr) {
+            if (!isPermanent(rowErr)) return this.flushFailed(rowErr);
+            logJson("error", {
+              msg: "outbox row refused by Postgres",
+              roomId,
+              seq: row.seq,
+              kind: row.kind,
+              error: (rowErr as Error).message,
+            });
+            this.store.deadLetter(row, (rowErr as Error).message, Date.now());
+          }
         }
+        return true;
+      }
+      return this.flushFailed(err);
+    }
+  }
+
+  private flushFailed(err: unknown): false {
+    const failures = Number(this.store.getMeta("flushFailures") ?? 0) + 1;
+    this.store.setMeta("flushFailures", failures);
+    const delay = Math.min(1000 * 2 ** (failures - 1), FLUSH_BACKOFF_MAX_MS);
+    this.store.setMeta("flushRetryAt", Date.now() + delay);
+    logJson("warn", {
+      msg: "write-through failed; will retry",
+      roomId: this.roomId(),
+      failures,
+      retryInMs: delay,
+      error: (err as Error).message,
+    });
+    this.armAlarm(Date.now() + delay);
+    return false;
+  }
+
+  // --- alarm: one timer for outbox retries, token expiry and heartbeat sweeps --------------------
+
+  override async alarm(): Promise<void> {
+    this.store.setMeta("alarmAt", 0);
+    const now = Date.now();
+    // Never let the alarm throw: the platform gives up after 6 retries, we must not.
+    try {
+      if (this.store.outboxStats().depth > 0) {
+        if (this.flushing) await this.flushing;
+        else {
+          this.flushing = this.flushLoop().finally(() => {
+            this.flushing = null;
+          });
+          await this.flushing;
+        }
+      }
+      this.sweepSockets(now);
+      this.store.pruneThrottle(now - limitsFrom(this.env).windowMs);
+    } catch (err) {
+      logJson("error", { msg: "room alarm failed", roomId: this.roomId(), error: (err as Error).message });
+    }
+    await this.scheduleAlarm();
+  }
+
+  private sweepSockets(now: number): void {
+    for (const [ws, conn] of liveSockets(this.ctx)) {
+      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+      const lastSeen = Math.max(conn.connectedAt, conn.lastFrameAt, pinged);
+      if (now - lastSeen > HEARTBEAT_TIMEOUT_MS) {
+        closeQuietly(ws, 1001, "heartbeat timeout");
+        this.onSocketGone(ws);
+        continue;
+      }
+      const expiresAt = conn.tokenExpiresAt * 1000;
+      if (expiresAt <= now) closeQuietly(ws, 4001, "token expired");
+      else if (!conn.warned && expiresAt - now <= AUTH_WARN_MS) {
+        send(ws, { type: "auth.expiring", expiresAt: conn.tokenExpiresAt });
+        updateConnection(ws, { warned: true });
       }
     }
   }
 
+  /** Sets the alarm to the earliest thing this room must do next, or clears it when there is nothing. */
+  private async scheduleAlarm(): Promise<void> {
+    const now = Date.now();
+    const times: number[] = [];
+    if (this.store.outboxStats().depth > 0) times.push(Number(this.store.getMeta("flushRetryAt") ?? 0) || now + 1000);
+    for (const [, conn] of liveSockets(this.ctx)) {
+      const expiresAt = conn.tokenExpiresAt * 1000;
+      times.push(conn.warned ? expiresAt : expiresAt - AUTH_WARN_MS);
+      times.push(Math.max(conn.connectedAt, conn.lastFrameAt) + HEARTBEAT_TIMEOUT_MS);
+    }
+    if (times.length === 0) {
+      this.store.setMeta("alarmAt", 0);
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    const at = Math.max(Math.min(...times), now + 50);
+    this.store.setMeta("alarmAt", at);
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Brings the alarm forward to `at` if it is set later (or not at all); never pushes it back. */
+  private armAlarm(at: number): void {
+    const current = Number(this.store.getMeta("alarmAt") ?? 0);
+    if (current > 0 && current <= at) return;
+    this.store.setMeta("alarmAt", at);
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  // --- inspection -----------------------------------------------------------------------------------
+
+  /** Runs `fn` against this room's Redis buffer (one deadline for all its calls). Throws when Redis is off. */
+  withBuffer<T>(fn: (buffer: RecentBuffer) => Promise<T>): Promise<T> {
+    const roomId = this.roomId();
+    if (!roomId) return Promise.reject(new Error("room id not known yet"));
+    const limits = {
+      size: positiveInt(this.env.RECENT_BUFFER_SIZE, 500),
+      ttlSeconds: positiveInt(this.env.RECENT_BUFFER_TTL_SECONDS, 86_400),
+    };
+    return withRedis(this.env, (redis) => fn(new RecentBuffer(redis, roomId, limits)), { retries: 1 });
+  }
+
+  /** RPC: live figures for inspection (admin API and tests). */
+  async stats(): Promise<RoomStats> {
+    return {
+      roomId: this.roomId(),
+      lastSeq: this.store.lastSeq(),
+      sockets: this.ctx.getWebSockets().length,
+      online: onlineUsers(this.ctx),
+      outbox: { ...this.store.outboxStats(), deadLetters: this.store.deadLetterCount() },
+      buffer: redisConfigured(this.env) ? await this.withBuffer((b) => b.bounds()).catch(() => null) : null,
+    };
+  }
+
+  /** RPC: wait until the outbox is empty or a flush fails (tests and graceful operations). */
+  async drainOutbox(): Promise<{ depth: number }> {
+    if (this.flushing) await this.flushing;
+    if (this.store.outboxStats().depth > 0) {
+      this.flushSoon();
+      if (this.flushing) await this.flushing;
+    }
+    return { depth: this.store.outboxStats().depth };
+  }
+
+  // --- helpers ----------------------------------------------------------------------------------------
+
+  private onSocketGone(ws: WebSocket): void {
+    const conn = connectionOf(ws);
+    if (!conn) return;
+    const stillHere = [...liveSockets(this.ctx, userTag(conn.userId))].some(([s]) => s !== ws);
+    if (!stillHere) broadcast(this.ctx, { type: "presence", userId: conn.userId, state: "left" }, ws);
+  }
+
   private rememberRoomId(roomId: string): void {
-    if (this.ctx.storage.kv.get("roomId") !== roomId) this.ctx.storage.kv.put("roomId", roomId);
+    if (this.roomId() !== roomId) this.store.setMeta("roomId", roomId);
   }
 
   private roomId(): string | null {
-    return (this.ctx.storage.kv.get("roomId") as string | undefined) ?? null;
-  }
-
-  private lastSeq(): number {
-    return (this.ctx.storage.kv.get("lastSeq") as number | undefined) ?? 0;
+    return this.store.getMeta("roomId");
   }
 }
 
-function send(ws: WebSocket, frame: ServerFrame): void {
-  ws.send(JSON.stringify(frame));
+function frameError(json: unknown, issues: { path: PropertyKey[]; message: string }[]) {
+  const type = (json as { type?: unknown } | null)?.type;
+  const known = typeof type === "string" && CLIENT_FRAME_TYPES.has(type);
+  const ref =
+    typeof (json as { clientMsgId?: unknown } | null)?.clientMsgId === "string"
+      ? (json as { clientMsgId: string }).clientMsgId
+      : undefined;
+  return {
+    type: "error" as const,
+    code: (known ? "bad_frame" : "unknown_frame_type") as ErrorCode,
+    message: known
+      ? issues.map((i) => `${i.path.map(String).join(".") || "frame"}: ${i.message}`).join("; ")
+      : `unknown frame type: ${String(type)}`,
+    ...(ref ? { ref } : {}),
+  };
 }

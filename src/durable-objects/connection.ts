@@ -5,9 +5,26 @@
 export interface ConnectionState {
   userId: string;
   connId: string;
-  /** Access-token expiry (unix seconds) of the credential the socket was opened with. */
+  /** The member's role when the socket opened (kept current by memberChanged). */
+  role: "owner" | "admin" | "member";
+  /** Access-token expiry (unix seconds); auth.refresh moves it. */
   tokenExpiresAt: number;
+  /** auth.expiring was sent for the current expiry. */
+  warned: boolean;
   connectedAt: number;
+  /** Last client frame (ms), refreshed at most every HEARTBEAT_WRITE_MS to spare attachment writes. */
+  lastFrameAt: number;
+  /** A resume replay is in progress: live messages wait for the replay's tail. */
+  resuming: boolean;
+  requestId?: string;
+}
+
+export function updateConnection(ws: WebSocket, patch: Partial<ConnectionState>): ConnectionState | null {
+  const current = connectionOf(ws);
+  if (!current) return null;
+  const next = { ...current, ...patch };
+  ws.serializeAttachment(next);
+  return next;
 }
 
 export function connectionOf(ws: WebSocket): ConnectionState | null {

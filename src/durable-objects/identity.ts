@@ -5,6 +5,20 @@
 export const IDENTITY_HEADERS = {
   roomId: "x-edgechat-room-id",
   userId: "x-edgechat-user-id",
+  role: "x-edgechat-role",
   tokenExpiresAt: "x-edgechat-token-exp",
+  /** Set when the socket was opened with a single-use ticket: the room records it so it works once. */
+  ticketId: "x-edgechat-ticket-id",
+  ticketExpiresAt: "x-edgechat-ticket-exp",
   requestId: "x-request-id",
 } as const;
+
+export type Role = "owner" | "admin" | "member";
+
+/** Who performs an action, as the worker vouches for it (WebSocket upgrade or REST call). */
+export interface Actor {
+  roomId: string;
+  userId: string;
+  role: Role;
+  requestId?: string;
+}

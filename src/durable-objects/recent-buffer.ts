@@ -1,14 +1,8 @@
 import type { Redis } from "@upstash/redis/cloudflare";
+import type { MessageView } from "../protocol/frames";
 
-/** What the buffer holds per message: enough to serve a history page without Postgres. */
-export interface BufferedMessage {
-  seq: number;
-  senderId: string;
-  clientMsgId: string;
-  body: string;
-  replyTo: number | null;
-  createdAt: string;
-}
+/** What the buffer holds per message: the client view, enough to serve a history page without Postgres. */
+export type BufferedMessage = MessageView;
 
 export interface BufferLimits {
   /** Most recent messages kept per room. */
@@ -31,11 +25,12 @@ export class RecentBuffer {
     this.limits = limits;
   }
 
-  /** One round trip: add, trim to the cap, refresh the TTL. */
-  async append(messages: BufferedMessage[]): Promise<void> {
+  /** One round trip: replace these seqs (new, edited or deleted), trim to the cap, refresh the TTL. */
+  async upsert(messages: BufferedMessage[]): Promise<void> {
     const [first, ...rest] = messages.map((m) => ({ score: m.seq, member: JSON.stringify(m) }));
     if (!first) return;
     const p = this.redis.pipeline();
+    for (const m of messages) p.zremrangebyscore(this.key, m.seq, m.seq);
     p.zadd(this.key, first, ...rest);
     p.zremrangebyrank(this.key, 0, -(this.limits.size + 1));
     p.expire(this.key, this.limits.ttlSeconds);

@@ -1,4 +1,5 @@
 import { Redis } from "@upstash/redis/cloudflare";
+import { withDeadline } from "./deadline";
 
 export interface RedisEnv {
   UPSTASH_REDIS_REST_URL?: string;
@@ -6,22 +7,29 @@ export interface RedisEnv {
 }
 
 export interface RedisOptions {
-  /** Abort each call after this long; Redis is a cache and must never stall a request. */
+  /** Abort the calls after this long; Redis is a cache and must never stall a request. */
   timeoutMs?: number;
   /** Retries on network errors; 0 for callers that must answer fast (health, throttles). */
   retries?: number;
 }
 
-/** Null when Redis is not configured: callers run with the cache off. */
-export function createRedis(env: RedisEnv, opts: RedisOptions = {}): Redis | null {
-  if (!env.UPSTASH_REDIS_REST_URL || !env.UPSTASH_REDIS_REST_TOKEN) return null;
-  const timeoutMs = opts.timeoutMs ?? 2000;
-  return new Redis({
-    url: env.UPSTASH_REDIS_REST_URL,
-    token: env.UPSTASH_REDIS_REST_TOKEN,
-    retry: opts.retries === 0 ? false : { retries: opts.retries ?? 2, backoff: (n) => 50 * 2 ** n },
-    // A function, so every request gets a fresh deadline.
-    signal: () => AbortSignal.timeout(timeoutMs),
-    UPSTASH_DISABLE_TELEMETRY: "1",
+/** False when Redis is not configured: callers run with the cache off. */
+export function redisConfigured(env: RedisEnv): boolean {
+  return Boolean(env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN);
+}
+
+/** Runs `fn` with a client whose calls all share one deadline. Throws when Redis is not configured. */
+export function withRedis<T>(env: RedisEnv, fn: (redis: Redis) => Promise<T>, opts: RedisOptions = {}): Promise<T> {
+  if (!redisConfigured(env)) return Promise.reject(new Error("Redis is not configured"));
+  return withDeadline(opts.timeoutMs ?? 2000, (signal) => {
+    const redis = new Redis({
+      url: env.UPSTASH_REDIS_REST_URL,
+      token: env.UPSTASH_REDIS_REST_TOKEN,
+      retry: opts.retries === 0 ? false : { retries: opts.retries ?? 2, backoff: (n) => 50 * 2 ** n },
+      // A function, so an abort surfaces as an error (a plain signal makes the client fake a reply).
+      signal: () => signal,
+      UPSTASH_DISABLE_TELEMETRY: "1",
+    });
+    return fn(redis);
   });
 }

@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   "unavailable",
   "bad_frame",
   "unknown_frame_type",
+  "resync_required",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

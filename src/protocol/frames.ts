@@ -1,6 +1,6 @@
 /**
- * WebSocket frames (JSON text), validated by one schema module shared by the room object and clients.
- * The ChatRoom issue extends the client-frame union; frames not listed here get an `error` frame back.
+ * WebSocket frames (JSON text), validated by one schema module shared by the room object, the REST
+ * routes that send through the room, and clients.
  */
 import { z } from "zod";
 import type { ErrorCode } from "./errors";
@@ -9,15 +9,69 @@ import type { ErrorCode } from "./errors";
 export const PING_FRAME = '{"type":"ping"}';
 export const PONG_FRAME = '{"type":"pong"}';
 
+export const MAX_BODY_CHARS = 4000;
+export const MAX_CLIENT_MSG_ID_CHARS = 64;
+
+const seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** What a client sends to post a message; also the REST body of POST /api/rooms/:id/messages. */
+export const sendMessage = z.strictObject({
+  clientMsgId: z
+    .string()
+    .min(1)
+    .max(MAX_CLIENT_MSG_ID_CHARS)
+    .regex(/^[A-Za-z0-9_\-.:]+$/, "letters, digits and _ - . : only"),
+  body: z
+    .string()
+    .max(MAX_BODY_CHARS, `at most ${MAX_BODY_CHARS} characters`)
+    .refine((b) => b.trim().length > 0, "must not be empty"),
+  replyTo: seq.optional(),
+});
+export type SendMessage = z.infer<typeof sendMessage>;
+
+export const editMessage = z.strictObject({
+  seq,
+  body: sendMessage.shape.body,
+});
+
 export const clientFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("ping") }),
+  sendMessage.extend({ type: z.literal("send") }),
+  editMessage.extend({ type: z.literal("edit") }),
+  z.strictObject({ type: z.literal("delete"), seq }),
   z.strictObject({ type: z.literal("typing"), on: z.boolean() }),
+  z.strictObject({ type: z.literal("read"), seq }),
+  z.strictObject({ type: z.literal("resume"), lastSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+  z.strictObject({ type: z.literal("auth.refresh"), token: z.string().min(1).max(4096) }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrame>;
+export const CLIENT_FRAME_TYPES = new Set<string>(clientFrame.options.map((o) => o.shape.type.value));
+
+/** A message as clients see it. Deleted messages keep their seq with a null body (a tombstone). */
+export interface MessageView {
+  roomId: string;
+  seq: number;
+  senderId: string;
+  clientMsgId: string;
+  body: string | null;
+  replyTo: number | null;
+  createdAt: string;
+  editedAt: string | null;
+  deletedAt: string | null;
+}
 
 export type ServerFrame =
   | { type: "welcome"; roomId: string; lastSeq: number; online: string[]; you: string }
+  | ({ type: "message" } & MessageView)
+  | { type: "ack"; clientMsgId: string; seq: number; duplicate?: true }
+  | { type: "edited"; seq: number; body: string; editedAt: string }
+  | { type: "deleted"; seq: number; deletedAt: string }
+  | { type: "receipt"; userId: string; seq: number }
   | { type: "presence"; userId: string; state: "joined" | "left" }
   | { type: "typing"; userId: string; on: boolean }
+  | { type: "resumed"; fromSeq: number; toSeq: number; more: boolean }
+  | { type: "throttled"; retryAfterMs: number; clientMsgId?: string }
+  | { type: "auth.expiring"; expiresAt: number }
+  | { type: "auth.refreshed"; expiresAt: number }
   | { type: "error"; code: ErrorCode; message: string; ref?: string }
   | { type: "pong" };

@@ -1,7 +1,8 @@
 import { neon } from "@neondatabase/serverless";
-import type { Redis } from "@upstash/redis/cloudflare";
 import type { DbEnv } from "../db/client";
 import { useLocalNeonProxy } from "../db/local-proxy";
+import { withDeadline } from "../lib/deadline";
+import { type RedisEnv, redisConfigured, withRedis } from "../lib/redis";
 
 export type DependencyStatus =
   | { status: "up"; latencyMs: number }
@@ -28,14 +29,21 @@ function describe(err: unknown): string {
 
 export function checkPostgres(env: DbEnv): Promise<DependencyStatus> {
   useLocalNeonProxy(env.NEON_LOCAL_PROXY);
-  const sql = neon(env.DATABASE_URL, { fetchOptions: { signal: AbortSignal.timeout(TIMEOUT_MS) } });
-  return timed(() => sql`select 1`);
+  return timed(() =>
+    withDeadline(TIMEOUT_MS, (signal) => neon(env.DATABASE_URL, { fetchOptions: { signal } })`select 1`),
+  );
 }
 
-export async function checkRedis(redis: Redis | null): Promise<DependencyStatus> {
-  if (!redis) return { status: "disabled" };
-  return timed(async () => {
-    const reply = await redis.ping();
-    if (reply !== "PONG") throw new Error(`unexpected PING reply: ${String(reply)}`);
-  });
+export async function checkRedis(env: RedisEnv): Promise<DependencyStatus> {
+  if (!redisConfigured(env)) return { status: "disabled" };
+  return timed(() =>
+    withRedis(
+      env,
+      async (redis) => {
+        const reply = await redis.ping();
+        if (reply !== "PONG") throw new Error(`unexpected PING reply: ${String(reply)}`);
+      },
+      { retries: 0, timeoutMs: TIMEOUT_MS },
+    ),
+  );
 }

@@ -10,12 +10,15 @@ import { createRoom, createUser } from "../helpers/fixtures";
 import { connect } from "../helpers/sockets";
 
 const message = (seq: number, senderId: string): BufferedMessage => ({
+  roomId: "r",
   seq,
   senderId,
   clientMsgId: `c-${seq}`,
   body: `message ${seq} ✓`,
   replyTo: seq > 1 ? seq - 1 : null,
   createdAt: new Date(1_700_000_000_000 + seq).toISOString(),
+  editedAt: null,
+  deletedAt: null,
 });
 
 describe("recent-message buffer in Redis", () => {
@@ -25,12 +28,12 @@ describe("recent-message buffer in Redis", () => {
     (await connect(room.id, ana.token)).close(); // the first connection tells the object its room id
     const stub = env.ROOMS.get(env.ROOMS.idFromName(room.id));
 
-    const read = await runInDurableObject(stub, async (instance: ChatRoom) => {
-      const buffer = instance.recentBuffer();
-      if (!buffer) throw new Error("buffer should be on: Redis is configured");
-      await buffer.append([1, 2, 3, 4].map((seq) => message(seq, ana.id)));
-      return buffer.range(2, 3);
-    });
+    const read = await runInDurableObject(stub, (instance: ChatRoom) =>
+      instance.withBuffer(async (buffer) => {
+        await buffer.upsert([1, 2, 3, 4].map((seq) => message(seq, ana.id)));
+        return buffer.range(2, 3);
+      }),
+    );
     expect(read).toEqual([message(2, ana.id), message(3, ana.id)]);
     expect((await stub.stats()).buffer).toEqual({ min: 1, max: 4, count: 4 });
 
@@ -44,12 +47,22 @@ describe("recent-message buffer in Redis", () => {
     const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
     const buffer = new RecentBuffer(redis, crypto.randomUUID(), { size: 5, ttlSeconds: 60 });
     const sender = crypto.randomUUID();
-    await buffer.append([1, 2, 3, 4].map((seq) => message(seq, sender)));
-    await buffer.append([5, 6, 7].map((seq) => message(seq, sender)));
+    await buffer.upsert([1, 2, 3, 4].map((seq) => message(seq, sender)));
+    await buffer.upsert([5, 6, 7].map((seq) => message(seq, sender)));
     expect(await buffer.bounds()).toEqual({ min: 3, max: 7, count: 5 });
     expect((await buffer.range(0, 100)).map((m) => m.seq)).toEqual([3, 4, 5, 6, 7]);
-    await buffer.append([]);
+    await buffer.upsert([]);
     expect(await buffer.bounds()).toEqual({ min: 3, max: 7, count: 5 });
+  });
+
+  it("replaces an edited or deleted message in place", async () => {
+    const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
+    const buffer = new RecentBuffer(redis, crypto.randomUUID(), { size: 5, ttlSeconds: 60 });
+    const sender = crypto.randomUUID();
+    await buffer.upsert([1, 2].map((seq) => message(seq, sender)));
+    const edited = { ...message(2, sender), body: "edited", editedAt: new Date().toISOString() };
+    await buffer.upsert([edited]);
+    expect(await buffer.range(0, 10)).toEqual([message(1, sender), edited]);
   });
 
   it("reports an empty buffer as null bounds", async () => {
@@ -64,9 +77,10 @@ describe("recent-message buffer in Redis", () => {
     const room = await createRoom(ana.id);
     (await connect(room.id, ana.token)).close();
     const stub = env.ROOMS.get(env.ROOMS.idFromName(room.id));
-    await runInDurableObject(stub, (instance: ChatRoom) => {
+    await runInDurableObject(stub, async (instance: ChatRoom) => {
       Object.assign(instance, { env: { ...env, UPSTASH_REDIS_REST_URL: "" } });
-      expect(instance.recentBuffer()).toBeNull();
+      await expect(instance.withBuffer(async () => "used")).rejects.toThrow(/not configured/);
+      expect((await instance.stats()).buffer).toBeNull();
     });
   });
 });

@@ -32,29 +32,45 @@ function verifier(keysJson: string) {
   return jwks;
 }
 
-export async function signAccessToken(env: JwtEnv, userId: string, now = Math.floor(Date.now() / 1000)) {
+/** Signs claims with the current signing key; `typ` keeps token kinds from standing in for each other. */
+export async function signJwt(
+  env: JwtEnv,
+  claims: JWTPayload & { typ: string },
+  o: { subject: string; audience: string; ttlSeconds: number; now?: number },
+): Promise<string> {
   const jwk = JSON.parse(env.JWT_SIGNING_KEY) as JWK;
   if (!jwk.kid) throw new Error("JWT_SIGNING_KEY must carry a kid");
-  const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 900);
+  const now = o.now ?? Math.floor(Date.now() / 1000);
   const key = await importJWK(jwk, JWT_ALG);
-  return new SignJWT({ typ: ACCESS_TOKEN_TYP })
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: JWT_ALG, kid: jwk.kid, typ: "JWT" })
     .setIssuer(env.JWT_ISSUER)
-    .setAudience(env.JWT_AUDIENCE)
-    .setSubject(userId)
+    .setAudience(o.audience)
+    .setSubject(o.subject)
     .setIssuedAt(now)
-    .setExpirationTime(now + ttl)
+    .setExpirationTime(now + o.ttlSeconds)
     .sign(key);
+}
+
+/** Verifies signature (ES256 only, key by kid), issuer, audience, exp/iat/sub and the token kind. */
+export async function verifyJwt<T extends JWTPayload>(env: JwtEnv, token: string, audience: string, typ: string) {
+  const { payload } = await jwtVerify<T & { typ?: string }>(token, verifier(env.JWT_VERIFY_KEYS), {
+    algorithms: [JWT_ALG],
+    issuer: env.JWT_ISSUER,
+    audience,
+    requiredClaims: ["exp", "iat", "sub"],
+  });
+  if (payload.typ !== typ) throw new TypeError(`not a ${typ} token`);
+  return payload;
+}
+
+export async function signAccessToken(env: JwtEnv, userId: string, now = Math.floor(Date.now() / 1000)) {
+  const ttlSeconds = Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 900);
+  return signJwt(env, { typ: ACCESS_TOKEN_TYP }, { subject: userId, audience: env.JWT_AUDIENCE, ttlSeconds, now });
 }
 
 /** Throws a jose error (with a stable `code`) for anything that is not a valid, current access token. */
 export async function verifyAccessToken(env: JwtEnv, token: string): Promise<AccessClaims> {
-  const { payload } = await jwtVerify<JWTPayload & { typ?: string }>(token, verifier(env.JWT_VERIFY_KEYS), {
-    algorithms: [JWT_ALG],
-    issuer: env.JWT_ISSUER,
-    audience: env.JWT_AUDIENCE,
-    requiredClaims: ["exp", "iat", "sub"],
-  });
-  if (payload.typ !== ACCESS_TOKEN_TYP) throw new TypeError("not an access token");
+  const payload = await verifyJwt(env, token, env.JWT_AUDIENCE, ACCESS_TOKEN_TYP);
   return { userId: payload.sub as string, expiresAt: payload.exp as number };
 }

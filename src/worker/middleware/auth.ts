@@ -3,12 +3,15 @@ import { AppError } from "../../protocol/errors";
 import { verifyAccessToken } from "../auth/jwt";
 import type { AppEnv } from "../types";
 
-const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="edgechat", error="invalid_token"' };
+export const UNAUTHORIZED_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="edgechat", error="invalid_token"' };
+
+export function bearerToken(header: string | undefined): string | null {
+  return /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header ?? "")?.[1] ?? null;
+}
 
 /** Requires `Authorization: Bearer <access token>`; every failure is the same 401 with a Bearer challenge. */
 export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const header = c.req.header("authorization") ?? "";
-  const token = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header)?.[1];
+  const token = bearerToken(c.req.header("authorization"));
   if (!token) {
     throw new AppError(401, "unauthorized", "Missing or malformed bearer token", {
       headers: { "WWW-Authenticate": 'Bearer realm="edgechat"' },
@@ -19,7 +22,7 @@ export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
     c.set("userId", claims.userId);
     c.set("tokenExpiresAt", claims.expiresAt);
   } catch {
-    throw new AppError(401, "unauthorized", "Invalid or expired token", { headers: CHALLENGE });
+    throw new AppError(401, "unauthorized", "Invalid or expired token", { headers: UNAUTHORIZED_CHALLENGE });
   }
   await next();
 };

@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import { createRedis } from "../../lib/redis";
 import { checkPostgres, checkRedis, type DependencyStatus } from "../health-checks";
 import type { AppEnv } from "../types";
 
@@ -10,10 +9,7 @@ export const health = new Hono<AppEnv>();
  * configured is reported as disabled (a supported mode: the recent-message buffer is off), not as down.
  */
 async function readiness(env: AppEnv["Bindings"]) {
-  const [postgres, redis] = await Promise.all([
-    checkPostgres(env),
-    checkRedis(createRedis(env, { retries: 0, timeoutMs: 2000 })),
-  ]);
+  const [postgres, redis] = await Promise.all([checkPostgres(env), checkRedis(env)]);
   const down = (Object.entries({ postgres, redis }) as [string, DependencyStatus][])
     .filter(([, s]) => s.status === "down")
     .map(([name]) => name);

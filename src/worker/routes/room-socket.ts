@@ -1,49 +1,74 @@
-import { and, eq } from "drizzle-orm";
 import { Hono } from "hono";
-import { createDb } from "../../db/client";
-import { roomMembers } from "../../db/schema";
 import { IDENTITY_HEADERS } from "../../durable-objects/identity";
 import { AppError } from "../../protocol/errors";
-import { requireUser } from "../middleware/auth";
+import { verifyAccessToken } from "../auth/jwt";
+import { signTicket, TICKET_TTL_SECONDS, type TicketClaims, verifyTicket } from "../auth/ticket";
+import { bearerToken, requireUser, UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
+import { memberRole, roomStub } from "../rooms";
 import type { AppEnv } from "../types";
 
 export const roomSocket = new Hono<AppEnv>();
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A single-use, 30-second ticket for opening this room's WebSocket from a browser (`?ticket=`). */
+roomSocket.post("/api/rooms/:roomId/ws-ticket", requireUser, async (c) => {
+  const userId = c.get("userId") as string;
+  const roomId = c.req.param("roomId").toLowerCase();
+  if (!(await memberRole(c.env, roomId, userId))) throw new AppError(404, "not_found", "Room not found");
+  const ticket = await signTicket(c.env, userId, roomId, c.get("tokenExpiresAt") as number);
+  c.header("cache-control", "no-store");
+  return c.json({ ticket, expiresIn: TICKET_TTL_SECONDS });
+});
 
 /**
  * The upgrade is authenticated and authorised here, then handed to the room object as is, so the object
  * accepts the socket itself with the Hibernation API. The room trusts identity only from these headers,
  * which are stripped from the client's request first.
  */
-roomSocket.get("/api/rooms/:roomId/ws", checkOrigin, requireUser, async (c) => {
+roomSocket.get("/api/rooms/:roomId/ws", checkOrigin, async (c) => {
+  const roomId = (c.req.param("roomId") ?? "").toLowerCase();
+  const ticketText = c.req.query("ticket");
+  let ticket: TicketClaims | null = null;
+  let userId: string;
+  let tokenExpiresAt: number;
+  try {
+    if (ticketText) {
+      ticket = await verifyTicket(c.env, ticketText, roomId);
+      userId = ticket.userId;
+      tokenExpiresAt = ticket.accessExpiresAt;
+    } else {
+      const token = bearerToken(c.req.header("authorization"));
+      if (!token) throw new Error("no credential");
+      ({ userId, expiresAt: tokenExpiresAt } = await verifyAccessToken(c.env, token));
+    }
+  } catch {
+    throw new AppError(401, "unauthorized", "A valid access token or ticket is required", {
+      headers: UNAUTHORIZED_CHALLENGE,
+    });
+  }
+  c.set("userId", userId);
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new AppError(426, "upgrade_required", "Expected a WebSocket upgrade", { headers: { Upgrade: "websocket" } });
   }
-  const roomId = c.req.param("roomId").toLowerCase();
-  const userId = c.get("userId") as string;
-  if (!UUID.test(roomId) || !(await isMember(c.env, roomId, userId))) {
-    throw new AppError(404, "not_found", "Room not found");
-  }
+  const role = await memberRole(c.env, roomId, userId);
+  if (!role) throw new AppError(404, "not_found", "Room not found");
+
   const headers = new Headers(c.req.raw.headers);
   for (const name of Object.values(IDENTITY_HEADERS)) headers.delete(name);
   headers.delete("authorization");
   headers.set(IDENTITY_HEADERS.roomId, roomId);
   headers.set(IDENTITY_HEADERS.userId, userId);
-  headers.set(IDENTITY_HEADERS.tokenExpiresAt, String(c.get("tokenExpiresAt")));
+  headers.set(IDENTITY_HEADERS.role, role);
+  headers.set(IDENTITY_HEADERS.tokenExpiresAt, String(tokenExpiresAt));
   headers.set(IDENTITY_HEADERS.requestId, c.get("requestId"));
-  const stub = c.env.ROOMS.get(c.env.ROOMS.idFromName(roomId));
-  return stub.fetch(new Request(c.req.raw.url, { method: "GET", headers }));
+  if (ticket) {
+    headers.set(IDENTITY_HEADERS.ticketId, ticket.ticketId);
+    headers.set(IDENTITY_HEADERS.ticketExpiresAt, String(ticket.ticketExpiresAt));
+  }
+  // The ticket stays out of the URL the room sees (and of anything it might log).
+  const url = new URL(c.req.url);
+  url.search = "";
+  return roomStub(c.env, roomId).fetch(new Request(url, { method: "GET", headers }));
 });
-
-async function isMember(env: AppEnv["Bindings"], roomId: string, userId: string): Promise<boolean> {
-  const rows = await createDb(env)
-    .select({ role: roomMembers.role })
-    .from(roomMembers)
-    .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
-    .limit(1);
-  return rows.length > 0;
-}
 
 /** Browsers send Origin on upgrades; only listed origins may open sockets. Non-browser clients send none. */
 async function checkOrigin(c: import("hono").Context<AppEnv>, next: () => Promise<void>) {

@@ -1,0 +1,62 @@
+/**
+ * Replays exactly the messages after a client's lastSeq, in order: from Postgres for anything older than
+ * the room's SQLite ring (the ring never drops a message Postgres lacks), then from the ring.
+ */
+import { and, asc, eq, gt, lt } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { messages } from "../db/schema";
+import type { MessageView } from "../protocol/frames";
+import type { RoomStore } from "./room-store";
+import { send } from "./sockets";
+
+/** Messages per resume; past this the client gets `more: true` and resumes again from toSeq. */
+export const MAX_REPLAY = 1000;
+
+interface ReplayDeps {
+  store: RoomStore;
+  db: () => Db;
+  roomId: string;
+}
+
+export async function replay(ws: WebSocket, lastSeq: number, deps: ReplayDeps): Promise<void> {
+  let cursor = lastSeq;
+  let budget = MAX_REPLAY;
+  const ringStart = deps.store.ringStart();
+  if (ringStart !== null && cursor + 1 < ringStart) {
+    const older = await fromPostgres(deps.db(), deps.roomId, cursor, ringStart, budget);
+    for (const m of older) send(ws, { type: "message", ...m });
+    if (older.length > 0) cursor = (older[older.length - 1] as MessageView).seq;
+    budget -= older.length;
+  }
+  // Synchronous from here: nothing accepted meanwhile can slip between this read and the end of the replay.
+  const recent = budget > 0 ? deps.store.ringRange(cursor, budget, deps.roomId) : [];
+  for (const m of recent) send(ws, { type: "message", ...m });
+  if (recent.length > 0) cursor = (recent[recent.length - 1] as MessageView).seq;
+  send(ws, { type: "resumed", fromSeq: lastSeq + 1, toSeq: cursor, more: cursor < deps.store.lastSeq() });
+}
+
+async function fromPostgres(
+  db: Db,
+  roomId: string,
+  after: number,
+  before: number,
+  limit: number,
+): Promise<MessageView[]> {
+  const rows = await db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.roomId, roomId), gt(messages.seq, after), lt(messages.seq, before)))
+    .orderBy(asc(messages.seq))
+    .limit(limit);
+  return rows.map((r) => ({
+    roomId,
+    seq: r.seq,
+    senderId: r.senderId,
+    clientMsgId: r.clientMsgId,
+    body: r.deletedAt ? null : r.body,
+    replyTo: r.replyTo,
+    createdAt: r.createdAt.toISOString(),
+    editedAt: r.editedAt?.toISOString() ?? null,
+    deletedAt: r.deletedAt?.toISOString() ?? null,
+  }));
+}

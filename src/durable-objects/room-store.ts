@@ -1,0 +1,316 @@
+/**
+ * The room's own SQLite: the single place where a message becomes real. Every method is synchronous, so
+ * each runs to completion without another event interleaving, and its writes commit together.
+ */
+import type { MessageView } from "../protocol/frames";
+
+/** Outbox row kinds, each written through to Postgres in order. */
+export type OutboxKind = "message" | "edit" | "delete" | "read";
+
+export interface OutboxRow {
+  id: number;
+  kind: OutboxKind;
+  seq: number;
+  payload: string;
+  created_at: number;
+}
+
+export interface MessagePayload {
+  message: MessageView;
+  /** Users with a live socket when the message was accepted: they need no notification. */
+  online: string[];
+  requestId?: string;
+}
+export interface EditPayload {
+  seq: number;
+  body: string;
+  editedAt: string;
+}
+export interface DeletePayload {
+  seq: number;
+  deletedAt: string;
+}
+export interface ReadPayload {
+  userId: string;
+  seq: number;
+}
+
+interface RingRow extends Record<string, SqlStorageValue> {
+  seq: number;
+  sender_id: string;
+  client_msg_id: string;
+  body: string | null;
+  reply_to: number | null;
+  created_at: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+}
+
+const SCHEMA = `
+  -- The recent ring: full messages, newest RING_SIZE (plus anything not yet in Postgres).
+  CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
+    sender_id TEXT NOT NULL,
+    client_msg_id TEXT NOT NULL,
+    body TEXT,
+    reply_to INTEGER,
+    created_at INTEGER NOT NULL,
+    edited_at INTEGER,
+    deleted_at INTEGER
+  );
+  -- Every message ever accepted: seq order, idempotency keys (forever) and ownership for edits.
+  CREATE TABLE IF NOT EXISTS message_index (
+    seq INTEGER PRIMARY KEY,
+    sender_id TEXT NOT NULL,
+    client_msg_id TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (sender_id, client_msg_id)
+  );
+  -- Changes not yet confirmed by Postgres, in the order they happened.
+  CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  -- Outbox rows Postgres refused for good (constraint or data errors), kept for operators.
+  CREATE TABLE IF NOT EXISTS outbox_dead (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    error TEXT NOT NULL,
+    failed_at INTEGER NOT NULL
+  );
+  -- Sliding-window log per user; rejected = 1 rows count abuse, not allowance.
+  CREATE TABLE IF NOT EXISTS throttle_log (
+    user_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    rejected INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX IF NOT EXISTS throttle_log_user_at ON throttle_log (user_id, rejected, at);
+  -- Each member's highest read seq, so receipts only ever move forward.
+  CREATE TABLE IF NOT EXISTS read_marks (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+export class RoomStore {
+  private readonly sql: SqlStorage;
+  private readonly storage: DurableObjectStorage;
+
+  constructor(storage: DurableObjectStorage) {
+    this.storage = storage;
+    this.sql = storage.sql;
+    this.sql.exec(SCHEMA);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.storage.transactionSync(fn);
+  }
+
+  // --- meta ---------------------------------------------------------------------------------------
+
+  getMeta(key: string): string | null {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).next();
+    return row.done ? null : row.value.value;
+  }
+
+  setMeta(key: string, value: string | number): void {
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      key,
+      String(value),
+    );
+  }
+
+  // --- messages -----------------------------------------------------------------------------------
+
+  lastSeq(): number {
+    return this.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM message_index").one().s ?? 0;
+  }
+
+  seqForClientId(senderId: string, clientMsgId: string): number | null {
+    const row = this.sql
+      .exec<{ seq: number }>(
+        "SELECT seq FROM message_index WHERE sender_id = ? AND client_msg_id = ?",
+        senderId,
+        clientMsgId,
+      )
+      .next();
+    return row.done ? null : row.value.seq;
+  }
+
+  owner(seq: number): { senderId: string; deleted: boolean } | null {
+    const row = this.sql
+      .exec<{ sender_id: string; deleted: number }>("SELECT sender_id, deleted FROM message_index WHERE seq = ?", seq)
+      .next();
+    return row.done ? null : { senderId: row.value.sender_id, deleted: row.value.deleted === 1 };
+  }
+
+  /** Appends a message with the next seq; the caller runs this inside a transaction with its outbox row. */
+  insertMessage(m: Omit<MessageView, "seq" | "roomId" | "editedAt" | "deletedAt">, roomId: string): MessageView {
+    const seq = this.lastSeq() + 1;
+    const createdAt = Date.parse(m.createdAt);
+    this.sql.exec(
+      "INSERT INTO message_index (seq, sender_id, client_msg_id) VALUES (?, ?, ?)",
+      seq,
+      m.senderId,
+      m.clientMsgId,
+    );
+    this.sql.exec(
+      "INSERT INTO messages (seq, sender_id, client_msg_id, body, reply_to, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      seq,
+      m.senderId,
+      m.clientMsgId,
+      m.body,
+      m.replyTo,
+      createdAt,
+    );
+    return { ...m, roomId, seq, editedAt: null, deletedAt: null };
+  }
+
+  editMessage(seq: number, body: string, editedAt: number): void {
+    this.sql.exec("UPDATE messages SET body = ?, edited_at = ? WHERE seq = ?", body, editedAt, seq);
+  }
+
+  deleteMessage(seq: number, deletedAt: number): void {
+    this.sql.exec("UPDATE message_index SET deleted = 1 WHERE seq = ?", seq);
+    this.sql.exec("UPDATE messages SET body = NULL, deleted_at = ? WHERE seq = ?", deletedAt, seq);
+  }
+
+  /** Lowest seq still held in the ring, or null when the ring is empty. */
+  ringStart(): number | null {
+    return this.sql.exec<{ s: number | null }>("SELECT MIN(seq) AS s FROM messages").one().s;
+  }
+
+  ringRange(afterSeq: number, limit: number, roomId: string): MessageView[] {
+    return this.sql
+      .exec<RingRow>("SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit)
+      .toArray()
+      .map((r) => toView(r, roomId));
+  }
+
+  /**
+   * Keeps the ring at `size` messages, but never drops one that Postgres has not confirmed: resume reads
+   * anything older than the ring from Postgres, so everything older must already be there.
+   */
+  trimRing(size: number): void {
+    this.sql.exec(
+      `DELETE FROM messages WHERE seq <= (SELECT MAX(seq) FROM messages) - ?
+         AND seq < COALESCE((SELECT MIN(seq) FROM outbox WHERE kind = 'message'), 9007199254740991)`,
+      size,
+    );
+  }
+
+  // --- outbox -------------------------------------------------------------------------------------
+
+  enqueue(kind: OutboxKind, seq: number, payload: unknown, now: number): void {
+    this.sql.exec(
+      "INSERT INTO outbox (kind, seq, payload, created_at) VALUES (?, ?, ?, ?)",
+      kind,
+      seq,
+      JSON.stringify(payload),
+      now,
+    );
+  }
+
+  outboxBatch(limit: number): OutboxRow[] {
+    return this.sql
+      .exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox ORDER BY id LIMIT ?", limit)
+      .toArray();
+  }
+
+  outboxStats(): { depth: number; oldestAt: number | null } {
+    const r = this.sql
+      .exec<{ n: number; oldest: number | null }>("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox")
+      .one();
+    return { depth: r.n, oldestAt: r.oldest };
+  }
+
+  ackOutbox(ids: number[]): void {
+    if (ids.length === 0) return;
+    this.sql.exec(`DELETE FROM outbox WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids);
+  }
+
+  deadLetter(row: OutboxRow, error: string, now: number): void {
+    this.transaction(() => {
+      this.sql.exec(
+        "INSERT OR REPLACE INTO outbox_dead (id, kind, seq, payload, error, failed_at) VALUES (?, ?, ?, ?, ?, ?)",
+        row.id,
+        row.kind,
+        row.seq,
+        row.payload,
+        error.slice(0, 1000),
+        now,
+      );
+      this.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
+    });
+  }
+
+  deadLetterCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox_dead").one().n;
+  }
+
+  // --- throttle -----------------------------------------------------------------------------------
+
+  /** Timestamps of a user's accepted (or rejected) sends since `since`, oldest first. */
+  throttleLog(userId: string, since: number, rejected: boolean): number[] {
+    return this.sql
+      .exec<{ at: number }>(
+        "SELECT at FROM throttle_log WHERE user_id = ? AND rejected = ? AND at > ? ORDER BY at",
+        userId,
+        rejected ? 1 : 0,
+        since,
+      )
+      .toArray()
+      .map((r) => r.at);
+  }
+
+  logSend(userId: string, at: number, rejected: boolean): void {
+    this.sql.exec("INSERT INTO throttle_log (user_id, at, rejected) VALUES (?, ?, ?)", userId, at, rejected ? 1 : 0);
+  }
+
+  pruneThrottle(before: number): void {
+    this.sql.exec("DELETE FROM throttle_log WHERE at <= ?", before);
+  }
+
+  /** Moves a member's read mark forward; false when seq is not past the current mark. */
+  advanceReadMark(userId: string, seq: number): boolean {
+    const cursor = this.sql.exec(
+      `INSERT INTO read_marks (user_id, seq) VALUES (?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET seq = excluded.seq WHERE excluded.seq > read_marks.seq`,
+      userId,
+      seq,
+    );
+    return cursor.rowsWritten > 0;
+  }
+
+  // --- tickets ------------------------------------------------------------------------------------
+
+  /** Records a ticket id; false if it was already used (tickets are single-use). */
+  useTicket(jti: string, expiresAt: number, now: number): boolean {
+    this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
+    const cursor = this.sql.exec("INSERT OR IGNORE INTO used_tickets (jti, expires_at) VALUES (?, ?)", jti, expiresAt);
+    return cursor.rowsWritten > 0;
+  }
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function toView(r: RingRow, roomId: string): MessageView {
+  return {
+    roomId,
+    seq: r.seq,
+    senderId: r.sender_id,
+    clientMsgId: r.client_msg_id,
+    body: r.body,
+    replyTo: r.reply_to,
+    createdAt: new Date(r.created_at).toISOString(),
+    editedAt: iso(r.edited_at),
+    deletedAt: iso(r.deleted_at),
+  };
+}

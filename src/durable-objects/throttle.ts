@@ -1,0 +1,30 @@
+/**
+ * Exact sliding-window log: a send is allowed when fewer than `messages` sends were accepted in the last
+ * `windowMs`. A timestamp t counts while t > now - windowMs, so the earliest retry is oldest + windowMs.
+ */
+export interface ThrottleLimits {
+  messages: number;
+  windowMs: number;
+  /** Rejected sends within one window after which the socket is closed as abusive (1008). */
+  abuseRejections: number;
+}
+
+export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
+
+export function decide(acceptedInWindow: number[], now: number, limits: ThrottleLimits): ThrottleDecision {
+  const live = acceptedInWindow.filter((t) => t > now - limits.windowMs);
+  if (live.length < limits.messages) return { allowed: true };
+  // The send that frees a slot is the (live.length - messages + 1)-th oldest leaving the window.
+  const freeing = live[live.length - limits.messages] as number;
+  return { allowed: false, retryAfterMs: Math.max(1, freeing + limits.windowMs - now) };
+}
+
+export function limitsFrom(env: { THROTTLE_MESSAGES?: string; THROTTLE_WINDOW_MS?: string }): ThrottleLimits {
+  const messages = positiveInt(env.THROTTLE_MESSAGES, 3);
+  return { messages, windowMs: positiveInt(env.THROTTLE_WINDOW_MS, 5000), abuseRejections: Math.max(10, messages * 3) };
+}
+
+export function positiveInt(text: string | undefined, fallback: number): number {
+  const n = Number(text);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}

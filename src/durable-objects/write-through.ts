@@ -1,0 +1,139 @@
+/**
+ * Writes a batch of outbox rows to Postgres in one HTTP round trip (one transaction), then queues
+ * notification jobs for members who were offline. Every statement is idempotent, so a batch retried after
+ * a failure (or after Postgres committed but the reply was lost) changes nothing twice.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "../db/client";
+import { messages, roomMembers, rooms } from "../db/schema";
+import { dedupeKey, type NotificationJob } from "../worker/queue/jobs";
+import type { DeletePayload, EditPayload, MessagePayload, OutboxRow, ReadPayload } from "./room-store";
+
+/** Cloudflare Queues accept at most 100 messages per sendBatch. */
+const QUEUE_BATCH = 100;
+
+export async function writeThrough(db: Db, queue: Queue, roomId: string, rows: OutboxRow[]): Promise<void> {
+  const inserts = rows.filter((r) => r.kind === "message").map((r) => JSON.parse(r.payload) as MessagePayload);
+  const statements: BatchItem<"pg">[] = [];
+  const membersQuery = db
+    .select({ userId: roomMembers.userId, mutedUntil: roomMembers.mutedUntil })
+    .from(roomMembers)
+    .where(eq(roomMembers.roomId, roomId));
+  if (inserts.length > 0) {
+    statements.push(membersQuery);
+    statements.push(
+      db
+        .insert(messages)
+        .values(
+          inserts.map(({ message: m }) => ({
+            roomId,
+            seq: m.seq,
+            senderId: m.senderId,
+            clientMsgId: m.clientMsgId,
+            body: m.body ?? "",
+            replyTo: m.replyTo,
+            createdAt: new Date(m.createdAt),
+          })),
+        )
+        .onConflictDoNothing({ target: [messages.roomId, messages.seq] }),
+    );
+    const last = inserts[inserts.length - 1]?.message;
+    if (last) {
+      statements.push(
+        db
+          .update(rooms)
+          .set({
+            lastSeq: sql`greatest(${rooms.lastSeq}, ${last.seq})`,
+            lastMessageAt: sql`greatest(${rooms.lastMessageAt}, ${new Date(last.createdAt).toISOString()}::timestamptz)`,
+          })
+          .where(eq(rooms.id, roomId)),
+      );
+    }
+  }
+  // Edits, deletes and receipts keep their order; inserts go first, and nothing can precede its own insert.
+  for (const row of rows) {
+    const statement = changeStatement(db, roomId, row);
+    if (statement) statements.push(statement);
+  }
+  const [first, ...rest] = statements;
+  if (!first) return;
+  const results = await db.batch([first, ...rest]);
+
+  if (inserts.length > 0) {
+    const members = results[0] as { userId: string; mutedUntil: Date | null }[];
+    await enqueueNotifications(queue, roomId, inserts, members);
+  }
+}
+
+function changeStatement(db: Db, roomId: string, row: OutboxRow): BatchItem<"pg"> | null {
+  switch (row.kind) {
+    case "message":
+      return null;
+    case "edit": {
+      const p = JSON.parse(row.payload) as EditPayload;
+      return db
+        .update(messages)
+        .set({ body: p.body, editedAt: new Date(p.editedAt) })
+        .where(and(eq(messages.roomId, roomId), eq(messages.seq, p.seq)));
+    }
+    case "delete": {
+      const p = JSON.parse(row.payload) as DeletePayload;
+      // A tombstone: the row and its seq stay, the text goes.
+      return db
+        .update(messages)
+        .set({ body: "", deletedAt: new Date(p.deletedAt) })
+        .where(and(eq(messages.roomId, roomId), eq(messages.seq, p.seq)));
+    }
+    case "read": {
+      const p = JSON.parse(row.payload) as ReadPayload;
+      return db
+        .update(roomMembers)
+        .set({ lastReadSeq: sql`greatest(${roomMembers.lastReadSeq}, ${p.seq})` })
+        .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, p.userId)));
+    }
+  }
+}
+
+async function enqueueNotifications(
+  queue: Queue,
+  roomId: string,
+  inserts: MessagePayload[],
+  members: { userId: string; mutedUntil: Date | null }[],
+): Promise<void> {
+  const now = Date.now();
+  const jobs: NotificationJob[] = [];
+  for (const { message, online, requestId } of inserts) {
+    const skip = new Set([message.senderId, ...online]);
+    for (const member of members) {
+      if (skip.has(member.userId)) continue;
+      if (member.mutedUntil && member.mutedUntil.getTime() > now) continue;
+      jobs.push({
+        kind: "message",
+        roomId,
+        seq: message.seq,
+        userId: member.userId,
+        senderId: message.senderId,
+        dedupeKey: dedupeKey(roomId, message.seq, member.userId),
+        ...(requestId ? { requestId } : {}),
+      });
+    }
+  }
+  for (let i = 0; i < jobs.length; i += QUEUE_BATCH) {
+    await queue.sendBatch(jobs.slice(i, i + QUEUE_BATCH).map((body) => ({ body })));
+  }
+}
+
+/**
+ * Postgres refusing the data itself (SQLSTATE class 22 data exception, 23 integrity violation) will
+ * refuse it again on every retry; anything else (connection, timeout, 5xx) is worth retrying.
+ */
+export function isPermanent(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -31,8 +31,8 @@ const FLUSH_SAFETY_MS = 10_000;
 const FLUSH_BACKOFF_MAX_MS = 60_000;
 /** Postgres calls from the room give up after this; a hung call must not wedge the outbox. */
 const PG_TIMEOUT_MS = 10_000;
-/** Clients ping at least every 30 s; a socket silent for this long is treated as dead. */
-const HEARTBEAT_TIMEOUT_MS = 120_000;
+/** Clients ping at least every 30 s; a socket silent this long (ROOM_HEARTBEAT_TIMEOUT_MS) is treated as dead. */
+const heartbeatTimeoutMs = (env: Env) => positiveInt(env.ROOM_HEARTBEAT_TIMEOUT_MS, 120_000);
 const HEARTBEAT_WRITE_MS = 30_000;
 /** auth.expiring goes out this long before the token expires. */
 const AUTH_WARN_MS = 60_000;
@@ -309,14 +309,18 @@ export class ChatRoom extends DurableObject<Env> {
   private answerSend(ws: WebSocket, clientMsgId: string, result: SendResult): void {
     switch (result.status) {
       case "accepted":
-        return send(ws, { type: "ack", clientMsgId, seq: result.message.seq });
+        send(ws, { type: "ack", clientMsgId, seq: result.message.seq });
+        break;
       case "duplicate":
-        return send(ws, { type: "ack", clientMsgId, seq: result.seq, duplicate: true });
+        send(ws, { type: "ack", clientMsgId, seq: result.seq, duplicate: true });
+        break;
       case "throttled":
         send(ws, { type: "throttled", retryAfterMs: result.retryAfterMs, clientMsgId });
-        return this.closeIfAbusive(ws);
+        this.closeIfAbusive(ws);
+        break;
       case "rejected":
-        return send(ws, { type: "error", code: result.code, message: result.message, ref: clientMsgId });
+        send(ws, { type: "error", code: result.code, message: result.message, ref: clientMsgId });
+        break;
     }
   }
 
@@ -507,7 +511,7 @@ export class ChatRoom extends DurableObject<Env> {
     for (const [ws, conn] of liveSockets(this.ctx)) {
       const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
       const lastSeen = Math.max(conn.connectedAt, conn.lastFrameAt, pinged);
-      if (now - lastSeen > HEARTBEAT_TIMEOUT_MS) {
+      if (now - lastSeen > heartbeatTimeoutMs(this.env)) {
         closeQuietly(ws, 1001, "heartbeat timeout");
         this.onSocketGone(ws);
         continue;
@@ -529,7 +533,7 @@ export class ChatRoom extends DurableObject<Env> {
     for (const [, conn] of liveSockets(this.ctx)) {
       const expiresAt = conn.tokenExpiresAt * 1000;
       times.push(conn.warned ? expiresAt : expiresAt - AUTH_WARN_MS);
-      times.push(Math.max(conn.connectedAt, conn.lastFrameAt) + HEARTBEAT_TIMEOUT_MS);
+      times.push(Math.max(conn.connectedAt, conn.lastFrameAt) + heartbeatTimeoutMs(this.env));
     }
     if (times.length === 0) {
       this.store.setMeta("alarmAt", 0);

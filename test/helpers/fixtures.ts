@@ -15,14 +15,18 @@ export async function createUser(name = "user") {
   return { ...user, token: await signAccessToken(env, id) };
 }
 
-export async function createRoom(ownerId: string, memberIds: string[] = []) {
+export async function createRoom(ownerId: string, memberIds: string[] = [], admins: string[] = []) {
   const [room] = await db().insert(rooms).values({ kind: "group", name: "test room", createdBy: ownerId }).returning();
   if (!room) throw new Error("insert returned nothing");
   await db()
     .insert(roomMembers)
     .values([
       { roomId: room.id, userId: ownerId, role: "owner" as const },
-      ...memberIds.map((userId) => ({ roomId: room.id, userId, role: "member" as const })),
+      ...memberIds.map((userId) => ({
+        roomId: room.id,
+        userId,
+        role: admins.includes(userId) ? ("admin" as const) : ("member" as const),
+      })),
     ]);
   return room;
 }

@@ -172,6 +172,31 @@ describe("bad frames", () => {
     expect(a.closed).toBeNull();
   });
 
+  it("rejects bad sends with an error frame naming the message, and stores nothing", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    const a = await join(room.id, ana.token);
+    await a.next("welcome");
+    const cases: [unknown, string][] = [
+      [{ type: "send", clientMsgId: "long", body: "x".repeat(4001) }, "body: at most 4000 characters"],
+      [{ type: "send", clientMsgId: "empty", body: "   " }, "body: must not be empty"],
+      [{ type: "send", clientMsgId: "extra", body: "hi", senderId: ana.id }, "senderId"],
+      [{ type: "send", clientMsgId: "seq", body: "hi", seq: 5 }, "seq"],
+      [{ type: "send", body: "no id" }, "clientMsgId"],
+      [{ type: "send", clientMsgId: "bad id with spaces", body: "hi" }, "clientMsgId"],
+      [{ type: "send", clientMsgId: "reply", body: "hi", replyTo: -1 }, "replyTo"],
+    ];
+    for (const [frame, mentions] of cases) {
+      a.send(frame);
+      const error = await a.next("error");
+      expect(error.code).toBe("bad_frame");
+      expect(error.message).toContain(mentions);
+    }
+    a.send({ type: "send", clientMsgId: "fine", body: "x".repeat(4000) });
+    expect(await a.next("ack")).toMatchObject({ clientMsgId: "fine", seq: 1 });
+    expect((await stubFor(room.id).stats()).lastSeq).toBe(1);
+  });
+
   it("closes with 1009 on a frame over 64 KiB", async () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);

@@ -1,0 +1,153 @@
+/** Tickets for browsers, token expiry on long-lived sockets, and members who are removed or log out. */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { signAccessToken } from "../../src/worker/auth/jwt";
+import { createRoom, createUser } from "../helpers/fixtures";
+import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
+import { connect, TestSocket, upgrade } from "../helpers/sockets";
+
+const pool = new SocketPool();
+afterEach(() => pool.closeAll());
+
+async function ticketFor(roomId: string, token: string) {
+  return exports.default.fetch(`http://edgechat.test/api/rooms/${roomId}/ws-ticket`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}` },
+  });
+}
+
+async function openWithTicket(roomId: string, ticket: string, origin = "http://localhost:8787") {
+  return exports.default.fetch(`http://edgechat.test/api/rooms/${roomId}/ws?ticket=${encodeURIComponent(ticket)}`, {
+    headers: { Upgrade: "websocket", Origin: origin },
+  });
+}
+
+describe("tickets", () => {
+  it("opens a socket once with a ticket, then refuses the same ticket", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    const res = await ticketFor(room.id, ana.token);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const { ticket, expiresIn } = (await res.json()) as { ticket: string; expiresIn: number };
+    expect(expiresIn).toBe(30);
+    const first = await openWithTicket(room.id, ticket);
+    expect(first.status).toBe(101);
+    const socket = new TestSocket(first.webSocket as WebSocket);
+    expect((await socket.next("welcome")).you).toBe(ana.id);
+    socket.close();
+    const again = await openWithTicket(room.id, ticket);
+    expect(again.status).toBe(401);
+    expect(again.webSocket).toBeNull();
+  });
+
+  it("does not mint tickets for non-members, and a ticket only opens its own room", async () => {
+    const ana = await createUser("ana");
+    const eve = await createUser("eve");
+    const room = await createRoom(ana.id);
+    const other = await createRoom(ana.id);
+    expect((await ticketFor(room.id, eve.token)).status).toBe(404);
+    const { ticket } = (await (await ticketFor(room.id, ana.token)).json()) as { ticket: string };
+    expect((await openWithTicket(other.id, ticket)).status).toBe(401);
+    // An access token is not a ticket, and a ticket is not an access token.
+    expect((await openWithTicket(room.id, ana.token)).status).toBe(401);
+    expect((await upgrade(room.id, { Authorization: `Bearer ${ticket}` })).status).toBe(401);
+  });
+});
+
+describe("token expiry on a live socket", () => {
+  it("warns with auth.expiring, extends with auth.refresh, and closes 4001 when not refreshed", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    const now = Math.floor(Date.now() / 1000);
+    const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS);
+    // Expires in 30 s: inside the 60 s warning window from the start.
+    const shortLived = await signAccessToken(env, ana.id, now - ttl + 30);
+    const socket = await connect(room.id, shortLived);
+    await socket.next("welcome");
+    const stub = stubFor(room.id);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await socket.next("auth.expiring")).toEqual({ type: "auth.expiring", expiresAt: now + 30 });
+
+    socket.send({ type: "auth.refresh", token: "garbage" });
+    expect(await socket.next("error")).toMatchObject({ code: "unauthorized", ref: "auth.refresh" });
+    const bob = await createUser("bob");
+    socket.send({ type: "auth.refresh", token: bob.token });
+    expect(await socket.next("error")).toMatchObject({ code: "unauthorized" });
+
+    const fresh = await signAccessToken(env, ana.id);
+    socket.send({ type: "auth.refresh", token: fresh });
+    const refreshed = await socket.next("auth.refreshed");
+    expect(refreshed.expiresAt).toBeGreaterThan(now + 800);
+    expect(socket.closed).toBeNull();
+    socket.close();
+  });
+
+  it("closes with 4001 once the token has expired", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    const now = Math.floor(Date.now() / 1000);
+    const token = await signAccessToken(env, ana.id, now - Number(env.ACCESS_TOKEN_TTL_SECONDS) + 2);
+    const socket = await connect(room.id, token);
+    await socket.next("welcome");
+    await new Promise((r) => setTimeout(r, 2100));
+    const stub = stubFor(room.id);
+    await runDurableObjectAlarm(stub);
+    expect((await socket.waitClosed()).code).toBe(4001);
+  });
+});
+
+describe("heartbeat sweep", () => {
+  it("closes sockets that stopped pinging, and tells the room they left", async () => {
+    const { room, users } = await roomWith(2);
+    const a = await pool.join(room.id, users[0].token);
+    const b = await pool.join(room.id, (users[1] as { token: string }).token);
+    await a.next("presence");
+    const stub = stubFor(room.id);
+    await runInDurableObject(stub, (instance: object) => {
+      Object.assign(instance, { env: { ...env, ROOM_HEARTBEAT_TIMEOUT_MS: "300" } });
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    a.send('{"type":"ping"}'); // answered by the runtime; still counts as a heartbeat
+    await a.next("pong");
+    await new Promise((r) => setTimeout(r, 200));
+    await runDurableObjectAlarm(stub);
+    expect((await b.waitClosed()).code).toBe(1001);
+    expect(a.closed).toBeNull();
+    expect(await a.next("presence")).toMatchObject({ state: "left", userId: (users[1] as { id: string }).id });
+  });
+});
+
+describe("removed members and logged-out users", () => {
+  it("closes a removed member's sockets with 4003 and tells the room they left", async () => {
+    const { room, users } = await roomWith(2);
+    const a = await pool.join(room.id, users[0].token);
+    const b = await pool.join(room.id, (users[1] as { token: string }).token);
+    const bobId = (users[1] as { id: string }).id;
+    await a.next("presence");
+    expect(await stubFor(room.id).disconnectUser(bobId, "removed")).toBe(1);
+    expect((await b.waitClosed()).code).toBe(4003);
+    expect(await a.next("presence")).toEqual({ type: "presence", userId: bobId, state: "left" });
+  });
+
+  it("closes a logged-out user's sockets with 4001", async () => {
+    const { room, users } = await roomWith(1);
+    const a = await pool.join(room.id, users[0].token);
+    await stubFor(room.id).disconnectUser(users[0].id, "logged_out");
+    expect((await a.waitClosed()).code).toBe(4001);
+  });
+
+  it("applies a role change to open sockets at once", async () => {
+    const { room, users } = await roomWith(2);
+    const a = await pool.join(room.id, users[0].token);
+    const b = await pool.join(room.id, (users[1] as { token: string }).token);
+    const seq = await sendAndAck(a, "owner-msg");
+    const bobId = (users[1] as { id: string }).id;
+    b.send({ type: "delete", seq });
+    expect(await b.next("error")).toMatchObject({ code: "forbidden" });
+    await stubFor(room.id).memberChanged(bobId, "admin");
+    b.send({ type: "delete", seq });
+    expect(await a.next("deleted")).toMatchObject({ seq });
+  });
+});

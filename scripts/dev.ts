@@ -3,9 +3,10 @@
  * worker with `wrangler dev`. Ctrl-C stops everything this script started (and nothing else).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureDevVars } from "./local-stack/dev-secrets.ts";
+import { ensureDevVars, readDevVars } from "./local-stack/dev-secrets.ts";
 import { startLocalStack } from "./local-stack/index.ts";
 import { isPortOpen, PortInUseError } from "./local-stack/ports.ts";
 import { offlineWranglerEnv } from "./local-stack/wrangler-env.ts";
@@ -16,6 +17,15 @@ const NEON_PROXY_PORT = Number(process.env.NEON_PROXY_PORT ?? 8790);
 const UPSTASH_BRIDGE_PORT = Number(process.env.UPSTASH_BRIDGE_PORT ?? 8791);
 
 const log = (line: string) => console.log(`[dev] ${line}`);
+/** Secret names the worker declares in wrangler.jsonc (secrets.required). */
+const REQUIRED_SECRETS = [
+  "DATABASE_URL",
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+  "JWT_SIGNING_KEY",
+  "JWT_VERIFY_KEYS",
+  "PASSWORD_PEPPER",
+];
 
 async function main(): Promise<void> {
   if (await isPortOpen("127.0.0.1", PORT)) throw new PortInUseError(PORT, "worker (wrangler dev)", "PORT");
@@ -29,6 +39,7 @@ async function main(): Promise<void> {
   });
   for (const line of stack.summary) log(line);
 
+  const { NEON_LOCAL_PROXY, ...connection } = stack.bindings;
   const args = [
     "dev",
     "--ip",
@@ -38,14 +49,19 @@ async function main(): Promise<void> {
     "--persist-to",
     path.join(ROOT, ".local", "wrangler"),
     "--show-interactive-dev-session=false",
-    ...Object.entries(stack.bindings).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    "--env-file",
+    writeDevEnvFile(connection),
+    // Not a declared secret or var (production never has it), so it is passed as a var.
+    "--var",
+    `NEON_LOCAL_PROXY:${NEON_LOCAL_PROXY}`,
   ];
   // Own process group: wrangler starts workerd, and the whole group must go when we stop.
   const wrangler = spawn(path.join(ROOT, "node_modules", ".bin", "wrangler"), args, {
     cwd: ROOT,
     stdio: "inherit",
     detached: true,
-    env: { ...process.env, ...offlineWranglerEnv() },
+    // The env file is authoritative for secrets; wrangler would otherwise let the shell's values win.
+    env: { ...withoutKeys(process.env, REQUIRED_SECRETS), ...offlineWranglerEnv() },
   });
   log(`worker      http://127.0.0.1:${PORT}  (try: curl http://127.0.0.1:${PORT}/health)`);
 
@@ -58,9 +74,38 @@ async function main(): Promise<void> {
     await stack.stop();
     process.exit(code);
   };
-  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGINT", () => (stopping ? process.exit(130) : void shutdown(0))); // a second Ctrl-C does not wait
   process.on("SIGTERM", () => void shutdown(0));
+  process.on("uncaughtException", (err) => {
+    console.error(`[dev] ${err.stack ?? err.message}`);
+    void shutdown(1);
+  });
+  // Whatever ends this process, wrangler and workerd (their own process group) must not outlive it.
+  process.on("exit", () => signalGroup(wrangler.pid as number, "SIGKILL"));
   wrangler.on("exit", (code) => void shutdown(code ?? 1));
+}
+
+/**
+ * The worker's secrets for this run: .dev.vars, overridden by the same names in our environment (so a
+ * caller such as the benchmark can supply its own keys), plus the local stack's connection settings.
+ * Written to a private file under .local/ because wrangler reads either .dev.vars or env files, not both.
+ */
+function writeDevEnvFile(connection: Record<string, string>): string {
+  const fromEnv = Object.fromEntries(
+    REQUIRED_SECRETS.filter((k) => process.env[k]).map((k) => [k, process.env[k] as string]),
+  );
+  const vars = { ...readDevVars(path.join(ROOT, ".dev.vars")), ...fromEnv, ...connection };
+  const file = path.join(ROOT, ".local", "dev.env");
+  mkdirSync(path.dirname(file), { recursive: true });
+  const text = Object.entries(vars)
+    .map(([k, v]) => `${k}='${v.replaceAll("'", "")}'`)
+    .join("\n");
+  writeFileSync(file, `${text}\n`, { mode: 0o600 });
+  return file;
+}
+
+function withoutKeys(env: NodeJS.ProcessEnv, keys: string[]): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !keys.includes(k)));
 }
 
 function stopGroup(child: ChildProcess): Promise<void> {

@@ -2,10 +2,10 @@
  * Brings up the same local stack `npm run dev` uses (own database, random ports, control endpoints on)
  * and hands its coordinates to the workers as bindings; tears it all down after the run.
  */
+import net from "node:net";
 import type { TestProject } from "vitest/node";
 import { generateDevSecrets } from "../scripts/local-stack/dev-secrets.ts";
 import { startLocalStack } from "../scripts/local-stack/index.ts";
-import { freePort } from "../scripts/local-stack/ports.ts";
 import { startUpstashBridge } from "../scripts/local-stack/upstash-bridge.ts";
 import { offlineWranglerEnv } from "../scripts/local-stack/wrangler-env.ts";
 
@@ -22,12 +22,16 @@ export default async function setup(project: TestProject) {
     controlEndpoints: true,
     log: (line) => console.log(`[stack] ${line}`),
   });
-  // A bridge whose Redis is gone, and a Postgres URL nobody listens on: real faults for the health tests.
+  // A port held for the whole run that hangs up on every connection: a Redis and a Postgres that are down,
+  // without the risk of a freed port being reused by something else mid-run.
+  const sink = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+  const deadPort = (sink.address() as net.AddressInfo).port;
   const deadRedisBridge = await startUpstashBridge({
-    redisUrl: `redis://127.0.0.1:${await freePort()}`,
+    redisUrl: `redis://127.0.0.1:${deadPort}`,
     token: "dead-redis-token",
   });
-  const deadPostgresUrl = `postgres://postgres@127.0.0.1:${await freePort()}/edgechat_test`;
+  const deadPostgresUrl = `postgres://postgres@127.0.0.1:${deadPort}/edgechat_test`;
 
   const secrets = { ...generateDevSecrets(), ...stack.bindings };
   // Wrangler reads required secrets from process.env when it loads the config for each test file.
@@ -43,6 +47,7 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await deadRedisBridge.stop();
+    sink.close();
     await stack.stop();
   };
 }

@@ -50,7 +50,12 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
     stops.push(postgres.stop);
     await applyMigrations(postgres.url);
 
-    const neonProxy = await startNeonProxy({ port: opts.neonProxyPort, controlEndpoints: opts.controlEndpoints });
+    const pgUrl = new URL(postgres.url);
+    const neonProxy = await startNeonProxy({
+      port: opts.neonProxyPort,
+      controlEndpoints: opts.controlEndpoints,
+      allowedTargets: [`${pgUrl.hostname}:${pgUrl.port || 5432}`],
+    });
     stops.push(neonProxy.stop);
 
     const redis = await resolveRedis();

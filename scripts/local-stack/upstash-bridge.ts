@@ -10,7 +10,10 @@ import { readJsonBody, sendJson } from "./http-util.ts";
 import { closeServer, listen } from "./ports.ts";
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** Commands that hold or change the connection itself; Upstash's REST API refuses them too. */
+/**
+ * Commands that block, or hold or change the one shared connection; Upstash's REST API refuses them too.
+ * Letting one through would stall or break every other caller of the bridge.
+ */
 const REFUSED = new Set([
   "SUBSCRIBE",
   "PSUBSCRIBE",
@@ -18,17 +21,32 @@ const REFUSED = new Set([
   "MONITOR",
   "QUIT",
   "SELECT",
+  "HELLO",
+  "RESET",
+  "CLIENT",
+  "SHUTDOWN",
   "BLPOP",
   "BRPOP",
+  "BRPOPLPUSH",
   "BLMOVE",
+  "BLMPOP",
   "BZPOPMIN",
   "BZPOPMAX",
+  "BZMPOP",
   "WAIT",
+  "WAITAOF",
   "MULTI",
   "EXEC",
   "DISCARD",
   "WATCH",
+  "UNWATCH",
 ]);
+
+function refused(command: Command): boolean {
+  const name = command[0].toUpperCase();
+  if (REFUSED.has(name)) return true;
+  return (name === "XREAD" || name === "XREADGROUP") && command.some((a) => String(a).toUpperCase() === "BLOCK");
+}
 
 type Command = [string, ...(string | number | boolean)[]];
 type Reply = { result: unknown } | { error: string };
@@ -61,6 +79,7 @@ export async function startUpstashBridge(opts: UpstashBridgeOptions): Promise<Up
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
+    commandTimeout: 5000,
     retryStrategy: (times) => Math.min(times * 100, 1000),
   });
   redis.on("error", () => {});
@@ -80,7 +99,7 @@ export async function startUpstashBridge(opts: UpstashBridgeOptions): Promise<Up
       throw new BridgeError(401, "Unauthorized");
     }
     const base64 = String(req.headers["upstash-encoding"] ?? "").toLowerCase() === "base64";
-    const encode = (value: unknown) => encodeReply(value, base64);
+    const encode = (value: unknown) => encodeReply(value, base64, true);
     const url = new URL(req.url ?? "/", "http://localhost");
 
     if (url.pathname === "/pipeline" || url.pathname === "/multi-exec") {
@@ -142,14 +161,15 @@ function pathCommand(pathname: string): string[] {
   return parts;
 }
 
+/** Upper-case names: ioredis reshapes replies of some lower-case names (hgetall into an object). */
 function args(command: Command): [string, string[]] {
   const [name, ...rest] = command;
-  return [name, rest.map(String)];
+  return [name.toUpperCase(), rest.map(String)];
 }
 
 async function run(redis: Redis, command: Command): Promise<Reply> {
   const [name, rest] = args(command);
-  if (REFUSED.has(name.toUpperCase())) return { error: `ERR Command is not allowed: ${name}` };
+  if (refused(command)) return { error: `ERR Command is not allowed: ${name}` };
   try {
     return { result: await redis.callBuffer(name, ...rest) };
   } catch (err) {
@@ -162,8 +182,8 @@ async function pipeline(redis: Redis, commands: Command[]): Promise<Reply[]> {
 }
 
 async function multiExec(redis: Redis, commands: Command[]): Promise<Reply[]> {
-  const refused = commands.find((c) => REFUSED.has(c[0].toUpperCase()));
-  if (refused) throw new BridgeError(400, `ERR Command is not allowed: ${refused[0]}`);
+  const blocked = commands.find(refused);
+  if (blocked) throw new BridgeError(400, `ERR Command is not allowed: ${blocked[0]}`);
   const tx = redis.multi();
   for (const c of commands) {
     const [name, rest] = args(c);
@@ -185,19 +205,22 @@ function redisError(err: unknown): string {
   return /^[A-Z]+ /.test(message) ? message : `ERR ${message}`;
 }
 
-/** Upstash encodes every string reply as base64 of its bytes, except the status reply OK. */
-function encodeReply(value: unknown, base64: boolean): unknown {
+/**
+ * Upstash encodes every string reply as base64 of its bytes. Only a top-level OK stays plain: that is
+ * the one place the client looks for it (an OK inside an array is decoded like any other string).
+ */
+function encodeReply(value: unknown, base64: boolean, top = false): unknown {
   if (value === null || value === undefined) return null;
   if (typeof value === "number") return value;
+  // An error nested in a script's reply table travels as its message text.
+  if (value instanceof Error) return encodeReply(Buffer.from(value.message), base64);
   if (Buffer.isBuffer(value)) {
     if (!base64) return value.toString("utf8");
-    return value.equals(OK) ? "OK" : value.toString("base64");
+    return top && value.equals(OK) ? "OK" : value.toString("base64");
   }
   if (Array.isArray(value)) return value.map((v) => encodeReply(v, base64));
-  if (typeof value === "string") return base64 && value !== "OK" ? Buffer.from(value).toString("base64") : value;
-  // ioredis turns HGETALL's reply into an object even for callBuffer; Upstash sends the flat [k, v, …] array.
-  if (typeof value === "object")
-    return Object.entries(value).flatMap(([k, v]) => [encodeReply(k, base64), encodeReply(v, base64)]);
+  if (typeof value === "string")
+    return base64 && !(top && value === "OK") ? Buffer.from(value).toString("base64") : value;
   return value;
 }
 const OK = Buffer.from("OK");

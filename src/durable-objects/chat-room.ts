@@ -64,6 +64,9 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly store: RoomStore;
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
+  /** Changed messages waiting for the Redis buffer; one pipelined call at a time carries them all. */
+  private bufferPending = new Map<number, MessageView>();
+  private bufferWriting = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -90,7 +93,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.rememberRoomId(roomId);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    const firstSocketOfUser = this.ctx.getWebSockets(userTag(userId)).length === 0;
+    const firstSocketOfUser = liveSockets(this.ctx, userTag(userId)).next().done === true;
     this.ctx.acceptWebSocket(server, [userTag(userId)]);
     const state: ConnectionState = {
       userId,
@@ -299,11 +302,32 @@ export class ChatRoom extends DurableObject<Env> {
   /** After a committed change: refresh the Redis buffer (best effort) and write through to Postgres. */
   private afterChange(changed: MessageView[]): void {
     if (changed.length > 0 && redisConfigured(this.env)) {
-      this.withBuffer((buffer) => buffer.upsert(changed)).catch((err: Error) =>
-        logJson("warn", { msg: "redis buffer write failed", roomId: this.roomId(), error: err.message }),
-      );
+      for (const m of changed) this.bufferPending.set(m.seq, m);
+      void this.writeBuffer();
     }
     this.flushSoon();
+  }
+
+  /** Redis is a cache: failures are logged and dropped (history falls back to Postgres), never retried into the send path. */
+  private async writeBuffer(): Promise<void> {
+    if (this.bufferWriting) return;
+    this.bufferWriting = true;
+    try {
+      while (this.bufferPending.size > 0) {
+        const batch = [...this.bufferPending.values()];
+        this.bufferPending.clear();
+        await this.withBuffer((buffer) => buffer.upsert(batch)).catch((err: Error) =>
+          logJson("warn", {
+            msg: "redis buffer write failed",
+            roomId: this.roomId(),
+            messages: batch.length,
+            error: err.message,
+          }),
+        );
+      }
+    } finally {
+      this.bufferWriting = false;
+    }
   }
 
   private answerSend(ws: WebSocket, clientMsgId: string, result: SendResult): void {
@@ -391,13 +415,12 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** RPC: a member was removed (4003) or logged out (4001): close their sockets. */
   async disconnectUser(userId: string, reason: "removed" | "logged_out"): Promise<number> {
-    let closed = 0;
-    for (const [ws] of liveSockets(this.ctx, userTag(userId))) {
+    const sockets = [...liveSockets(this.ctx, userTag(userId))].map(([ws]) => ws);
+    for (const ws of sockets) {
       closeQuietly(ws, reason === "removed" ? 4003 : 4001, reason === "removed" ? "removed from room" : "logged out");
-      closed++;
+      this.onSocketGone(ws);
     }
-    if (closed > 0) broadcast(this.ctx, { type: "presence", userId, state: "left" });
-    return closed;
+    return sockets.length;
   }
 
   /** RPC: a member's role changed; their open sockets act with the new role at once. */
@@ -439,7 +462,7 @@ export class ChatRoom extends DurableObject<Env> {
       );
     try {
       await write(rows);
-      this.store.ackOutbox(rows.map((r) => r.id));
+      this.store.ackOutboxThrough((rows[rows.length - 1] as (typeof rows)[number]).id);
       this.store.setMeta("flushFailures", 0);
       return true;
     } catch (err) {
@@ -448,7 +471,7 @@ export class ChatRoom extends DurableObject<Env> {
         for (const row of rows) {
           try {
             await write([row]);
-            this.store.ackOutbox([row.id]);
+            this.store.ackOutboxRow(row.id);
           } catch (rowErr) {
             if (!isPermanent(rowErr)) return this.flushFailed(rowErr);
             logJson("error", {
@@ -509,9 +532,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   private sweepSockets(now: number): void {
     for (const [ws, conn] of liveSockets(this.ctx)) {
-      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      const lastSeen = Math.max(conn.connectedAt, conn.lastFrameAt, pinged);
-      if (now - lastSeen > heartbeatTimeoutMs(this.env)) {
+      if (now - this.lastSeen(ws, conn) > heartbeatTimeoutMs(this.env)) {
         closeQuietly(ws, 1001, "heartbeat timeout");
         this.onSocketGone(ws);
         continue;
@@ -530,10 +551,10 @@ export class ChatRoom extends DurableObject<Env> {
     const now = Date.now();
     const times: number[] = [];
     if (this.store.outboxStats().depth > 0) times.push(Number(this.store.getMeta("flushRetryAt") ?? 0) || now + 1000);
-    for (const [, conn] of liveSockets(this.ctx)) {
+    for (const [ws, conn] of liveSockets(this.ctx)) {
       const expiresAt = conn.tokenExpiresAt * 1000;
       times.push(conn.warned ? expiresAt : expiresAt - AUTH_WARN_MS);
-      times.push(Math.max(conn.connectedAt, conn.lastFrameAt) + heartbeatTimeoutMs(this.env));
+      times.push(this.lastSeen(ws, conn) + heartbeatTimeoutMs(this.env));
     }
     if (times.length === 0) {
       this.store.setMeta("alarmAt", 0);
@@ -590,9 +611,24 @@ export class ChatRoom extends DurableObject<Env> {
 
   // --- helpers ----------------------------------------------------------------------------------------
 
+  /** Latest sign of life: a frame, or a ping the runtime answered without waking us. */
+  private lastSeen(ws: WebSocket, conn: ConnectionState): number {
+    const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+    return Math.max(conn.connectedAt, conn.lastFrameAt, pinged);
+  }
+
+  /**
+   * Called once per socket however it ends (client close, error, or our own close): the first call marks
+   * it departed, and announces `left` if it was the user's last socket; later calls do nothing.
+   */
   private onSocketGone(ws: WebSocket): void {
     const conn = connectionOf(ws);
-    if (!conn) return;
+    if (!conn || conn.departed) return;
+    try {
+      updateConnection(ws, { departed: true });
+    } catch {
+      // the socket is fully closed; its attachment can no longer change
+    }
     const stillHere = [...liveSockets(this.ctx, userTag(conn.userId))].some(([s]) => s !== ws);
     if (!stillHere) broadcast(this.ctx, { type: "presence", userId: conn.userId, state: "left" }, ws);
   }

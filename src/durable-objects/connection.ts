@@ -16,6 +16,8 @@ export interface ConnectionState {
   lastFrameAt: number;
   /** A resume replay is in progress: live messages wait for the replay's tail. */
   resuming: boolean;
+  /** The socket's departure was handled (presence announced if it was the user's last). */
+  departed?: boolean;
   requestId?: string;
 }
 

@@ -74,6 +74,7 @@ const SCHEMA = `
     payload TEXT NOT NULL,
     created_at INTEGER NOT NULL
   );
+  CREATE INDEX IF NOT EXISTS outbox_kind_id ON outbox (kind, id);
   -- Outbox rows Postgres refused for good (constraint or data errors), kept for operators.
   CREATE TABLE IF NOT EXISTS outbox_dead (
     id INTEGER PRIMARY KEY,
@@ -197,9 +198,10 @@ export class RoomStore {
    * anything older than the ring from Postgres, so everything older must already be there.
    */
   trimRing(size: number): void {
+    // Outbox ids follow acceptance order, so the first message row by id holds the lowest unconfirmed seq.
     this.sql.exec(
       `DELETE FROM messages WHERE seq <= (SELECT MAX(seq) FROM messages) - ?
-         AND seq < COALESCE((SELECT MIN(seq) FROM outbox WHERE kind = 'message'), 9007199254740991)`,
+         AND seq < COALESCE((SELECT seq FROM outbox WHERE kind = 'message' ORDER BY id LIMIT 1), 9007199254740991)`,
       size,
     );
   }
@@ -229,9 +231,13 @@ export class RoomStore {
     return { depth: r.n, oldestAt: r.oldest };
   }
 
-  ackOutbox(ids: number[]): void {
-    if (ids.length === 0) return;
-    this.sql.exec(`DELETE FROM outbox WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids);
+  /** Postgres confirmed every row up to this id (batches are always taken from the head of the outbox). */
+  ackOutboxThrough(id: number): void {
+    this.sql.exec("DELETE FROM outbox WHERE id <= ?", id);
+  }
+
+  ackOutboxRow(id: number): void {
+    this.sql.exec("DELETE FROM outbox WHERE id = ?", id);
   }
 
   deadLetter(row: OutboxRow, error: string, now: number): void {

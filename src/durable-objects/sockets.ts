@@ -14,7 +14,7 @@ export function* liveSockets(ctx: DurableObjectState, tag?: string): Generator<[
   for (const ws of ctx.getWebSockets(tag)) {
     if (ws.readyState !== WebSocket.OPEN) continue;
     const conn = connectionOf(ws);
-    if (conn) yield [ws, conn];
+    if (conn && !conn.departed) yield [ws, conn];
   }
 }
 

@@ -7,11 +7,12 @@ import { and, eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { messages, roomMembers, rooms } from "../db/schema";
-import { dedupeKey, type NotificationJob } from "../worker/queue/jobs";
+import { MAX_RECIPIENTS_PER_JOB, type NotificationJob } from "../worker/queue/jobs";
 import type { DeletePayload, EditPayload, MessagePayload, OutboxRow, ReadPayload } from "./room-store";
 
-/** Cloudflare Queues accept at most 100 messages per sendBatch. */
+/** Cloudflare Queues accept at most 100 messages and 256 KB per sendBatch; stay clear of the size limit. */
 const QUEUE_BATCH = 100;
+const QUEUE_BATCH_BYTES = 200 * 1024;
 
 export async function writeThrough(db: Db, queue: Queue, roomId: string, rows: OutboxRow[]): Promise<void> {
   const inserts = rows.filter((r) => r.kind === "message").map((r) => JSON.parse(r.payload) as MessagePayload);
@@ -105,23 +106,33 @@ async function enqueueNotifications(
   const jobs: NotificationJob[] = [];
   for (const { message, online, requestId } of inserts) {
     const skip = new Set([message.senderId, ...online]);
-    for (const member of members) {
-      if (skip.has(member.userId)) continue;
-      if (member.mutedUntil && member.mutedUntil.getTime() > now) continue;
+    const recipients = members
+      .filter((m) => !skip.has(m.userId) && !(m.mutedUntil && m.mutedUntil.getTime() > now))
+      .map((m) => m.userId);
+    for (let i = 0; i < recipients.length; i += MAX_RECIPIENTS_PER_JOB) {
       jobs.push({
         kind: "message",
         roomId,
         seq: message.seq,
-        userId: member.userId,
         senderId: message.senderId,
-        dedupeKey: dedupeKey(roomId, message.seq, member.userId),
+        recipients: recipients.slice(i, i + MAX_RECIPIENTS_PER_JOB),
         ...(requestId ? { requestId } : {}),
       });
     }
   }
-  for (let i = 0; i < jobs.length; i += QUEUE_BATCH) {
-    await queue.sendBatch(jobs.slice(i, i + QUEUE_BATCH).map((body) => ({ body })));
+  let batch: { body: NotificationJob }[] = [];
+  let bytes = 0;
+  for (const job of jobs) {
+    const size = JSON.stringify(job).length;
+    if (batch.length === QUEUE_BATCH || (batch.length > 0 && bytes + size > QUEUE_BATCH_BYTES)) {
+      await queue.sendBatch(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push({ body: job });
+    bytes += size;
   }
+  if (batch.length > 0) await queue.sendBatch(batch);
 }
 
 /**

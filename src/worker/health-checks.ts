@@ -24,7 +24,10 @@ async function timed(probe: () => Promise<unknown>): Promise<DependencyStatus> {
 /** A message safe to show: driver errors can embed the connection string, so credentials are cut out. */
 function describe(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/\b(postgres(?:ql)?|rediss?|https?):\/\/[^\s"']+/gi, "$1://<redacted>").slice(0, 300);
+  return text
+    .replace(/\b(postgres(?:ql)?|rediss?|https?):\/\/[^\s"']+/gi, "$1://<redacted>")
+    .replace(/\/\/[^/@\s]+@/g, "//<redacted>@")
+    .slice(0, 300);
 }
 
 export function checkPostgres(env: DbEnv): Promise<DependencyStatus> {

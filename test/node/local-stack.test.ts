@@ -3,7 +3,7 @@
  * never exercise: embedded Postgres, a spawned redis-server, no Redis at all, and busy ports.
  */
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
@@ -105,6 +105,54 @@ describe("ports", () => {
       );
     } finally {
       await closeServer(holder);
+    }
+  });
+});
+
+describe("Neon proxy guards", () => {
+  function request(port: number, path: string, headers: Record<string, string>, upgrade = false) {
+    return new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: "127.0.0.1", port, path, method: upgrade ? "GET" : "POST", headers });
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("upgrade", (_res, socket) => {
+        socket.destroy();
+        resolve(101);
+      });
+      req.on("error", reject);
+      req.end(upgrade ? undefined : JSON.stringify({ query: "select 1", params: [] }));
+    });
+  }
+  const ws = {
+    Connection: "Upgrade",
+    Upgrade: "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+  };
+
+  it("refuses browsers, rebinding hosts, bad ports and targets other than the configured Postgres", async () => {
+    const proxy = await startNeonProxy({ allowedTargets: ["127.0.0.1:5432"] });
+    try {
+      const p = proxy.port;
+      expect(await request(p, "/v1?address=127.0.0.1:5432", { ...ws, Host: `127.0.0.1:${p}` }, true)).toBe(101);
+      expect(
+        await request(
+          p,
+          "/v1?address=127.0.0.1:5432",
+          { ...ws, Host: `127.0.0.1:${p}`, Origin: "https://evil.example" },
+          true,
+        ),
+      ).toBe(400);
+      expect(await request(p, "/v1?address=127.0.0.1:5432", { ...ws, Host: `evil.example:${p}` }, true)).toBe(400);
+      expect(await request(p, "/v1?address=127.0.0.1:6379", { ...ws, Host: `127.0.0.1:${p}` }, true)).toBe(400);
+      expect(await request(p, "/v1?address=127.0.0.1:abc", { ...ws, Host: `127.0.0.1:${p}` }, true)).toBe(400);
+      expect(await request(p, "/sql", { Host: `rebound.example:${p}` })).toBe(403);
+      // Still serving after all of that.
+      expect(await request(p, "/v1?address=127.0.0.1:5432", { ...ws, Host: `localhost:${p}` }, true)).toBe(101);
+    } finally {
+      await proxy.stop();
     }
   });
 });

@@ -101,10 +101,29 @@ describe("SQL over HTTP: bad requests get Neon's error shape", () => {
     expect(((await res.json()) as { message: string }).message).toMatch(/query/);
   });
 
-  it("400 for several statements in one query, as a prepared statement refuses them", async () => {
-    const res = await post(JSON.stringify({ query: "select 1; select 2", params: [] }));
+  it("400 for several statements in one query, refused before any of them runs", async () => {
+    const table = `multi_${crypto.randomUUID().replaceAll("-", "")}`;
+    await sql.query(`create table ${table} (id int)`);
+    const res = await post(JSON.stringify({ query: `insert into ${table} values (1); select 1`, params: [] }));
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ code: "42601" });
+    expect(await sql.query(`select count(*)::int as n from ${table}`)).toEqual([{ n: 0 }]);
+    await sql.query(`drop table ${table}`);
+  });
+
+  it("403 for browser requests (an Origin header), so web pages cannot reach the local database", async () => {
+    const res = await post(JSON.stringify({ query: "select 1", params: [] }), {
+      ...neonHeaders,
+      Origin: "https://evil.example",
+    });
+    expect(res.status).toBe(403);
+  });
+
+  it("round-trips bytea and null parameters", async () => {
+    const [row] = await sql`select ${new Uint8Array([0, 1, 255])}::bytea as b, ${null}::int as n`;
+    expect(row).toBeDefined();
+    expect(row?.n).toBeNull();
+    expect(Array.from(row?.b as Uint8Array)).toEqual([0, 1, 255]);
   });
 
   it("400 for a connection string to a non-loopback host", async () => {

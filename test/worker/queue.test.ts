@@ -5,19 +5,14 @@ import worker from "../../src/worker";
 import { backoffSeconds } from "../../src/worker/queue/consumer";
 import { dedupeKey, type NotificationJob } from "../../src/worker/queue/jobs";
 
-const job = (over: Partial<NotificationJob> = {}): NotificationJob => {
-  const roomId = crypto.randomUUID();
-  const userId = crypto.randomUUID();
-  return {
-    kind: "message",
-    roomId,
-    seq: 7,
-    userId,
-    senderId: crypto.randomUUID(),
-    dedupeKey: dedupeKey(roomId, 7, userId),
-    ...over,
-  };
-};
+const job = (over: Partial<NotificationJob> = {}): NotificationJob => ({
+  kind: "message",
+  roomId: crypto.randomUUID(),
+  seq: 7,
+  senderId: crypto.randomUUID(),
+  recipients: [crypto.randomUUID(), crypto.randomUUID()],
+  ...over,
+});
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -70,7 +65,8 @@ describe("notifications queue consumer", () => {
     const log = vi.spyOn(console, "log");
     const sent = job();
     await env.NOTIFICATIONS.send(sent);
-    await vi.waitUntil(() => log.mock.calls.some((c) => String(c[0]).includes(sent.dedupeKey)), {
+    const keys = sent.recipients.map((u) => dedupeKey(sent.roomId, sent.seq, u));
+    await vi.waitUntil(() => keys.every((k) => log.mock.calls.some((c) => String(c[0]).includes(k))), {
       timeout: 5000,
       interval: 20,
     });

@@ -119,6 +119,32 @@ describe("heartbeat sweep", () => {
   });
 });
 
+describe("alarm scheduling", () => {
+  it("counts runtime-answered pings as life, so a quiet but healthy socket does not keep the room awake", async () => {
+    const { room, users } = await roomWith(1);
+    const a = await pool.join(room.id, users[0].token);
+    const stub = stubFor(room.id);
+    const longAgo = Date.now() - 180_000;
+    await runInDurableObject(stub, (_instance, state) => {
+      for (const ws of state.getWebSockets()) {
+        ws.serializeAttachment({
+          ...(ws.deserializeAttachment() as object),
+          connectedAt: longAgo,
+          lastFrameAt: longAgo,
+        });
+      }
+    });
+    a.send('{"type":"ping"}');
+    await a.next("pong");
+    await runDurableObjectAlarm(stub);
+    expect(a.closed).toBeNull();
+    const next = await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
+    // The next wake-up is the heartbeat deadline (about 2 minutes out), or the token's warning: never "now".
+    expect(next).not.toBeNull();
+    expect((next as number) - Date.now()).toBeGreaterThan(60_000);
+  });
+});
+
 describe("removed members and logged-out users", () => {
   it("closes a removed member's sockets with 4003 and tells the room they left", async () => {
     const { room, users } = await roomWith(2);

@@ -3,7 +3,7 @@ import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { and, asc, eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { messages, roomMembers, rooms } from "../../src/db/schema";
+import { messages, roomMembers, rooms, users as usersTable } from "../../src/db/schema";
 import type { ChatRoom } from "../../src/durable-objects/chat-room";
 import { breakRedis, isolatedPostgresFault } from "../helpers/faults";
 import { createRoom, createUser, db } from "../helpers/fixtures";
@@ -171,6 +171,44 @@ describe("write-through to Postgres", () => {
     expect(new Set(rows.map((m) => m.clientMsgId)).size).toBe(9);
   });
 
+  it("drains a backlog larger than one batch after an outage, in order, none twice", async () => {
+    const { room, users } = await roomWith(1);
+    const owner = users[0] as { id: string };
+    const senders = await db()
+      .insert(usersTable)
+      .values(
+        Array.from({ length: 85 }, (_, i) => ({
+          email: `bulk-${i}-${crypto.randomUUID()}@example.test`,
+          displayName: `b${i}`,
+          passwordHash: "x",
+        })),
+      )
+      .returning({ id: usersTable.id });
+    await db()
+      .insert(roomMembers)
+      .values(senders.map((u) => ({ roomId: room.id, userId: u.id, role: "member" as const })));
+    const stub = stubFor(room.id);
+    const fault = await isolatedPostgresFault(stub);
+    await fault.cut();
+    // 85 senders × 3 messages (the default throttle) = 255 rows queued while Postgres is away.
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(
+        senders.map((u, i) =>
+          stub.sendMessage(
+            { roomId: room.id, userId: u.id, role: "member" },
+            { clientMsgId: `bulk-${i}-${round}`, body: "x" },
+          ),
+        ),
+      );
+    }
+    expect((await stub.stats()).outbox.depth).toBe(255);
+    await fault.restore();
+    expect(await stub.drainOutbox()).toEqual({ depth: 0 });
+    const rows = await pgMessages(room.id);
+    expect(rows.map((m) => m.seq)).toEqual(Array.from({ length: 255 }, (_, i) => i + 1));
+    expect(owner.id).toBeTruthy();
+  });
+
   it("survives eviction while Postgres is down: the outbox is in SQLite and the alarm drains it later", async () => {
     const { room, users } = await roomWith(1);
     const a = await join(room.id, (users[0] as { token: string }).token);
@@ -196,12 +234,12 @@ describe("write-through to Postgres", () => {
     await sendAndAck(a, "good-1");
     await sendAndAck(b, "bad-1");
     // bob's account disappears before the write-through: his message can never satisfy the foreign key.
-    await fault.restore();
+    // (Deleted while the room's Postgres is still cut, so no retry can write his row first.)
     await db()
       .delete(roomMembers)
       .where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, bob.id)));
-    const { users: usersTable } = await import("../../src/db/schema");
     await db().delete(usersTable).where(eq(usersTable.id, bob.id));
+    await fault.restore();
     expect(await stub.drainOutbox()).toEqual({ depth: 0 });
     expect((await pgMessages(room.id)).map((m) => m.clientMsgId)).toEqual(["good-1"]);
     expect((await stub.stats()).outbox.deadLetters).toBe(1);

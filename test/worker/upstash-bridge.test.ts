@@ -57,11 +57,44 @@ describe("@upstash/redis through the bridge", () => {
   });
 
   it("falls back from EVALSHA to EVAL on NOSCRIPT, then uses the cached script", async () => {
-    const script = redis.createScript<number>(`return redis.call('INCRBY', KEYS[1], ARGV[1])`);
+    // A script text no earlier run has loaded, so the first EVALSHA really meets NOSCRIPT.
+    const script = redis.createScript<number>(
+      `-- ${crypto.randomUUID()}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`,
+    );
     const k = key("lua");
-    await redis.scriptFlush();
     expect(await script.exec([k], ["3"])).toBe(3);
     expect(await script.exec([k], ["4"])).toBe(7);
+  });
+
+  it("decodes string values inside arrays exactly, including one that reads OK", async () => {
+    const [a, b] = [key("a"), key("b")];
+    await redis.set(a, "OK");
+    await redis.set(b, "x");
+    expect(await redis.mget(a, b, key("none"))).toEqual(["OK", "x", null]);
+    const s = key("set");
+    await redis.sadd(s, "OK");
+    expect(await redis.smembers(s)).toEqual(["OK"]);
+  });
+
+  it("aborts a transaction with a queue-time error, running none of it", async () => {
+    const k = key("abort");
+    const res = await raw("/multi-exec", [["SET", k, "1"], ["NOSUCHCMD"]]);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/EXECABORT/);
+    expect(await redis.get(k)).toBeNull();
+  });
+
+  it("refuses commands that would block or take over the shared connection", async () => {
+    for (const command of [
+      ["BRPOPLPUSH", "a", "b", "1"],
+      ["HELLO", "3"],
+      ["CLIENT", "REPLY", "OFF"],
+      ["XREAD", "BLOCK", "10", "STREAMS", "s", "$"],
+    ]) {
+      const res = await raw("/", command);
+      expect(res.status).toBe(400);
+    }
+    expect(await redis.ping()).toBe("PONG");
   });
 
   it("throws the server's error text for a failing single command", async () => {

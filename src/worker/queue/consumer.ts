@@ -1,6 +1,6 @@
 import { logJson } from "../log";
 import type { Bindings } from "../types";
-import { type NotificationJob, notificationJob } from "./jobs";
+import { dedupeKey, type NotificationJob, notificationJob } from "./jobs";
 
 export type JobOutcome = "ack" | "retry";
 
@@ -31,7 +31,13 @@ async function processJob(env: Bindings, queue: string, msg: Message<unknown>): 
 
 /** Delivery channels (in-app, webhooks, push) are built by the notifications issue; this is their entry point. */
 async function deliver(_env: Bindings, job: NotificationJob): Promise<JobOutcome> {
-  logJson("info", { msg: "notification job received", dedupeKey: job.dedupeKey, requestId: job.requestId });
+  for (const userId of job.recipients) {
+    logJson("info", {
+      msg: "notification job received",
+      dedupeKey: dedupeKey(job.roomId, job.seq, userId),
+      requestId: job.requestId,
+    });
+  }
   return "ack";
 }
 

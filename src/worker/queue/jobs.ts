@@ -1,13 +1,18 @@
 import { z } from "zod";
 
-/** One offline member to tell about one message. The dedupe key makes redelivery harmless downstream. */
+/** Recipients per job: keeps one job small while a 1,000-member room needs 10 jobs per message, not 1,000. */
+export const MAX_RECIPIENTS_PER_JOB = 100;
+
+/**
+ * Offline members to tell about one message. Delivery is per recipient and deduplicated downstream by
+ * `dedupeKey(roomId, seq, userId)`, so a job delivered (or retried) twice notifies nobody twice.
+ */
 export const notificationJob = z.strictObject({
   kind: z.literal("message"),
   roomId: z.uuid(),
   seq: z.number().int().positive(),
-  userId: z.uuid(),
   senderId: z.uuid(),
-  dedupeKey: z.string().min(1),
+  recipients: z.array(z.uuid()).min(1).max(MAX_RECIPIENTS_PER_JOB),
   requestId: z.string().optional(),
 });
 export type NotificationJob = z.infer<typeof notificationJob>;

@@ -1,0 +1,84 @@
+/** CPU time and memory of process trees, read from /proc (Linux). */
+import { readdirSync, readFileSync } from "node:fs";
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+function stat(pid: number): { ppid: number; cpuTicks: number; rssPages: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return {
+      ppid: Number(fields[1]),
+      cpuTicks: Number(fields[11]) + Number(fields[12]),
+      rssPages: Number(fields[21]),
+    };
+  } catch {
+    return null;
+  }
+}
+
+function allPids(): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
+}
+
+/** The pids of `roots` and all their descendants. */
+export function processTree(roots: number[]): number[] {
+  const children = new Map<number, number[]>();
+  for (const pid of allPids()) {
+    const s = stat(pid);
+    if (!s) continue;
+    children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+  }
+  const out: number[] = [];
+  const queue = [...roots];
+  while (queue.length > 0) {
+    const pid = queue.shift() as number;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/** Pids whose command line contains `needle` (e.g. the machine's postgres and redis-server). */
+export function pidsMatching(needle: RegExp): number[] {
+  return allPids().filter((pid) => {
+    try {
+      return needle.test(readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " "));
+    } catch {
+      return false;
+    }
+  });
+}
+
+export interface Usage {
+  cpuMs: number;
+  rssBytes: number;
+}
+
+export function usage(pids: number[]): Usage {
+  let ticks = 0;
+  let pages = 0;
+  for (const pid of pids) {
+    const s = stat(pid);
+    if (!s) continue;
+    ticks += s.cpuTicks;
+    pages += s.rssPages;
+  }
+  return { cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssBytes: pages * 4096 };
+}
+
+/** CPU of a set of processes over a span: call `start()` then `stop()`. */
+export function cpuMeter(pids: () => number[]) {
+  let before = 0;
+  return {
+    start() {
+      before = usage(pids()).cpuMs;
+    },
+    stop(): number {
+      return usage(pids()).cpuMs - before;
+    },
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * `npm run bench` (`-- --quick` for a smoke run): edgechat under `wrangler dev` with the real local stack,
+ * against the floor (a bare `ws` broadcast server) in the same run, with the same load generator.
+ * Prints a table and writes bench/results/latest.{json,md}.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type LatencySummary, summarize } from "./lib/histogram.ts";
+import { cpuMeter, usage } from "./lib/proc.ts";
+import { Sender, Subscribers } from "./load/clients.ts";
+import {
+  countRows,
+  type EdgechatSystem,
+  type RunningSystem,
+  seedRoom,
+  startEdgechat,
+  startFloor,
+} from "./servers/systems.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const RESULTS = path.join(ROOT, "bench", "results");
+const quick = process.argv.includes("--quick");
+const plan = quick
+  ? {
+      subscribers: 100,
+      rate: 10,
+      seconds: 3,
+      ackRate: 20,
+      ackSeconds: 3,
+      ramp: [100, 300],
+      rampSeconds: 2,
+      idle: 100,
+      threads: 2,
+    }
+  : {
+      subscribers: 1000,
+      rate: 10,
+      seconds: 10,
+      ackRate: 20,
+      ackSeconds: 10,
+      ramp: [100, 250, 500, 750, 1000],
+      rampSeconds: 5,
+      idle: 1000,
+      threads: 2,
+    };
+const BODY_BYTES = 200;
+const SUSTAINED_P99_MS = 50;
+
+interface FanoutResult {
+  system: string;
+  subscribers: number;
+  rate: number;
+  delivery: LatencySummary;
+  deliveredRatio: number;
+  serverCpuUsPerDelivery: number;
+  serverRssMb: number;
+  loadGenCpuPct: number;
+  loadGenLoopP99Ms: number;
+  senderMaxLagMs: number;
+  loadGenBottleneck: boolean;
+}
+
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+async function fanout(
+  sys: RunningSystem,
+  sockets: { url: string; headers: Record<string, string> }[],
+  sender: { url: string; headers: Record<string, string> },
+): Promise<FanoutResult> {
+  const subs = new Subscribers(sockets, plan.threads);
+  const { connected } = await subs.ready;
+  const send = new Sender(sender);
+  await send.opened;
+  // Warm up: let JIT and connections settle before measuring.
+  await send.run({ rate: plan.rate, seconds: 1, bodyBytes: BODY_BYTES, idPrefix: `warm-${Date.now()}`, settleMs: 500 });
+  const server = cpuMeter(() => sys.pids());
+  const ownCpu = process.cpuUsage();
+  const wallStart = performance.now();
+  server.start();
+  await subs.start();
+  const run = await send.run({
+    rate: plan.rate,
+    seconds: plan.seconds,
+    bodyBytes: BODY_BYTES,
+    idPrefix: `fan-${Date.now()}`,
+  });
+  const got = await subs.stop();
+  const serverCpuMs = server.stop();
+  const wallMs = performance.now() - wallStart;
+  const own = process.cpuUsage(ownCpu);
+  const loadGenCpuPct = Math.round(((own.user + own.system) / 1000 / wallMs) * 100);
+  const rss = usage(sys.pids()).rssBytes;
+  send.close();
+  await subs.close();
+  const expected = run.sent * connected;
+  return {
+    system: sys.name,
+    subscribers: connected,
+    rate: plan.rate,
+    delivery: summarize(got.latency),
+    deliveredRatio: expected ? Math.round((got.delivered / expected) * 10_000) / 10_000 : 0,
+    serverCpuUsPerDelivery: got.delivered ? Math.round((serverCpuMs * 1000) / got.delivered) : 0,
+    serverRssMb: Math.round(rss / 1e6),
+    loadGenCpuPct,
+    loadGenLoopP99Ms: Math.round(got.loopP99Ms * 10) / 10,
+    senderMaxLagMs: Math.round(run.maxLagMs * 10) / 10,
+    // A generator whose event loops stall or fall behind schedule measures itself, not the server.
+    loadGenBottleneck: got.loopP99Ms > 20 || run.maxLagMs > 20 || loadGenCpuPct > 85 * plan.threads,
+  };
+}
+
+async function ackLatency(sys: EdgechatSystem) {
+  const seeded = await seedRoom(sys, 0);
+  const send = new Sender(seeded.sender);
+  await send.opened;
+  await send.run({ rate: plan.ackRate, seconds: 1, bodyBytes: BODY_BYTES, idPrefix: "warm", settleMs: 300 });
+  const run = await send.run({ rate: plan.ackRate, seconds: plan.ackSeconds, bodyBytes: BODY_BYTES, idPrefix: "ack" });
+  send.close();
+  return { rate: plan.ackRate, ack: summarize(run.ack), acked: run.acked, sent: run.sent };
+}
+
+/** Raises the offered rate into one room until acks fall behind or p99 passes 50 ms; persistence stays on. */
+async function writePath(sys: EdgechatSystem) {
+  const seeded = await seedRoom(sys, 0);
+  const send = new Sender(seeded.sender);
+  await send.opened;
+  const steps: {
+    rate: number;
+    ack: LatencySummary;
+    acked: number;
+    sent: number;
+    senderMaxLagMs: number;
+    sustained: boolean;
+  }[] = [];
+  let totalAcked = 0;
+  for (const rate of plan.ramp) {
+    const run = await send.run({ rate, seconds: plan.rampSeconds, bodyBytes: BODY_BYTES, idPrefix: `w${rate}` });
+    totalAcked += run.acked;
+    const ack = summarize(run.ack);
+    const sustained = run.acked === run.sent && ack.p99 <= SUSTAINED_P99_MS;
+    steps.push({ rate, ack, acked: run.acked, sent: run.sent, senderMaxLagMs: Math.round(run.maxLagMs), sustained });
+    log(`write path ${rate}/s: ack p99 ${ack.p99} ms, acked ${run.acked}/${run.sent}`);
+    if (!sustained) break;
+  }
+  send.close();
+  // Zero loss: every acked message reaches Postgres once the outbox drains.
+  let rows = 0;
+  for (let i = 0; i < 60 && rows < totalAcked; i++) {
+    rows = await countRows(sys, seeded.room);
+    if (rows < totalAcked) await new Promise((r) => setTimeout(r, 500));
+  }
+  const best = steps.filter((s) => s.sustained).at(-1)?.rate ?? 0;
+  return { steps, sustainedRate: best, acked: totalAcked, postgresRows: rows };
+}
+
+/** Memory of the socket-holding runtime per idle socket, after the room has had time to hibernate. */
+async function idleMemory(sys: RunningSystem, sockets: { url: string; headers: Record<string, string> }[]) {
+  const before = usage(sys.runtimePids()).rssBytes;
+  const subs = new Subscribers(sockets, plan.threads);
+  const { connected, connect } = await subs.ready;
+  await new Promise((r) => setTimeout(r, quick ? 3000 : 15_000));
+  const after = usage(sys.runtimePids()).rssBytes;
+  await subs.close();
+  return {
+    sockets: connected,
+    connect: summarize(connect),
+    bytesPerSocket: Math.round((after - before) / Math.max(1, connected)),
+  };
+}
+
+async function main() {
+  mkdirSync(RESULTS, { recursive: true });
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    memGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  };
+  log(`${quick ? "quick" : "full"} run on ${machine.cpus} × ${machine.cpuModel}`);
+
+  const floor = await startFloor();
+  const floorSocket = { url: `ws://127.0.0.1:${floor.port}/`, headers: {} };
+  log("floor: fan-out");
+  const floorFanout = await fanout(
+    floor,
+    Array.from({ length: plan.subscribers }, () => floorSocket),
+    floorSocket,
+  );
+  log("floor: idle memory");
+  const floorIdle = await idleMemory(
+    floor,
+    Array.from({ length: plan.idle }, () => floorSocket),
+  );
+  await floor.stop();
+
+  log("edgechat: starting npm run dev stack (log: bench/results/edgechat-dev.log)");
+  const edge = await startEdgechat(path.join(RESULTS, "edgechat-dev.log"));
+  try {
+    const seeded = await seedRoom(edge, plan.subscribers);
+    log("edgechat: fan-out");
+    const edgeFanout = await fanout(edge, seeded.subscribers, seeded.sender);
+    log("edgechat: send→ack");
+    const ack = await ackLatency(edge);
+    log("edgechat: write path");
+    const write = await writePath(edge);
+    log("edgechat: idle memory (hibernated)");
+    const idleRoom = await seedRoom(edge, plan.idle);
+    const edgeIdle = await idleMemory(edge, idleRoom.subscribers);
+
+    const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
+    const result = {
+      at: new Date().toISOString(),
+      mode: quick ? "quick" : "full",
+      machine,
+      fanout: { edgechat: edgeFanout, floor: floorFanout },
+      ratios: {
+        fanoutP99: ratio(edgeFanout.delivery.p99, floorFanout.delivery.p99),
+        cpuPerDelivery: ratio(edgeFanout.serverCpuUsPerDelivery, floorFanout.serverCpuUsPerDelivery),
+      },
+      ack,
+      write,
+      idle: { edgechat: edgeIdle, floor: floorIdle },
+    };
+    writeFileSync(path.join(RESULTS, quick ? "quick.json" : "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
+    const md = report(result);
+    writeFileSync(path.join(RESULTS, quick ? "quick.md" : "latest.md"), md);
+    console.log(`\n${md}`);
+    const lost = edgeFanout.deliveredRatio < 1 || write.postgresRows < write.acked || ack.acked < ack.sent;
+    if (lost) {
+      console.error("[bench] LOSS: delivered/expected below 1.0 or acked messages missing from Postgres");
+      process.exitCode = 1;
+    }
+  } finally {
+    await edge.stop();
+  }
+}
+
+function report(r: {
+  machine: { cpus: number; cpuModel: string; memGb: number; node: string };
+  mode: string;
+  at: string;
+  fanout: { edgechat: FanoutResult; floor: FanoutResult };
+  ratios: { fanoutP99: number | null; cpuPerDelivery: number | null };
+  ack: { rate: number; ack: LatencySummary; acked: number; sent: number };
+  write: {
+    sustainedRate: number;
+    acked: number;
+    postgresRows: number;
+    steps: { rate: number; ack: LatencySummary; acked: number; sent: number }[];
+  };
+  idle: { edgechat: { sockets: number; bytesPerSocket: number }; floor: { sockets: number; bytesPerSocket: number } };
+}): string {
+  const f = r.fanout;
+  const row = (x: FanoutResult) =>
+    `| ${x.system} | ${x.delivery.p50} | ${x.delivery.p99} | ${x.delivery.max} | ${x.deliveredRatio} | ${x.serverCpuUsPerDelivery} | ${x.loadGenCpuPct}% / loop p99 ${x.loadGenLoopP99Ms} ms${x.loadGenBottleneck ? " **(generator-bound)**" : ""} |`;
+  return [
+    `### edgechat vs the floor (${r.mode} run, ${r.at})`,
+    "",
+    `Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGb} GiB, load generator on Node ${r.machine.node} with worker threads. Server and generator share the cores.`,
+    "",
+    `Fan-out: one room, ${f.edgechat.subscribers} subscribers, ${f.edgechat.rate} messages/s, ${BODY_BYTES}-byte bodies.`,
+    "",
+    "| system | delivery p50 ms | p99 ms | max ms | delivered/expected | server CPU µs/delivery | load generator CPU |",
+    "|---|---|---|---|---|---|---|",
+    row(f.edgechat),
+    row(f.floor),
+    "",
+    `Ratios edgechat/floor: fan-out p99 **${r.ratios.fanoutP99}×**, server CPU per delivery **${r.ratios.cpuPerDelivery}×** (edgechat's server CPU includes workerd, wrangler, the local bridges, Postgres and Redis).`,
+    "",
+    `Send→ack at ${r.ack.rate} messages/s (edgechat): p50 ${r.ack.ack.p50} ms, p99 ${r.ack.ack.p99} ms, max ${r.ack.ack.max} ms, acked ${r.ack.acked}/${r.ack.sent}.`,
+    "",
+    `Write path into one room, persistence on: highest sustained rate **${r.write.sustainedRate} messages/s** (all acked, ack p99 ≤ ${SUSTAINED_P99_MS} ms); ${r.write.postgresRows}/${r.write.acked} acked messages in Postgres after the outbox drained.`,
+    "",
+    "| offered msg/s | ack p50 ms | ack p99 ms | acked/sent |",
+    "|---|---|---|---|",
+    ...r.write.steps.map((s) => `| ${s.rate} | ${s.ack.p50} | ${s.ack.p99} | ${s.acked}/${s.sent} |`),
+    "",
+    `Idle memory per socket: edgechat ${r.idle.edgechat.bytesPerSocket} B (${r.idle.edgechat.sockets} sockets, room hibernated), floor ${r.idle.floor.bytesPerSocket} B (${r.idle.floor.sockets} sockets).`,
+    "",
+  ].join("\n");
+}
+
+main().catch((err: Error) => {
+  console.error(`[bench] ${err.stack ?? err.message}`);
+  process.exit(1);
+});

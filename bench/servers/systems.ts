@@ -1,0 +1,157 @@
+/** Starting, seeding and stopping the systems under test, each in its own process group. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { generateDevSecrets } from "../../scripts/local-stack/dev-secrets.ts";
+import { freePort } from "../../scripts/local-stack/ports.ts";
+import { signAccessToken } from "../../src/worker/auth/jwt.ts";
+import { pidsMatching, processTree } from "../lib/proc.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const NODE = process.execPath;
+
+export interface RunningSystem {
+  name: "edgechat" | "floor";
+  /** Every process whose CPU and memory count as this system's (server, bridges, databases). */
+  pids(): number[];
+  /** Pids of the runtime that holds the sockets (for memory per socket). */
+  runtimePids(): number[];
+  stop(): Promise<void>;
+}
+
+function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || !child.pid) return Promise.resolve();
+  const done = once(child, "exit").then(() => undefined);
+  try {
+    process.kill(-child.pid, "SIGINT");
+  } catch {
+    return Promise.resolve();
+  }
+  const force = setTimeout(() => {
+    try {
+      process.kill(-(child.pid as number), "SIGKILL");
+    } catch {}
+  }, 8000);
+  return done.finally(() => clearTimeout(force));
+}
+
+export async function startFloor(): Promise<RunningSystem & { port: number }> {
+  const child = spawn(NODE, [path.join(ROOT, "bench/servers/floor.ts"), "0"], {
+    detached: true,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = (await once(child.stdout as NodeJS.ReadableStream, "data")) as [Buffer];
+  const port = Number(/listening (\d+)/.exec(line.toString())?.[1]);
+  const pid = child.pid as number;
+  return { name: "floor", port, pids: () => [pid], runtimePids: () => [pid], stop: () => stopGroup(child) };
+}
+
+export interface EdgechatSystem extends RunningSystem {
+  port: number;
+  databaseUrl: string;
+  secrets: Record<string, string>;
+}
+
+/** `npm run dev`'s stack on spare ports with its own database, the throttle lifted for load, persistence on. */
+export async function startEdgechat(logFile: string): Promise<EdgechatSystem> {
+  const port = await freePort();
+  const secrets = generateDevSecrets();
+  const database = "edgechat_bench";
+  const env = {
+    ...process.env,
+    ...secrets,
+    PORT: String(port),
+    NEON_PROXY_PORT: String(await freePort()),
+    UPSTASH_BRIDGE_PORT: String(await freePort()),
+    PGDATABASE_DEV: database,
+    THROTTLE_MESSAGES: "1000000",
+    THROTTLE_WINDOW_MS: "1000",
+    ACCESS_TOKEN_TTL_SECONDS: "3600",
+  };
+  const log = createWriteStream(logFile);
+  const child = spawn(NODE, [path.join(ROOT, "scripts/dev.ts")], {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`npm run dev exited (${child.exitCode}); see ${logFile}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`edgechat did not become healthy in 60 s; see ${logFile}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const devPid = child.pid as number;
+  const dbServers = () => pidsMatching(/^(postgres|\/usr\/lib\/postgresql\/\S+\/bin\/postgres)|redis-server/);
+  return {
+    name: "edgechat",
+    port,
+    databaseUrl: `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/${database}`,
+    secrets,
+    pids: () => [...new Set([...processTree([devPid]), ...dbServers()])],
+    runtimePids: () => processTree([devPid]).filter((pid) => pidsMatching(/workerd/).includes(pid)),
+    stop: () => stopGroup(child),
+  };
+}
+
+/** A room with one sender and `subscribers` members, each with an access token. */
+export async function seedRoom(sys: EdgechatSystem, subscribers: number) {
+  const client = new pg.Client({ connectionString: sys.databaseUrl });
+  await client.connect();
+  try {
+    const run = crypto.randomUUID().slice(0, 8);
+    const ids = Array.from({ length: subscribers + 1 }, () => crypto.randomUUID());
+    await client.query(
+      `insert into users (id, email, display_name, password_hash)
+       select id, 'bench-' || $2 || '-' || n || '@bench.test', 'bench ' || n, 'x'
+       from unnest($1::uuid[]) with ordinality as t(id, n)`,
+      [ids, run],
+    );
+    const room = crypto.randomUUID();
+    await client.query("insert into rooms (id, kind, name, created_by) values ($1, 'group', $2, $3)", [
+      room,
+      `bench ${run}`,
+      ids[0],
+    ]);
+    await client.query(
+      `insert into room_members (room_id, user_id, role)
+       select $1, id, case when n = 1 then 'owner' else 'member' end from unnest($2::uuid[]) with ordinality as t(id, n)`,
+      [room, ids],
+    );
+    const env = {
+      ...sys.secrets,
+      JWT_ISSUER: "edgechat",
+      JWT_AUDIENCE: "edgechat-api",
+      ACCESS_TOKEN_TTL_SECONDS: "3600",
+    };
+    const tokens = await Promise.all(ids.map((id) => signAccessToken(env as never, id)));
+    const socket = (token: string) => ({
+      url: `ws://127.0.0.1:${sys.port}/api/rooms/${room}/ws`,
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    return { room, sender: socket(tokens[0] as string), subscribers: tokens.slice(1).map(socket) };
+  } finally {
+    await client.end();
+  }
+}
+
+export async function countRows(sys: EdgechatSystem, room: string): Promise<number> {
+  const client = new pg.Client({ connectionString: sys.databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query("select count(*)::int as n from messages where room_id = $1", [room]);
+    return rows[0].n as number;
+  } finally {
+    await client.end();
+  }
+}

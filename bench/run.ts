@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LatencySummary, summarize } from "./lib/histogram.ts";
-import { cpuMeter, usage } from "./lib/proc.ts";
+import { breakdown, cpuMeter, snapshot, usage } from "./lib/proc.ts";
 import { Sender, Subscribers } from "./load/clients.ts";
 import {
   countRows,
@@ -56,6 +56,8 @@ interface FanoutResult {
   deliveredRatio: number;
   serverCpuUsPerDelivery: number;
   serverRssMb: number;
+  /** Server CPU per delivery split by process (µs). */
+  cpuBreakdownUs: Record<string, number>;
   loadGenCpuPct: number;
   loadGenLoopP99Ms: number;
   senderMaxLagMs: number;
@@ -78,6 +80,7 @@ async function fanout(
   const server = cpuMeter(() => sys.pids());
   const ownCpu = process.cpuUsage();
   const wallStart = performance.now();
+  const perProcess = snapshot(sys.pids());
   server.start();
   await subs.start();
   const run = await send.run({
@@ -88,6 +91,7 @@ async function fanout(
   });
   const got = await subs.stop();
   const serverCpuMs = server.stop();
+  const split = breakdown(perProcess, sys.pids());
   const wallMs = performance.now() - wallStart;
   const own = process.cpuUsage(ownCpu);
   const loadGenCpuPct = Math.round(((own.user + own.system) / 1000 / wallMs) * 100);
@@ -103,6 +107,11 @@ async function fanout(
     deliveredRatio: expected ? Math.round((got.delivered / expected) * 10_000) / 10_000 : 0,
     serverCpuUsPerDelivery: got.delivered ? Math.round((serverCpuMs * 1000) / got.delivered) : 0,
     serverRssMb: Math.round(rss / 1e6),
+    cpuBreakdownUs: Object.fromEntries(
+      Object.entries(split)
+        .filter(([, ms]) => ms > 0)
+        .map(([name, ms]) => [name, got.delivered ? Math.round((ms * 1000) / got.delivered) : 0]),
+    ),
     loadGenCpuPct,
     loadGenLoopP99Ms: Math.round(got.loopP99Ms * 10) / 10,
     senderMaxLagMs: Math.round(run.maxLagMs * 10) / 10,
@@ -155,18 +164,27 @@ async function writePath(sys: EdgechatSystem) {
   return { steps, sustainedRate: best, acked: totalAcked, postgresRows: rows };
 }
 
-/** Memory of the socket-holding runtime per idle socket, after the room has had time to hibernate. */
+/**
+ * Memory of the socket-holding runtime per idle socket: the slope between two populations (half, then all
+ * of the sockets), each measured after the room had time to hibernate, so fixed costs cancel out.
+ */
 async function idleMemory(sys: RunningSystem, sockets: { url: string; headers: Record<string, string> }[]) {
-  const before = usage(sys.runtimePids()).rssBytes;
-  const subs = new Subscribers(sockets, plan.threads);
-  const { connected, connect } = await subs.ready;
-  await new Promise((r) => setTimeout(r, quick ? 3000 : 15_000));
-  const after = usage(sys.runtimePids()).rssBytes;
-  await subs.close();
+  const settle = () => new Promise((r) => setTimeout(r, quick ? 3000 : 15_000));
+  const half = Math.floor(sockets.length / 2);
+  const first = new Subscribers(sockets.slice(0, half), plan.threads);
+  await first.ready;
+  await settle();
+  const r1 = usage(sys.runtimePids()).rssBytes;
+  const second = new Subscribers(sockets.slice(half), plan.threads);
+  const { connected, connect } = await second.ready;
+  await settle();
+  const r2 = usage(sys.runtimePids()).rssBytes;
+  await first.close();
+  await second.close();
   return {
-    sockets: connected,
+    sockets: sockets.length,
     connect: summarize(connect),
-    bytesPerSocket: Math.round((after - before) / Math.max(1, connected)),
+    bytesPerSocket: Math.round((r2 - r1) / Math.max(1, connected)),
   };
 }
 
@@ -267,7 +285,11 @@ function report(r: {
     row(f.edgechat),
     row(f.floor),
     "",
-    `Ratios edgechat/floor: fan-out p99 **${r.ratios.fanoutP99}×**, server CPU per delivery **${r.ratios.cpuPerDelivery}×** (edgechat's server CPU includes workerd, wrangler, the local bridges, Postgres and Redis).`,
+    `Ratios edgechat/floor: fan-out p99 **${r.ratios.fanoutP99}×**, server CPU per delivery **${r.ratios.cpuPerDelivery}×**.`,
+    "",
+    `edgechat's server CPU per delivery by process (µs): ${Object.entries(f.edgechat.cpuBreakdownUs)
+      .map(([name, us]) => `${name} ${us}`)
+      .join(", ")}.`,
     "",
     `Send→ack at ${r.ack.rate} messages/s (edgechat): p50 ${r.ack.ack.p50} ms, p99 ${r.ack.ack.p99} ms, max ${r.ack.ack.max} ms, acked ${r.ack.acked}/${r.ack.sent}.`,
     "",

@@ -82,3 +82,32 @@ export function cpuMeter(pids: () => number[]) {
     },
   };
 }
+
+/** A process's short name (workerd, node, postgres, redis-server) for CPU breakdowns. */
+export function processName(pid: number): string {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    const exe = (cmd[0] ?? "").split("/").at(-1) ?? "";
+    if (exe.startsWith("postgres")) return "postgres";
+    if (exe === "node" && cmd.some((a) => a.includes("wrangler"))) return "wrangler (node)";
+    if (exe === "node" && cmd.some((a) => a.includes("dev.ts"))) return "dev stack + bridges (node)";
+    return exe || "?";
+  } catch {
+    return "?";
+  }
+}
+
+/** CPU ms per process name between two snapshots taken with `snapshot()`. */
+export function snapshot(pids: number[]): Map<number, number> {
+  return new Map(pids.map((pid) => [pid, usage([pid]).cpuMs]));
+}
+
+export function breakdown(before: Map<number, number>, pids: number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pid of pids) {
+    const name = processName(pid);
+    const delta = usage([pid]).cpuMs - (before.get(pid) ?? 0);
+    out[name] = (out[name] ?? 0) + delta;
+  }
+  return out;
+}

@@ -13,7 +13,14 @@ import {
 } from "../protocol/frames";
 import { verifyAccessToken } from "../worker/auth/jwt";
 import { logJson } from "../worker/log";
-import { type ConnectionState, closeQuietly, connectionOf, updateConnection, userTag } from "./connection";
+import {
+  type ConnectionState,
+  closeQuietly,
+  connectionOf,
+  saveConnection,
+  updateConnection,
+  userTag,
+} from "./connection";
 import { type Actor, IDENTITY_HEADERS, type Role } from "./identity";
 import { RecentBuffer } from "./recent-buffer";
 import { replay } from "./resume";
@@ -106,7 +113,7 @@ export class ChatRoom extends DurableObject<Env> {
       resuming: false,
       ...(h(IDENTITY_HEADERS.requestId) ? { requestId: h(IDENTITY_HEADERS.requestId) as string } : {}),
     };
-    server.serializeAttachment(state);
+    saveConnection(server, state);
     send(server, {
       type: "welcome",
       roomId,
@@ -208,7 +215,11 @@ export class ChatRoom extends DurableObject<Env> {
     const result = this.store.transaction((): SendResult => {
       const existing = this.store.seqForClientId(actor.userId, input.clientMsgId);
       if (existing !== null) return { status: "duplicate", seq: existing };
-      const decision = decide(this.store.throttleLog(actor.userId, now - limits.windowMs, false), now, limits);
+      const decision = decide(
+        this.store.throttleWindow(actor.userId, now - limits.windowMs, limits.messages),
+        now,
+        limits,
+      );
       if (!decision.allowed) {
         this.store.logSend(actor.userId, now, true);
         return { status: "throttled", retryAfterMs: decision.retryAfterMs };

@@ -274,6 +274,31 @@ export class RoomStore {
       .map((r) => r.at);
   }
 
+  /**
+   * The accepted sends that decide the next one: empty while the user is under `limit` in the window
+   * (a count, cheap however high the limit), else the newest `limit` timestamps, oldest first.
+   */
+  throttleWindow(userId: string, since: number, limit: number): number[] {
+    const { n } = this.sql
+      .exec<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM throttle_log WHERE user_id = ? AND rejected = 0 AND at > ?",
+        userId,
+        since,
+      )
+      .one();
+    if (n < limit) return [];
+    return this.sql
+      .exec<{ at: number }>(
+        "SELECT at FROM throttle_log WHERE user_id = ? AND rejected = 0 AND at > ? ORDER BY at DESC LIMIT ?",
+        userId,
+        since,
+        limit,
+      )
+      .toArray()
+      .map((r) => r.at)
+      .reverse();
+  }
+
   logSend(userId: string, at: number, rejected: boolean): void {
     this.sql.exec("INSERT INTO throttle_log (user_id, at, rejected) VALUES (?, ?, ?)", userId, at, rejected ? 1 : 0);
   }

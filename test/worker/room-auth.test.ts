@@ -2,6 +2,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
+import { type ConnectionState, connectionOf, saveConnection } from "../../src/durable-objects/connection";
 import { signAccessToken } from "../../src/worker/auth/jwt";
 import { createRoom, createUser } from "../helpers/fixtures";
 import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
@@ -127,8 +128,8 @@ describe("alarm scheduling", () => {
     const longAgo = Date.now() - 180_000;
     await runInDurableObject(stub, (_instance, state) => {
       for (const ws of state.getWebSockets()) {
-        ws.serializeAttachment({
-          ...(ws.deserializeAttachment() as object),
+        saveConnection(ws, {
+          ...(connectionOf(ws) as ConnectionState),
           connectedAt: longAgo,
           lastFrameAt: longAgo,
         });

@@ -217,8 +217,14 @@ async function main() {
   const edge = await startEdgechat(path.join(RESULTS, "edgechat-dev.log"));
   try {
     const seeded = await seedRoom(edge, plan.subscribers);
-    log("edgechat: fan-out");
+    log("edgechat: fan-out (through wrangler dev's proxy, as clients connect locally)");
     const edgeFanout = await fanout(edge, seeded.subscribers, seeded.sender);
+    log("edgechat: fan-out (straight to the worker runtime, as in production)");
+    const direct = await seedRoom(edge, plan.subscribers, edge.directPort);
+    const edgeDirect = {
+      ...(await fanout(edge, direct.subscribers, direct.sender)),
+      system: "edgechat (runtime only)",
+    };
     log("edgechat: send→ack");
     const ack = await ackLatency(edge);
     log("edgechat: write path");
@@ -232,10 +238,12 @@ async function main() {
       at: new Date().toISOString(),
       mode: quick ? "quick" : "full",
       machine,
-      fanout: { edgechat: edgeFanout, floor: floorFanout },
+      fanout: { edgechat: edgeFanout, direct: edgeDirect, floor: floorFanout },
       ratios: {
         fanoutP99: ratio(edgeFanout.delivery.p99, floorFanout.delivery.p99),
         cpuPerDelivery: ratio(edgeFanout.serverCpuUsPerDelivery, floorFanout.serverCpuUsPerDelivery),
+        directFanoutP99: ratio(edgeDirect.delivery.p99, floorFanout.delivery.p99),
+        directCpuPerDelivery: ratio(edgeDirect.serverCpuUsPerDelivery, floorFanout.serverCpuUsPerDelivery),
       },
       ack,
       write,
@@ -245,7 +253,11 @@ async function main() {
     const md = report(result);
     writeFileSync(path.join(RESULTS, quick ? "quick.md" : "latest.md"), md);
     console.log(`\n${md}`);
-    const lost = edgeFanout.deliveredRatio < 1 || write.postgresRows < write.acked || ack.acked < ack.sent;
+    const lost =
+      edgeFanout.deliveredRatio < 1 ||
+      edgeDirect.deliveredRatio < 1 ||
+      write.postgresRows < write.acked ||
+      ack.acked < ack.sent;
     if (lost) {
       console.error("[bench] LOSS: delivered/expected below 1.0 or acked messages missing from Postgres");
       process.exitCode = 1;
@@ -259,8 +271,13 @@ function report(r: {
   machine: { cpus: number; cpuModel: string; memGb: number; node: string };
   mode: string;
   at: string;
-  fanout: { edgechat: FanoutResult; floor: FanoutResult };
-  ratios: { fanoutP99: number | null; cpuPerDelivery: number | null };
+  fanout: { edgechat: FanoutResult; direct: FanoutResult; floor: FanoutResult };
+  ratios: {
+    fanoutP99: number | null;
+    cpuPerDelivery: number | null;
+    directFanoutP99: number | null;
+    directCpuPerDelivery: number | null;
+  };
   ack: { rate: number; ack: LatencySummary; acked: number; sent: number };
   write: {
     sustainedRate: number;
@@ -283,13 +300,12 @@ function report(r: {
     "| system | delivery p50 ms | p99 ms | max ms | delivered/expected | server CPU µs/delivery | load generator CPU |",
     "|---|---|---|---|---|---|---|",
     row(f.edgechat),
+    row(f.direct),
     row(f.floor),
     "",
-    `Ratios edgechat/floor: fan-out p99 **${r.ratios.fanoutP99}×**, server CPU per delivery **${r.ratios.cpuPerDelivery}×**.`,
+    `Ratios edgechat/floor through wrangler dev: fan-out p99 **${r.ratios.fanoutP99}×**, server CPU per delivery **${r.ratios.cpuPerDelivery}×**. Straight to the worker runtime (no local proxy hop, as in production): p99 **${r.ratios.directFanoutP99}×**, CPU **${r.ratios.directCpuPerDelivery}×**.`,
     "",
-    `edgechat's server CPU per delivery by process (µs): ${Object.entries(f.edgechat.cpuBreakdownUs)
-      .map(([name, us]) => `${name} ${us}`)
-      .join(", ")}.`,
+    `Server CPU per delivery by process (µs), through wrangler dev: ${breakdownText(f.edgechat)}; runtime only: ${breakdownText(f.direct)}.`,
     "",
     `Send→ack at ${r.ack.rate} messages/s (edgechat): p50 ${r.ack.ack.p50} ms, p99 ${r.ack.ack.p99} ms, max ${r.ack.ack.max} ms, acked ${r.ack.acked}/${r.ack.sent}.`,
     "",
@@ -302,6 +318,13 @@ function report(r: {
     `Idle memory per socket: edgechat ${r.idle.edgechat.bytesPerSocket} B (${r.idle.edgechat.sockets} sockets, room hibernated), floor ${r.idle.floor.bytesPerSocket} B (${r.idle.floor.sockets} sockets).`,
     "",
   ].join("\n");
+}
+
+function breakdownText(x: FanoutResult): string {
+  return Object.entries(x.cpuBreakdownUs)
+    .filter(([, us]) => us > 0)
+    .map(([name, us]) => `${name} ${us}`)
+    .join(", ");
 }
 
 main().catch((err: Error) => {

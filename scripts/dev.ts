@@ -12,6 +12,8 @@ import { isPortOpen, PortInUseError } from "./local-stack/ports.ts";
 import { offlineWranglerEnv } from "./local-stack/wrangler-env.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+/** Run with this Node (22, from node@22), not whatever `node` the wrangler shim's shebang finds on PATH. */
+const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const PORT = Number(process.env.PORT ?? 8787);
 const NEON_PROXY_PORT = Number(process.env.NEON_PROXY_PORT ?? 8790);
 const UPSTASH_BRIDGE_PORT = Number(process.env.UPSTASH_BRIDGE_PORT ?? 8791);
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
     `NEON_LOCAL_PROXY:${NEON_LOCAL_PROXY}`,
   ];
   // Own process group: wrangler starts workerd, and the whole group must go when we stop.
-  const wrangler = spawn(path.join(ROOT, "node_modules", ".bin", "wrangler"), args, {
+  const wrangler = spawn(process.execPath, [WRANGLER, ...args], {
     cwd: ROOT,
     stdio: "inherit",
     detached: true,

@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 import { offlineWranglerEnv } from "./local-stack/wrangler-env.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const result = spawnSync(path.join(ROOT, "node_modules", ".bin", "wrangler"), process.argv.slice(2), {
+/** Run with this Node (22, from node@22), not whatever `node` the wrangler shim's shebang finds on PATH. */
+const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+const result = spawnSync(process.execPath, [WRANGLER, ...process.argv.slice(2)], {
   cwd: ROOT,
   stdio: "inherit",
   env: { ...process.env, ...offlineWranglerEnv() },

@@ -87,8 +87,14 @@ export function cpuMeter(pids: () => number[]) {
 export function processName(pid: number): string {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    // Postgres backends rewrite their title ("postgres: 15/main: …"), so look before splitting on "/".
+    if ((cmd[0] ?? "").startsWith("postgres") || (cmd[0] ?? "").includes("/postgresql/")) return "postgres";
     const exe = (cmd[0] ?? "").split("/").at(-1) ?? "";
-    if (exe.startsWith("postgres")) return "postgres";
+    if (exe === "workerd")
+      return cmd.some((a) => a.startsWith("--inspector-addr"))
+        ? "workerd (worker + rooms)"
+        : "workerd (wrangler dev proxy)";
+    if (exe.startsWith("redis-server")) return "redis-server";
     if (exe === "node" && cmd.some((a) => a.includes("wrangler"))) return "wrangler (node)";
     if (exe === "node" && cmd.some((a) => a.includes("dev.ts"))) return "dev stack + bridges (node)";
     return exe || "?";

@@ -1,7 +1,7 @@
 /** Starting, seeding and stopping the systems under test, each in its own process group. */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -51,6 +51,11 @@ export async function startFloor(): Promise<RunningSystem & { port: number }> {
 
 export interface EdgechatSystem extends RunningSystem {
   port: number;
+  /**
+   * The worker runtime's own port, behind wrangler dev's proxy. Production has no such proxy, so runs
+   * against this port show what the worker and rooms cost without the local relay hop.
+   */
+  directPort: number;
   databaseUrl: string;
   secrets: Record<string, string>;
 }
@@ -92,10 +97,12 @@ export async function startEdgechat(logFile: string): Promise<EdgechatSystem> {
     await new Promise((r) => setTimeout(r, 250));
   }
   const devPid = child.pid as number;
+  const directPort = await findDirectPort(devPid);
   const dbServers = () => pidsMatching(/^(postgres|\/usr\/lib\/postgresql\/\S+\/bin\/postgres)|redis-server/);
   return {
     name: "edgechat",
     port,
+    directPort,
     databaseUrl: `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/${database}`,
     secrets,
     pids: () => [...new Set([...processTree([devPid]), ...dbServers()])],
@@ -104,8 +111,30 @@ export async function startEdgechat(logFile: string): Promise<EdgechatSystem> {
   };
 }
 
+/** Of the worker runtime's listening ports, the one that answers /health like the worker does. */
+async function findDirectPort(devPid: number): Promise<number> {
+  const runtime = processTree([devPid]).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--inspector-addr");
+    } catch {
+      return false;
+    }
+  });
+  const listing = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" });
+  for (const line of listing.split("\n")) {
+    if (!runtime.some((pid) => line.includes(`pid=${pid},`))) continue;
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
+    const body = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.text(),
+      () => "",
+    );
+    if (body.includes('"postgres"')) return port;
+  }
+  throw new Error("could not find the worker runtime's own port");
+}
+
 /** A room with one sender and `subscribers` members, each with an access token. */
-export async function seedRoom(sys: EdgechatSystem, subscribers: number) {
+export async function seedRoom(sys: EdgechatSystem, subscribers: number, port = sys.port) {
   const client = new pg.Client({ connectionString: sys.databaseUrl });
   await client.connect();
   try {
@@ -136,7 +165,7 @@ export async function seedRoom(sys: EdgechatSystem, subscribers: number) {
     };
     const tokens = await Promise.all(ids.map((id) => signAccessToken(env as never, id)));
     const socket = (token: string) => ({
-      url: `ws://127.0.0.1:${sys.port}/api/rooms/${room}/ws`,
+      url: `ws://127.0.0.1:${port}/api/rooms/${room}/ws`,
       headers: { Authorization: `Bearer ${token}` },
     });
     return { room, sender: socket(tokens[0] as string), subscribers: tokens.slice(1).map(socket) };

@@ -13,19 +13,12 @@ import {
 } from "../protocol/frames";
 import { verifyAccessToken } from "../worker/auth/jwt";
 import { logJson } from "../worker/log";
-import {
-  type ConnectionState,
-  closeQuietly,
-  connectionOf,
-  saveConnection,
-  updateConnection,
-  userTag,
-} from "./connection";
+import { type ConnectionState, closeQuietly, userTag } from "./connection";
 import { type Actor, IDENTITY_HEADERS, type Role } from "./identity";
 import { RecentBuffer } from "./recent-buffer";
 import { replay } from "./resume";
 import { RoomStore } from "./room-store";
-import { broadcast, liveSockets, onlineUsers, send } from "./sockets";
+import { SocketRegistry, send } from "./sockets";
 import { decide, limitsFrom, positiveInt } from "./throttle";
 import { isPermanent, writeThrough } from "./write-through";
 
@@ -69,6 +62,9 @@ export interface RoomStats {
  */
 export class ChatRoom extends DurableObject<Env> {
   private readonly store: RoomStore;
+  /** The room's sockets and their state (public so tests can age a socket's heartbeat). */
+  readonly sockets: SocketRegistry;
+  private cachedRoomId: string | null = null;
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
   /** Changed messages waiting for the Redis buffer; one pipelined call at a time carries them all. */
@@ -78,6 +74,7 @@ export class ChatRoom extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new RoomStore(ctx.storage);
+    this.sockets = new SocketRegistry(ctx);
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
@@ -100,7 +97,8 @@ export class ChatRoom extends DurableObject<Env> {
     this.rememberRoomId(roomId);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    const firstSocketOfUser = liveSockets(this.ctx, userTag(userId)).next().done === true;
+    const firstSocketOfUser = this.sockets.live(userId).next().done === true;
+    // Tagged per user so operators' tools can address one user's sockets without waking every attachment.
     this.ctx.acceptWebSocket(server, [userTag(userId)]);
     const state: ConnectionState = {
       userId,
@@ -113,24 +111,24 @@ export class ChatRoom extends DurableObject<Env> {
       resuming: false,
       ...(h(IDENTITY_HEADERS.requestId) ? { requestId: h(IDENTITY_HEADERS.requestId) as string } : {}),
     };
-    saveConnection(server, state);
+    this.sockets.add(server, state);
     send(server, {
       type: "welcome",
       roomId,
       lastSeq: this.store.lastSeq(),
-      online: onlineUsers(this.ctx),
+      online: this.sockets.onlineUsers(),
       you: userId,
     });
-    if (firstSocketOfUser) broadcast(this.ctx, { type: "presence", userId, state: "joined" }, server);
+    if (firstSocketOfUser) this.sockets.broadcast({ type: "presence", userId, state: "joined" }, server);
     await this.scheduleAlarm();
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const conn = connectionOf(ws);
+    const conn = this.sockets.of(ws);
     if (!conn) return closeQuietly(ws, 1011, "missing connection state");
     const now = Date.now();
-    if (now - conn.lastFrameAt > HEARTBEAT_WRITE_MS) updateConnection(ws, { lastFrameAt: now });
+    if (now - conn.lastFrameAt > HEARTBEAT_WRITE_MS) this.sockets.update(ws, { lastFrameAt: now });
     if (typeof message !== "string") {
       return send(ws, { type: "error", code: "bad_frame", message: "binary frames are not supported; send JSON text" });
     }
@@ -158,7 +156,7 @@ export class ChatRoom extends DurableObject<Env> {
         return send(ws, { type: "pong" });
       case "typing":
         // Typing is never stored; clients expire it themselves if no update follows.
-        return broadcast(this.ctx, { type: "typing", userId: conn.userId, on: frame.on }, ws);
+        return this.sockets.broadcast({ type: "typing", userId: conn.userId, on: frame.on }, ws);
       case "send": {
         const { type: _t, ...input } = frame;
         return this.answerSend(ws, input.clientMsgId, this.accept(actor, input));
@@ -179,10 +177,12 @@ export class ChatRoom extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     closeQuietly(ws, code, reason);
     this.onSocketGone(ws);
+    this.sockets.remove(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     this.onSocketGone(ws);
+    this.sockets.remove(ws);
   }
 
   // --- messages: the one code path for WebSocket frames and REST (RPC) ----------------------------
@@ -241,18 +241,13 @@ export class ChatRoom extends DurableObject<Env> {
         },
         roomId,
       );
-      this.store.enqueue(
-        "message",
-        message.seq,
-        { message, online: onlineUsers(this.ctx), requestId: actor.requestId },
-        now,
-      );
+      this.store.enqueue("message", message.seq, { message, requestId: actor.requestId }, now);
       this.store.logSend(actor.userId, now, false);
       this.store.trimRing(positiveInt(this.env.ROOM_RING_SIZE, 1000));
       return { status: "accepted", message };
     });
     if (result.status === "accepted") {
-      broadcast(this.ctx, { type: "message", ...result.message });
+      this.sockets.broadcast({ type: "message", ...result.message });
       this.afterChange([result.message]);
     }
     return result;
@@ -270,7 +265,7 @@ export class ChatRoom extends DurableObject<Env> {
       this.store.editMessage(seq, body, now);
       this.store.enqueue("edit", seq, { seq, body, editedAt }, now);
     });
-    broadcast(this.ctx, { type: "edited", seq, body, editedAt });
+    this.sockets.broadcast({ type: "edited", seq, body, editedAt });
     this.afterChange(this.store.ringRange(seq - 1, 1, this.roomId() ?? actor.roomId).filter((m) => m.seq === seq));
     return { status: "ok" };
   }
@@ -289,7 +284,7 @@ export class ChatRoom extends DurableObject<Env> {
       this.store.deleteMessage(seq, now);
       this.store.enqueue("delete", seq, { seq, deletedAt }, now);
     });
-    broadcast(this.ctx, { type: "deleted", seq, deletedAt });
+    this.sockets.broadcast({ type: "deleted", seq, deletedAt });
     this.afterChange(this.store.ringRange(seq - 1, 1, this.roomId() ?? actor.roomId).filter((m) => m.seq === seq));
     return { status: "ok" };
   }
@@ -304,7 +299,7 @@ export class ChatRoom extends DurableObject<Env> {
       return moved;
     });
     if (advanced) {
-      broadcast(this.ctx, { type: "receipt", userId: actor.userId, seq });
+      this.sockets.broadcast({ type: "receipt", userId: actor.userId, seq });
       this.flushSoon();
     }
     return { status: "ok" };
@@ -364,7 +359,7 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   private closeIfAbusive(ws: WebSocket): void {
-    const conn = connectionOf(ws);
+    const conn = this.sockets.of(ws);
     if (!conn) return;
     const limits = limitsFrom(this.env);
     const rejected = this.store.throttleLog(conn.userId, Date.now() - limits.windowMs, true);
@@ -383,7 +378,7 @@ export class ChatRoom extends DurableObject<Env> {
         ref: "resume",
       });
     }
-    updateConnection(ws, { resuming: true });
+    this.sockets.update(ws, { resuming: true });
     try {
       await withDeadline(PG_TIMEOUT_MS, (signal) =>
         replay(ws, lastSeq, {
@@ -401,7 +396,7 @@ export class ChatRoom extends DurableObject<Env> {
         ref: "resume",
       });
     } finally {
-      updateConnection(ws, { resuming: false });
+      this.sockets.update(ws, { resuming: false });
     }
   }
 
@@ -411,7 +406,7 @@ export class ChatRoom extends DurableObject<Env> {
     try {
       const claims = await verifyAccessToken(this.env, token);
       if (claims.userId !== conn.userId) throw new Error("token is for another user");
-      updateConnection(ws, { tokenExpiresAt: claims.expiresAt, warned: false });
+      this.sockets.update(ws, { tokenExpiresAt: claims.expiresAt, warned: false });
       send(ws, { type: "auth.refreshed", expiresAt: claims.expiresAt });
       await this.scheduleAlarm();
     } catch {
@@ -426,7 +421,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** RPC: a member was removed (4003) or logged out (4001): close their sockets. */
   async disconnectUser(userId: string, reason: "removed" | "logged_out"): Promise<number> {
-    const sockets = [...liveSockets(this.ctx, userTag(userId))].map(([ws]) => ws);
+    const sockets = [...this.sockets.live(userId)].map(([ws]) => ws);
     for (const ws of sockets) {
       closeQuietly(ws, reason === "removed" ? 4003 : 4001, reason === "removed" ? "removed from room" : "logged out");
       this.onSocketGone(ws);
@@ -436,7 +431,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** RPC: a member's role changed; their open sockets act with the new role at once. */
   async memberChanged(userId: string, role: Role): Promise<void> {
-    for (const [ws] of liveSockets(this.ctx, userTag(userId))) updateConnection(ws, { role });
+    for (const [ws] of this.sockets.live(userId)) this.sockets.update(ws, { role });
   }
 
   // --- outbox: write-through to Postgres ----------------------------------------------------------
@@ -469,7 +464,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (rows.length === 0 || !roomId) return true;
     const write = (batch: typeof rows) =>
       withDeadline(PG_TIMEOUT_MS, (signal) =>
-        writeThrough(createDb(this.env, { signal }), this.env.NOTIFICATIONS, roomId, batch),
+        writeThrough(createDb(this.env, { signal }), this.env.NOTIFICATIONS, roomId, batch, this.sockets.onlineUsers()),
       );
     try {
       await write(rows);
@@ -542,7 +537,7 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   private sweepSockets(now: number): void {
-    for (const [ws, conn] of liveSockets(this.ctx)) {
+    for (const [ws, conn] of this.sockets.live()) {
       if (now - this.lastSeen(ws, conn) > heartbeatTimeoutMs(this.env)) {
         closeQuietly(ws, 1001, "heartbeat timeout");
         this.onSocketGone(ws);
@@ -552,7 +547,7 @@ export class ChatRoom extends DurableObject<Env> {
       if (expiresAt <= now) closeQuietly(ws, 4001, "token expired");
       else if (!conn.warned && expiresAt - now <= AUTH_WARN_MS) {
         send(ws, { type: "auth.expiring", expiresAt: conn.tokenExpiresAt });
-        updateConnection(ws, { warned: true });
+        this.sockets.update(ws, { warned: true });
       }
     }
   }
@@ -562,7 +557,7 @@ export class ChatRoom extends DurableObject<Env> {
     const now = Date.now();
     const times: number[] = [];
     if (this.store.outboxStats().depth > 0) times.push(Number(this.store.getMeta("flushRetryAt") ?? 0) || now + 1000);
-    for (const [ws, conn] of liveSockets(this.ctx)) {
+    for (const [ws, conn] of this.sockets.live()) {
       const expiresAt = conn.tokenExpiresAt * 1000;
       times.push(conn.warned ? expiresAt : expiresAt - AUTH_WARN_MS);
       times.push(this.lastSeen(ws, conn) + heartbeatTimeoutMs(this.env));
@@ -603,8 +598,8 @@ export class ChatRoom extends DurableObject<Env> {
     return {
       roomId: this.roomId(),
       lastSeq: this.store.lastSeq(),
-      sockets: this.ctx.getWebSockets().length,
-      online: onlineUsers(this.ctx),
+      sockets: this.sockets.count(),
+      online: this.sockets.onlineUsers(),
       outbox: { ...this.store.outboxStats(), deadLetters: this.store.deadLetterCount() },
       buffer: redisConfigured(this.env) ? await this.withBuffer((b) => b.bounds()).catch(() => null) : null,
     };
@@ -633,23 +628,23 @@ export class ChatRoom extends DurableObject<Env> {
    * it departed, and announces `left` if it was the user's last socket; later calls do nothing.
    */
   private onSocketGone(ws: WebSocket): void {
-    const conn = connectionOf(ws);
+    const conn = this.sockets.of(ws);
     if (!conn || conn.departed) return;
-    try {
-      updateConnection(ws, { departed: true });
-    } catch {
-      // the socket is fully closed; its attachment can no longer change
-    }
-    const stillHere = [...liveSockets(this.ctx, userTag(conn.userId))].some(([s]) => s !== ws);
-    if (!stillHere) broadcast(this.ctx, { type: "presence", userId: conn.userId, state: "left" }, ws);
+    this.sockets.update(ws, { departed: true });
+    const stillHere = this.sockets.live(conn.userId).next().done === false;
+    if (!stillHere) this.sockets.broadcast({ type: "presence", userId: conn.userId, state: "left" }, ws);
   }
 
   private rememberRoomId(roomId: string): void {
-    if (this.roomId() !== roomId) this.store.setMeta("roomId", roomId);
+    if (this.roomId() !== roomId) {
+      this.store.setMeta("roomId", roomId);
+      this.cachedRoomId = roomId;
+    }
   }
 
   private roomId(): string | null {
-    return this.store.getMeta("roomId");
+    this.cachedRoomId ??= this.store.getMeta("roomId");
+    return this.cachedRoomId;
   }
 }
 

@@ -21,34 +21,6 @@ export interface ConnectionState {
   requestId?: string;
 }
 
-/**
- * Attachments decoded once per socket per wake-up. A broadcast reads every socket's state, and decoding
- * 1,000 attachments per message cost more CPU than sending the message. The runtime hands out new
- * WebSocket objects after hibernation, so a stale entry can never be read; a WeakMap lets them go.
- */
-const cache = new WeakMap<WebSocket, ConnectionState>();
-
-export function saveConnection(ws: WebSocket, state: ConnectionState): void {
-  ws.serializeAttachment(state);
-  cache.set(ws, state);
-}
-
-export function updateConnection(ws: WebSocket, patch: Partial<ConnectionState>): ConnectionState | null {
-  const current = connectionOf(ws);
-  if (!current) return null;
-  const next = { ...current, ...patch };
-  saveConnection(ws, next);
-  return next;
-}
-
-export function connectionOf(ws: WebSocket): ConnectionState | null {
-  const cached = cache.get(ws);
-  if (cached) return cached;
-  const state = (ws.deserializeAttachment() as ConnectionState | null) ?? null;
-  if (state) cache.set(ws, state);
-  return state;
-}
-
 export function userTag(userId: string): string {
   return `user:${userId}`;
 }

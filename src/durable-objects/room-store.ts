@@ -17,8 +17,6 @@ export interface OutboxRow {
 
 export interface MessagePayload {
   message: MessageView;
-  /** Users with a live socket when the message was accepted: they need no notification. */
-  online: string[];
   requestId?: string;
 }
 export interface EditPayload {

@@ -2,7 +2,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ConnectionState, connectionOf, saveConnection } from "../../src/durable-objects/connection";
+import type { ChatRoom } from "../../src/durable-objects/chat-room";
 import { signAccessToken } from "../../src/worker/auth/jwt";
 import { createRoom, createUser } from "../helpers/fixtures";
 import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
@@ -126,10 +126,9 @@ describe("alarm scheduling", () => {
     const a = await pool.join(room.id, users[0].token);
     const stub = stubFor(room.id);
     const longAgo = Date.now() - 180_000;
-    await runInDurableObject(stub, (_instance, state) => {
+    await runInDurableObject(stub, (instance: ChatRoom, state) => {
       for (const ws of state.getWebSockets()) {
-        saveConnection(ws, {
-          ...(connectionOf(ws) as ConnectionState),
+        instance.sockets.update(ws, {
           connectedAt: longAgo,
           lastFrameAt: longAgo,
         });

@@ -144,9 +144,11 @@ async function writePath(sys: EdgechatSystem) {
     sustained: boolean;
   }[] = [];
   let totalAcked = 0;
+  let totalSent = 0;
   for (const rate of plan.ramp) {
     const run = await send.run({ rate, seconds: plan.rampSeconds, bodyBytes: BODY_BYTES, idPrefix: `w${rate}` });
     totalAcked += run.acked;
+    totalSent += run.sent;
     const ack = summarize(run.ack);
     const sustained = run.acked === run.sent && ack.p99 <= SUSTAINED_P99_MS;
     steps.push({ rate, ack, acked: run.acked, sent: run.sent, senderMaxLagMs: Math.round(run.maxLagMs), sustained });
@@ -154,14 +156,14 @@ async function writePath(sys: EdgechatSystem) {
     if (!sustained) break;
   }
   send.close();
-  // Zero loss: every acked message reaches Postgres once the outbox drains.
+  // Zero loss: every message sent (acked in the window or after it) reaches Postgres once the outbox drains.
   let rows = 0;
-  for (let i = 0; i < 60 && rows < totalAcked; i++) {
+  for (let i = 0; i < 120 && rows < totalSent; i++) {
     rows = await countRows(sys, seeded.room);
-    if (rows < totalAcked) await new Promise((r) => setTimeout(r, 500));
+    if (rows < totalSent) await new Promise((r) => setTimeout(r, 500));
   }
   const best = steps.filter((s) => s.sustained).at(-1)?.rate ?? 0;
-  return { steps, sustainedRate: best, acked: totalAcked, postgresRows: rows };
+  return { steps, sustainedRate: best, acked: totalAcked, sent: totalSent, postgresRows: rows };
 }
 
 /**
@@ -256,10 +258,10 @@ async function main() {
     const lost =
       edgeFanout.deliveredRatio < 1 ||
       edgeDirect.deliveredRatio < 1 ||
-      write.postgresRows < write.acked ||
+      write.postgresRows < write.sent ||
       ack.acked < ack.sent;
     if (lost) {
-      console.error("[bench] LOSS: delivered/expected below 1.0 or acked messages missing from Postgres");
+      console.error("[bench] LOSS: delivered/expected below 1.0 or sent messages missing from Postgres");
       process.exitCode = 1;
     }
   } finally {
@@ -282,6 +284,7 @@ function report(r: {
   write: {
     sustainedRate: number;
     acked: number;
+    sent: number;
     postgresRows: number;
     steps: { rate: number; ack: LatencySummary; acked: number; sent: number }[];
   };
@@ -309,13 +312,13 @@ function report(r: {
     "",
     `Send→ack at ${r.ack.rate} messages/s (edgechat): p50 ${r.ack.ack.p50} ms, p99 ${r.ack.ack.p99} ms, max ${r.ack.ack.max} ms, acked ${r.ack.acked}/${r.ack.sent}.`,
     "",
-    `Write path into one room, persistence on: highest sustained rate **${r.write.sustainedRate} messages/s** (all acked, ack p99 ≤ ${SUSTAINED_P99_MS} ms); ${r.write.postgresRows}/${r.write.acked} acked messages in Postgres after the outbox drained.`,
+    `Write path into one room, persistence on: highest sustained rate **${r.write.sustainedRate} messages/s** (all acked, ack p99 ≤ ${SUSTAINED_P99_MS} ms). Zero loss check: ${r.write.postgresRows} rows in Postgres for ${r.write.sent} messages sent (${r.write.acked} acked within each step's settle window, the rest later).`,
     "",
     "| offered msg/s | ack p50 ms | ack p99 ms | acked/sent |",
     "|---|---|---|---|",
     ...r.write.steps.map((s) => `| ${s.rate} | ${s.ack.p50} | ${s.ack.p99} | ${s.acked}/${s.sent} |`),
     "",
-    `Idle memory per socket: edgechat ${r.idle.edgechat.bytesPerSocket} B (${r.idle.edgechat.sockets} sockets, room hibernated), floor ${r.idle.floor.bytesPerSocket} B (${r.idle.floor.sockets} sockets).`,
+    `Idle memory per socket (RSS slope between ${r.idle.edgechat.sockets / 2} and ${r.idle.edgechat.sockets} sockets): edgechat ${r.idle.edgechat.bytesPerSocket} B in the worker runtime with the room hibernated; floor ${r.idle.floor.bytesPerSocket > 0 ? `${r.idle.floor.bytesPerSocket} B` : "below measurement noise (garbage collection moves RSS more than its sockets do)"}.`,
     "",
   ].join("\n");
 }

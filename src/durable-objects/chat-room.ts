@@ -65,6 +65,7 @@ export class ChatRoom extends DurableObject<Env> {
   /** The room's sockets and their state (public so tests can age a socket's heartbeat). */
   readonly sockets: SocketRegistry;
   private cachedRoomId: string | null = null;
+  private cachedRetryAt: number | null = null;
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
   /** Changed messages waiting for the Redis buffer; one pipelined call at a time carries them all. */
@@ -300,7 +301,7 @@ export class ChatRoom extends DurableObject<Env> {
     });
     if (advanced) {
       this.sockets.broadcast({ type: "receipt", userId: actor.userId, seq });
-      this.flushSoon();
+      void this.flushSoon();
     }
     return { status: "ok" };
   }
@@ -311,7 +312,7 @@ export class ChatRoom extends DurableObject<Env> {
       for (const m of changed) this.bufferPending.set(m.seq, m);
       void this.writeBuffer();
     }
-    this.flushSoon();
+    void this.flushSoon();
   }
 
   /** Redis is a cache: failures are logged and dropped (history falls back to Postgres), never retried into the send path. */
@@ -436,17 +437,34 @@ export class ChatRoom extends DurableObject<Env> {
 
   // --- outbox: write-through to Postgres ----------------------------------------------------------
 
-  /** Starts a flush now, or asks the running one to go again (messages arriving meanwhile join the next batch). */
-  private flushSoon(): void {
+  /**
+   * Starts a flush now, or asks the running one to go again (messages arriving meanwhile join the next
+   * batch). While backing off after a failure it does nothing unless forced: the alarm retries at the
+   * planned time, so a Postgres outage is not hammered once per accepted message.
+   */
+  private flushSoon(force = false): Promise<void> {
     if (this.flushing) {
       this.flushAgain = true;
-      return;
+      return this.flushing;
     }
+    if (!force && this.retryAt() > Date.now()) return Promise.resolve();
     this.flushing = this.flushLoop().finally(() => {
       this.flushing = null;
     });
     // Safety net: if this object is evicted mid-flush, the alarm drains the outbox.
     this.armAlarm(Date.now() + FLUSH_SAFETY_MS);
+    return this.flushing;
+  }
+
+  /** When the next write-through attempt is due after a failure (0 when not backing off). */
+  private retryAt(): number {
+    this.cachedRetryAt ??= Number(this.store.getMeta("flushRetryAt") ?? 0);
+    return this.cachedRetryAt;
+  }
+
+  private setRetryAt(at: number): void {
+    this.cachedRetryAt = at;
+    this.store.setMeta("flushRetryAt", at);
   }
 
   private async flushLoop(): Promise<void> {
@@ -469,7 +487,10 @@ export class ChatRoom extends DurableObject<Env> {
     try {
       await write(rows);
       this.store.ackOutboxThrough((rows[rows.length - 1] as (typeof rows)[number]).id);
-      this.store.setMeta("flushFailures", 0);
+      if (this.retryAt() !== 0) {
+        this.store.setMeta("flushFailures", 0);
+        this.setRetryAt(0);
+      }
       return true;
     } catch (err) {
       if (isPermanent(err)) {
@@ -500,7 +521,7 @@ export class ChatRoom extends DurableObject<Env> {
     const failures = Number(this.store.getMeta("flushFailures") ?? 0) + 1;
     this.store.setMeta("flushFailures", failures);
     const delay = Math.min(1000 * 2 ** (failures - 1), FLUSH_BACKOFF_MAX_MS);
-    this.store.setMeta("flushRetryAt", Date.now() + delay);
+    this.setRetryAt(Date.now() + delay);
     logJson("warn", {
       msg: "write-through failed; will retry",
       roomId: this.roomId(),
@@ -519,15 +540,7 @@ export class ChatRoom extends DurableObject<Env> {
     const now = Date.now();
     // Never let the alarm throw: the platform gives up after 6 retries, we must not.
     try {
-      if (this.store.outboxStats().depth > 0) {
-        if (this.flushing) await this.flushing;
-        else {
-          this.flushing = this.flushLoop().finally(() => {
-            this.flushing = null;
-          });
-          await this.flushing;
-        }
-      }
+      if (this.store.outboxStats().depth > 0) await this.flushSoon(true);
       this.sweepSockets(now);
       this.store.pruneThrottle(now - limitsFrom(this.env).windowMs);
     } catch (err) {
@@ -556,7 +569,7 @@ export class ChatRoom extends DurableObject<Env> {
   private async scheduleAlarm(): Promise<void> {
     const now = Date.now();
     const times: number[] = [];
-    if (this.store.outboxStats().depth > 0) times.push(Number(this.store.getMeta("flushRetryAt") ?? 0) || now + 1000);
+    if (this.store.outboxStats().depth > 0) times.push(this.retryAt() || now + 1000);
     for (const [ws, conn] of this.sockets.live()) {
       const expiresAt = conn.tokenExpiresAt * 1000;
       times.push(conn.warned ? expiresAt : expiresAt - AUTH_WARN_MS);
@@ -608,10 +621,7 @@ export class ChatRoom extends DurableObject<Env> {
   /** RPC: wait until the outbox is empty or a flush fails (tests and graceful operations). */
   async drainOutbox(): Promise<{ depth: number }> {
     if (this.flushing) await this.flushing;
-    if (this.store.outboxStats().depth > 0) {
-      this.flushSoon();
-      if (this.flushing) await this.flushing;
-    }
+    if (this.store.outboxStats().depth > 0) await this.flushSoon(true);
     return { depth: this.store.outboxStats().depth };
   }
 

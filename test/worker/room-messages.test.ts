@@ -153,9 +153,14 @@ describe("write-through to Postgres", () => {
     const stub = stubFor(room.id);
     const fault = await isolatedPostgresFault(stub);
     await fault.cut();
+    const warn = vi.spyOn(console, "warn");
     const acked: number[] = [];
     for (const [i, s] of sockets.entries())
       for (let k = 0; k < 3; k++) acked.push(await sendAndAck(s, `down-${i}-${k}`));
+    // Backing off: one failed attempt, not one per message.
+    await vi.waitUntil(() => warn.mock.calls.some((c) => String(c[0]).includes("write-through failed")));
+    expect(warn.mock.calls.filter((c) => String(c[0]).includes("write-through failed")).length).toBe(1);
+    warn.mockRestore();
     const stuck = await stub.drainOutbox();
     expect(stuck.depth).toBeGreaterThan(0);
     expect((await stub.stats()).outbox.depth).toBe(9);

@@ -15,22 +15,15 @@ import { verifyAccessToken } from "../worker/auth/jwt";
 import { logJson } from "../worker/log";
 import { type ConnectionState, closeQuietly, userTag } from "./connection";
 import { type Actor, IDENTITY_HEADERS, type Role } from "./identity";
+import { OutboxFlusher, PG_TIMEOUT_MS } from "./outbox-flusher";
 import { RecentBuffer } from "./recent-buffer";
 import { replay } from "./resume";
 import { RoomStore } from "./room-store";
 import { SocketRegistry, send } from "./sockets";
 import { decide, limitsFrom, positiveInt } from "./throttle";
-import { isPermanent, writeThrough } from "./write-through";
 
 /** Frames above this close the socket with 1009 (message too big). */
 export const MAX_FRAME_BYTES = 64 * 1024;
-/** Outbox rows per Postgres round trip. */
-const FLUSH_BATCH = 200;
-/** If a flush started by a send never reports back (eviction), the alarm picks the outbox up after this. */
-const FLUSH_SAFETY_MS = 10_000;
-const FLUSH_BACKOFF_MAX_MS = 60_000;
-/** Postgres calls from the room give up after this; a hung call must not wedge the outbox. */
-const PG_TIMEOUT_MS = 10_000;
 /** Clients ping at least every 30 s; a socket silent this long (ROOM_HEARTBEAT_TIMEOUT_MS) is treated as dead. */
 const heartbeatTimeoutMs = (env: Env) => positiveInt(env.ROOM_HEARTBEAT_TIMEOUT_MS, 120_000);
 const HEARTBEAT_WRITE_MS = 30_000;
@@ -64,10 +57,8 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly store: RoomStore;
   /** The room's sockets and their state (public so tests can age a socket's heartbeat). */
   readonly sockets: SocketRegistry;
+  private readonly outbox: OutboxFlusher;
   private cachedRoomId: string | null = null;
-  private cachedRetryAt: number | null = null;
-  private flushing: Promise<void> | null = null;
-  private flushAgain = false;
   /** Changed messages waiting for the Redis buffer; one pipelined call at a time carries them all. */
   private bufferPending = new Map<number, MessageView>();
   private bufferWriting = false;
@@ -76,6 +67,13 @@ export class ChatRoom extends DurableObject<Env> {
     super(ctx, env);
     this.store = new RoomStore(ctx.storage);
     this.sockets = new SocketRegistry(ctx);
+    this.outbox = new OutboxFlusher({
+      store: this.store,
+      env: () => this.env,
+      roomId: () => this.roomId(),
+      onlineUsers: () => this.sockets.onlineUsers(),
+      armAlarm: (at) => this.armAlarm(at),
+    });
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
@@ -437,100 +435,8 @@ export class ChatRoom extends DurableObject<Env> {
 
   // --- outbox: write-through to Postgres ----------------------------------------------------------
 
-  /**
-   * Starts a flush now, or asks the running one to go again (messages arriving meanwhile join the next
-   * batch). While backing off after a failure it does nothing unless forced: the alarm retries at the
-   * planned time, so a Postgres outage is not hammered once per accepted message.
-   */
   private flushSoon(force = false): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return this.flushing;
-    }
-    if (!force && this.retryAt() > Date.now()) return Promise.resolve();
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = null;
-    });
-    // Safety net: if this object is evicted mid-flush, the alarm drains the outbox.
-    this.armAlarm(Date.now() + FLUSH_SAFETY_MS);
-    return this.flushing;
-  }
-
-  /** When the next write-through attempt is due after a failure (0 when not backing off). */
-  private retryAt(): number {
-    this.cachedRetryAt ??= Number(this.store.getMeta("flushRetryAt") ?? 0);
-    return this.cachedRetryAt;
-  }
-
-  private setRetryAt(at: number): void {
-    this.cachedRetryAt = at;
-    this.store.setMeta("flushRetryAt", at);
-  }
-
-  private async flushLoop(): Promise<void> {
-    do {
-      this.flushAgain = false;
-      const ok = await this.flushOnce();
-      if (!ok) return;
-    } while (this.flushAgain || this.store.outboxStats().depth > 0);
-  }
-
-  /** One batch. False on failure, after arranging the retry. */
-  private async flushOnce(): Promise<boolean> {
-    const rows = this.store.outboxBatch(FLUSH_BATCH);
-    const roomId = this.roomId();
-    if (rows.length === 0 || !roomId) return true;
-    const write = (batch: typeof rows) =>
-      withDeadline(PG_TIMEOUT_MS, (signal) =>
-        writeThrough(createDb(this.env, { signal }), this.env.NOTIFICATIONS, roomId, batch, this.sockets.onlineUsers()),
-      );
-    try {
-      await write(rows);
-      this.store.ackOutboxThrough((rows[rows.length - 1] as (typeof rows)[number]).id);
-      if (this.retryAt() !== 0) {
-        this.store.setMeta("flushFailures", 0);
-        this.setRetryAt(0);
-      }
-      return true;
-    } catch (err) {
-      if (isPermanent(err)) {
-        // One row Postgres will never take must not hold back the rest: find it and set it aside.
-        for (const row of rows) {
-          try {
-            await write([row]);
-            this.store.ackOutboxRow(row.id);
-          } catch (rowErr) {
-            if (!isPermanent(rowErr)) return this.flushFailed(rowErr);
-            logJson("error", {
-              msg: "outbox row refused by Postgres",
-              roomId,
-              seq: row.seq,
-              kind: row.kind,
-              error: (rowErr as Error).message,
-            });
-            this.store.deadLetter(row, (rowErr as Error).message, Date.now());
-          }
-        }
-        return true;
-      }
-      return this.flushFailed(err);
-    }
-  }
-
-  private flushFailed(err: unknown): false {
-    const failures = Number(this.store.getMeta("flushFailures") ?? 0) + 1;
-    this.store.setMeta("flushFailures", failures);
-    const delay = Math.min(1000 * 2 ** (failures - 1), FLUSH_BACKOFF_MAX_MS);
-    this.setRetryAt(Date.now() + delay);
-    logJson("warn", {
-      msg: "write-through failed; will retry",
-      roomId: this.roomId(),
-      failures,
-      retryInMs: delay,
-      error: (err as Error).message,
-    });
-    this.armAlarm(Date.now() + delay);
-    return false;
+    return this.outbox.flushSoon(force);
   }
 
   // --- alarm: one timer for outbox retries, token expiry and heartbeat sweeps --------------------
@@ -569,7 +475,7 @@ export class ChatRoom extends DurableObject<Env> {
   private async scheduleAlarm(): Promise<void> {
     const now = Date.now();
     const times: number[] = [];
-    if (this.store.outboxStats().depth > 0) times.push(this.retryAt() || now + 1000);
+    if (this.store.outboxStats().depth > 0) times.push(this.outbox.retryAt() || now + 1000);
     for (const [ws, conn] of this.sockets.live()) {
       const expiresAt = conn.tokenExpiresAt * 1000;
       times.push(conn.warned ? expiresAt : expiresAt - AUTH_WARN_MS);
@@ -620,7 +526,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** RPC: wait until the outbox is empty or a flush fails (tests and graceful operations). */
   async drainOutbox(): Promise<{ depth: number }> {
-    if (this.flushing) await this.flushing;
+    await this.outbox.idle();
     if (this.store.outboxStats().depth > 0) await this.flushSoon(true);
     return { depth: this.store.outboxStats().depth };
   }

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { errorResponse, onError } from "./middleware/errors";
 import { requestLog } from "./middleware/request-log";
+import { auth } from "./routes/auth";
 import { health } from "./routes/health";
 import { roomSocket } from "./routes/room-socket";
 import type { AppEnv } from "./types";
@@ -17,6 +18,7 @@ app.use(
 );
 app.use(requestLog);
 app.route("/", health);
+app.route("/", auth);
 app.route("/", roomSocket);
 app.notFound((c) => errorResponse(c, 404, "not_found", "No such route"));
 app.onError(onError);

@@ -1,0 +1,138 @@
+import { eq, sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { createDb, type Db } from "../../db/client";
+import { roomMembers, type User, users } from "../../db/schema";
+import { loginBody, refreshBody, registerBody, updateMeBody } from "../../protocol/auth";
+import { AppError } from "../../protocol/errors";
+import { signAccessToken } from "../auth/jwt";
+import { decoyHash, hashPassword, verifyPassword } from "../auth/password";
+import { familyOf, issueRefreshToken, revokeFamily, rotateRefreshToken } from "../auth/refresh-tokens";
+import { logJson } from "../log";
+import { requireUser, UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
+import { roomStub } from "../rooms";
+import type { AppEnv, Bindings } from "../types";
+import { jsonBody } from "../validation";
+
+export const auth = new Hono<AppEnv>();
+
+/** Rooms told at once when a user logs out (their sockets are closed); bounded so a big account cannot fan out unbounded. */
+const DISCONNECT_FAN_OUT = 10;
+
+function publicUser(u: User) {
+  return { id: u.id, email: u.email, displayName: u.displayName, createdAt: u.createdAt.toISOString() };
+}
+
+async function tokens(env: Bindings, db: Db, userId: string, familyId?: string) {
+  return {
+    tokenType: "Bearer" as const,
+    accessToken: await signAccessToken(env, userId),
+    expiresIn: Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 900),
+    refreshToken: await issueRefreshToken(db, userId, familyId),
+  };
+}
+
+function unauthorized(message: string): AppError {
+  return new AppError(401, "unauthorized", message, { headers: UNAUTHORIZED_CHALLENGE });
+}
+
+auth.post("/api/auth/register", async (c) => {
+  const body = await jsonBody(c, registerBody);
+  const db = createDb(c.env);
+  const passwordHash = await hashPassword(body.password, c.env.PASSWORD_PEPPER);
+  const inserted = await db
+    .insert(users)
+    .values({ email: body.email, displayName: body.displayName, passwordHash })
+    .onConflictDoNothing()
+    .returning();
+  const user = inserted[0];
+  if (!user) {
+    throw new AppError(409, "conflict", "An account with this email already exists", {
+      details: [{ field: "email", message: "already registered" }],
+    });
+  }
+  c.set("userId", user.id);
+  return c.json({ user: publicUser(user), ...(await tokens(c.env, db, user.id)) }, 201);
+});
+
+auth.post("/api/auth/login", async (c) => {
+  const body = await jsonBody(c, loginBody);
+  const db = createDb(c.env);
+  const [user] = await db.select().from(users).where(sql`lower(${users.email}) = lower(${body.email})`).limit(1);
+  // Unknown emails cost a hash check too, so timing does not reveal which accounts exist.
+  const ok = await verifyPassword(
+    body.password,
+    user?.passwordHash ?? (await decoyHash(c.env.PASSWORD_PEPPER)),
+    c.env.PASSWORD_PEPPER,
+  );
+  if (!user || !ok) throw unauthorized("Email or password is wrong");
+  c.set("userId", user.id);
+  return c.json({ user: publicUser(user), ...(await tokens(c.env, db, user.id)) });
+});
+
+auth.post("/api/auth/refresh", async (c) => {
+  const { refreshToken } = await jsonBody(c, refreshBody);
+  const db = createDb(c.env);
+  const rotated = await rotateRefreshToken(db, refreshToken);
+  if (!rotated.ok) {
+    if (rotated.reason === "reused") {
+      logJson("warn", { msg: "refresh token reused; family revoked", requestId: c.get("requestId") });
+    }
+    throw unauthorized("Refresh token is not valid");
+  }
+  c.set("userId", rotated.userId);
+  return c.json({
+    tokenType: "Bearer",
+    accessToken: await signAccessToken(c.env, rotated.userId),
+    expiresIn: Number(c.env.ACCESS_TOKEN_TTL_SECONDS ?? 900),
+    refreshToken: rotated.token,
+  });
+});
+
+auth.post("/api/auth/logout", async (c) => {
+  const { refreshToken } = await jsonBody(c, refreshBody);
+  const db = createDb(c.env);
+  const family = await familyOf(db, refreshToken);
+  if (family) {
+    await revokeFamily(db, family.familyId);
+    await disconnectEverywhere(c.env, db, family.userId);
+  }
+  // Logging out twice, or with an unknown token, is not an error: the session is over either way.
+  return c.body(null, 204);
+});
+
+auth.get("/api/auth/me", requireUser, async (c) => {
+  const [user] = await createDb(c.env)
+    .select()
+    .from(users)
+    .where(eq(users.id, c.get("userId") as string))
+    .limit(1);
+  if (!user) throw unauthorized("Account no longer exists");
+  return c.json({ user: publicUser(user) });
+});
+
+auth.patch("/api/auth/me", requireUser, async (c) => {
+  const body = await jsonBody(c, updateMeBody);
+  const [user] = await createDb(c.env)
+    .update(users)
+    .set({ displayName: body.displayName, updatedAt: new Date() })
+    .where(eq(users.id, c.get("userId") as string))
+    .returning();
+  if (!user) throw unauthorized("Account no longer exists");
+  return c.json({ user: publicUser(user) });
+});
+
+/** Closes the user's open sockets in every room (4001), a few rooms at a time. */
+async function disconnectEverywhere(env: Bindings, db: Db, userId: string): Promise<void> {
+  const rooms = await db.select({ roomId: roomMembers.roomId }).from(roomMembers).where(eq(roomMembers.userId, userId));
+  for (let i = 0; i < rooms.length; i += DISCONNECT_FAN_OUT) {
+    await Promise.all(
+      rooms.slice(i, i + DISCONNECT_FAN_OUT).map((r) =>
+        roomStub(env, r.roomId)
+          .disconnectUser(userId, "logged_out")
+          .catch((err: Error) =>
+            logJson("warn", { msg: "disconnect on logout failed", roomId: r.roomId, error: err.message }),
+          ),
+      ),
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import { AppError } from "../protocol/errors";
+
+/** JSON bodies above this are refused before parsing. */
+export const MAX_JSON_BYTES = 64 * 1024;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((i) => ({
+    field: i.path.map(String).join(".") || (i.code === "unrecognized_keys" ? i.keys.join(",") : "body"),
+    message: i.message,
+  }));
+}
+
+/** Reads and validates a JSON body: 415 if not JSON, 413 if too large, 400 with per-field details if invalid. */
+export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\b/i.test(type)) {
+    throw new AppError(415, "unsupported_media_type", "Send the body as application/json");
+  }
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (declared > MAX_JSON_BYTES) throw new AppError(413, "payload_too_large", `Body over ${MAX_JSON_BYTES} bytes`);
+  const text = await c.req.text();
+  if (new TextEncoder().encode(text).length > MAX_JSON_BYTES) {
+    throw new AppError(413, "payload_too_large", `Body over ${MAX_JSON_BYTES} bytes`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new AppError(400, "bad_request", "Body is not valid JSON");
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    throw new AppError(400, "validation_failed", "Some fields are invalid", { details: fieldErrors(parsed.error) });
+  }
+  return parsed.data;
+}

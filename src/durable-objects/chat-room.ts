@@ -32,7 +32,7 @@ const AUTH_WARN_MS = 60_000;
 
 export type SendResult =
   | { status: "accepted"; message: MessageView }
-  | { status: "duplicate"; seq: number }
+  | { status: "duplicate"; seq: number; message: MessageView | null }
   | { status: "throttled"; retryAfterMs: number }
   | { status: "rejected"; code: ErrorCode; message: string };
 
@@ -213,7 +213,10 @@ export class ChatRoom extends DurableObject<Env> {
     const roomId = this.roomId() ?? actor.roomId;
     const result = this.store.transaction((): SendResult => {
       const existing = this.store.seqForClientId(actor.userId, input.clientMsgId);
-      if (existing !== null) return { status: "duplicate", seq: existing };
+      if (existing !== null) {
+        const original = this.store.ringRange(existing - 1, 1, roomId).find((m) => m.seq === existing) ?? null;
+        return { status: "duplicate", seq: existing, message: original };
+      }
       const decision = decide(
         this.store.throttleWindow(actor.userId, now - limits.windowMs, limits.messages),
         now,

@@ -43,6 +43,13 @@ export class RecentBuffer {
     return members.map((m) => (typeof m === "string" ? (JSON.parse(m) as BufferedMessage) : m));
   }
 
+  /** Every message with lo <= seq <= hi, oldest first, or null unless the buffer holds all of them (no gaps). */
+  async window(lo: number, hi: number): Promise<BufferedMessage[] | null> {
+    if (hi < lo) return [];
+    const found = await this.range(lo, hi);
+    return found.length === hi - lo + 1 ? found : null;
+  }
+
   /** Lowest and highest seq held, or null when empty (expired, evicted or never filled). */
   async bounds(): Promise<{ min: number; max: number; count: number } | null> {
     const p = this.redis.pipeline();

@@ -4,6 +4,7 @@
  */
 import { and, asc, eq, gt, lt } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { toMessageView } from "../db/message-view";
 import { messages } from "../db/schema";
 import type { MessageView } from "../protocol/frames";
 import type { RoomStore } from "./room-store";
@@ -48,15 +49,5 @@ async function fromPostgres(
     .where(and(eq(messages.roomId, roomId), gt(messages.seq, after), lt(messages.seq, before)))
     .orderBy(asc(messages.seq))
     .limit(limit);
-  return rows.map((r) => ({
-    roomId,
-    seq: r.seq,
-    senderId: r.senderId,
-    clientMsgId: r.clientMsgId,
-    body: r.deletedAt ? null : r.body,
-    replyTo: r.replyTo,
-    createdAt: r.createdAt.toISOString(),
-    editedAt: r.editedAt?.toISOString() ?? null,
-    deletedAt: r.deletedAt?.toISOString() ?? null,
-  }));
+  return rows.map(toMessageView);
 }

@@ -41,3 +41,14 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
   }
   return parsed.data;
 }
+
+/** Validates the query string; unknown parameters are refused like unknown body fields. */
+export function queryParams<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) {
+    throw new AppError(400, "validation_failed", "Some query parameters are invalid", {
+      details: fieldErrors(parsed.error),
+    });
+  }
+  return parsed.data;
+}

@@ -11,6 +11,8 @@ export function bearerToken(header: string | undefined): string | null {
 
 /** Requires `Authorization: Bearer <access token>`; every failure is the same 401 with a Bearer challenge. */
 export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
+  // Several route groups guard the same paths; verify once per request.
+  if (c.get("userId")) return next();
   const token = bearerToken(c.req.header("authorization"));
   if (!token) {
     throw new AppError(401, "unauthorized", "Missing or malformed bearer token", {

@@ -1,0 +1,29 @@
+/** Room and message request bodies, shared by REST routes, the OpenAPI document and clients. */
+import { z } from "zod";
+
+const roomName = z.string().trim().min(1, "must not be empty").max(100, "at most 100 characters");
+const topic = z.string().trim().max(500, "at most 500 characters");
+
+export const createRoomBody = z.strictObject({
+  name: roomName,
+  topic: topic.optional(),
+  isPublic: z.boolean().optional(),
+  members: z.array(z.uuid()).max(100).optional(),
+});
+export const directRoomBody = z.strictObject({ userId: z.uuid() });
+export const updateRoomBody = z
+  .strictObject({ name: roomName.optional(), topic: topic.nullable().optional(), isPublic: z.boolean().optional() })
+  .refine((b) => Object.keys(b).length > 0, "send at least one field");
+export const inviteBody = z.strictObject({ userId: z.uuid(), role: z.enum(["admin", "member"]).optional() });
+export const readBody = z.strictObject({ seq: z.number().int().min(0) });
+
+/** Keyset pagination over seq: newest first by default; `after` pages forward (oldest first). */
+export const historyQuery = z.strictObject({
+  before: z.coerce.number().int().positive().optional(),
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+export const pageQuery = z.strictObject({
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});

@@ -1,0 +1,43 @@
+import { and, eq } from "drizzle-orm";
+import type { Context } from "hono";
+import { createDb } from "../db/client";
+import { type Room, roomMembers, rooms } from "../db/schema";
+import type { Actor, Role } from "../durable-objects/identity";
+import { AppError } from "../protocol/errors";
+import type { AppEnv } from "./types";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const ROLE_RANK: Record<Role, number> = { member: 0, admin: 1, owner: 2 };
+
+export function notFound(): AppError {
+  return new AppError(404, "not_found", "Room not found");
+}
+
+/**
+ * The room and the caller's role, or 404 for anyone who is not a member: a non-member cannot tell a
+ * room they may not see from one that does not exist.
+ */
+export async function membership(
+  c: Context<AppEnv>,
+  roomId: string,
+): Promise<{ room: Room; role: Role; actor: Actor }> {
+  if (!UUID.test(roomId)) throw notFound();
+  const userId = c.get("userId") as string;
+  const [row] = await createDb(c.env)
+    .select({ room: rooms, role: roomMembers.role })
+    .from(rooms)
+    .innerJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, userId)))
+    .where(eq(rooms.id, roomId.toLowerCase()))
+    .limit(1);
+  if (!row) throw notFound();
+  return {
+    room: row.room,
+    role: row.role,
+    actor: { roomId: row.room.id, userId, role: row.role, requestId: c.get("requestId") },
+  };
+}
+
+export function requireRole(role: Role, needed: Role, what: string): void {
+  if (ROLE_RANK[role] < ROLE_RANK[needed]) throw new AppError(403, "forbidden", `Only a room ${needed} can ${what}`);
+}

@@ -1,0 +1,109 @@
+import { and, asc, eq, ne } from "drizzle-orm";
+import { Hono } from "hono";
+import { createDb } from "../../db/client";
+import { roomMembers, users } from "../../db/schema";
+import { AppError } from "../../protocol/errors";
+import { inviteBody } from "../../protocol/rooms";
+import { logJson } from "../log";
+import { requireUser } from "../middleware/auth";
+import { membership, ROLE_RANK, requireRole } from "../room-access";
+import { roomStub } from "../rooms";
+import type { AppEnv, Bindings } from "../types";
+import { jsonBody } from "../validation";
+
+export const memberRoutes = new Hono<AppEnv>();
+memberRoutes.use("/api/rooms/*", requireUser);
+
+memberRoutes.get("/api/rooms/:id/members", async (c) => {
+  const { room } = await membership(c, c.req.param("id"));
+  const rows = await createDb(c.env)
+    .select({
+      userId: users.id,
+      displayName: users.displayName,
+      role: roomMembers.role,
+      joinedAt: roomMembers.joinedAt,
+      lastReadSeq: roomMembers.lastReadSeq,
+    })
+    .from(roomMembers)
+    .innerJoin(users, eq(users.id, roomMembers.userId))
+    .where(eq(roomMembers.roomId, room.id))
+    .orderBy(asc(roomMembers.joinedAt), asc(users.id));
+  return c.json({ members: rows.map((m) => ({ ...m, joinedAt: m.joinedAt.toISOString() })) });
+});
+
+memberRoutes.post("/api/rooms/:id/members", async (c) => {
+  const { room, role } = await membership(c, c.req.param("id"));
+  const body = await jsonBody(c, inviteBody);
+  if (room.kind === "direct") throw new AppError(409, "conflict", "Direct rooms have exactly two members");
+  requireRole(role, "admin", "invite members");
+  const newRole = body.role ?? "member";
+  if (newRole === "admin") requireRole(role, "owner", "make admins");
+  const db = createDb(c.env);
+  const [user] = await db.select({ id: users.id }).from(users).where(eq(users.id, body.userId)).limit(1);
+  if (!user)
+    throw new AppError(422, "unprocessable", "No such user", {
+      details: [{ field: "userId", message: "unknown user id" }],
+    });
+  const added = await db
+    .insert(roomMembers)
+    .values({ roomId: room.id, userId: body.userId, role: newRole })
+    .onConflictDoNothing()
+    .returning({ role: roomMembers.role });
+  if (added.length === 0) throw new AppError(409, "conflict", "Already a member");
+  return c.json({ member: { userId: body.userId, role: newRole } }, 201);
+});
+
+/** Owners remove anyone but themselves; admins remove members. Their open sockets close with 4003. */
+memberRoutes.delete("/api/rooms/:id/members/:userId", async (c) => {
+  const { room, role } = await membership(c, c.req.param("id"));
+  const target = c.req.param("userId");
+  const me = c.get("userId") as string;
+  if (target === me) throw new AppError(409, "conflict", "Use POST /api/rooms/:id/leave to leave a room");
+  requireRole(role, "admin", "remove members");
+  const db = createDb(c.env);
+  const [victim] = /^[0-9a-f-]{36}$/i.test(target)
+    ? await db
+        .select({ role: roomMembers.role })
+        .from(roomMembers)
+        .where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, target)))
+        .limit(1)
+    : [];
+  if (!victim) throw new AppError(404, "not_found", "Not a member of this room");
+  if (ROLE_RANK[victim.role] >= ROLE_RANK[role])
+    throw new AppError(403, "forbidden", `A room ${role} cannot remove a ${victim.role}`);
+  await db.delete(roomMembers).where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, target)));
+  await disconnect(c.env, room.id, target);
+  return c.body(null, 204);
+});
+
+/** Leaving: an owner hands the room to the longest-standing admin, else member; direct rooms cannot be left. */
+memberRoutes.post("/api/rooms/:id/leave", async (c) => {
+  const { room, role } = await membership(c, c.req.param("id"));
+  const me = c.get("userId") as string;
+  if (room.kind === "direct") throw new AppError(409, "conflict", "Direct rooms cannot be left");
+  const db = createDb(c.env);
+  if (role === "owner") {
+    const [heir] = await db
+      .select({ userId: roomMembers.userId, role: roomMembers.role })
+      .from(roomMembers)
+      .where(and(eq(roomMembers.roomId, room.id), ne(roomMembers.userId, me)))
+      .orderBy(asc(roomMembers.role), asc(roomMembers.joinedAt))
+      .limit(1);
+    if (heir) {
+      await db
+        .update(roomMembers)
+        .set({ role: "owner" })
+        .where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, heir.userId)));
+      await roomStub(c.env, room.id).memberChanged(heir.userId, "owner");
+    }
+  }
+  await db.delete(roomMembers).where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, me)));
+  await disconnect(c.env, room.id, me);
+  return c.body(null, 204);
+});
+
+async function disconnect(env: Bindings, roomId: string, userId: string): Promise<void> {
+  await roomStub(env, roomId)
+    .disconnectUser(userId, "removed")
+    .catch((err: Error) => logJson("warn", { msg: "disconnect after removal failed", roomId, error: err.message }));
+}

@@ -1,0 +1,208 @@
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { createDb } from "../../db/client";
+import { messages, type Room, roomMembers, rooms, users } from "../../db/schema";
+import type { Role } from "../../durable-objects/identity";
+import { AppError } from "../../protocol/errors";
+import { createRoomBody, directRoomBody, pageQuery, updateRoomBody } from "../../protocol/rooms";
+import { requireUser } from "../middleware/auth";
+import { membership, notFound, requireRole } from "../room-access";
+import type { AppEnv } from "../types";
+import { jsonBody, queryParams } from "../validation";
+
+export const roomRoutes = new Hono<AppEnv>();
+roomRoutes.use("/api/rooms", requireUser);
+roomRoutes.use("/api/rooms/*", requireUser);
+
+export function roomView(room: Room, role?: Role) {
+  return {
+    id: room.id,
+    kind: room.kind,
+    name: room.name,
+    topic: room.topic,
+    isPublic: room.isPublic,
+    lastSeq: room.lastSeq,
+    lastMessageAt: room.lastMessageAt?.toISOString() ?? null,
+    createdAt: room.createdAt.toISOString(),
+    ...(role ? { role } : {}),
+  };
+}
+
+roomRoutes.post("/api/rooms", async (c) => {
+  const body = await jsonBody(c, createRoomBody);
+  const me = c.get("userId") as string;
+  const db = createDb(c.env);
+  const invited = [...new Set(body.members ?? [])].filter((id) => id !== me);
+  if (invited.length > 0) {
+    const found = await db.select({ id: users.id }).from(users).where(inArray(users.id, invited));
+    if (found.length !== invited.length) {
+      throw new AppError(422, "unprocessable", "Some members do not exist", {
+        details: [{ field: "members", message: "unknown user id" }],
+      });
+    }
+  }
+  const id = crypto.randomUUID();
+  const [room] = await db.batch([
+    db
+      .insert(rooms)
+      .values({
+        id,
+        kind: "group",
+        name: body.name,
+        topic: body.topic ?? null,
+        isPublic: body.isPublic ?? false,
+        createdBy: me,
+      })
+      .returning(),
+    db
+      .insert(roomMembers)
+      .values([
+        { roomId: id, userId: me, role: "owner" as const },
+        ...invited.map((userId) => ({ roomId: id, userId, role: "member" as const })),
+      ]),
+  ]);
+  return c.json({ room: roomView(room[0] as Room, "owner") }, 201);
+});
+
+/** The one room of a pair: a deterministic key with a unique constraint makes concurrent requests converge. */
+roomRoutes.post("/api/rooms/direct", async (c) => {
+  const { userId: other } = await jsonBody(c, directRoomBody);
+  const me = c.get("userId") as string;
+  if (other === me)
+    throw new AppError(422, "unprocessable", "A direct room needs another user", {
+      details: [{ field: "userId", message: "is you" }],
+    });
+  const db = createDb(c.env);
+  const [peer] = await db.select({ id: users.id }).from(users).where(eq(users.id, other)).limit(1);
+  if (!peer) throw new AppError(404, "not_found", "User not found");
+  const directKey = [me, other].sort().join(":");
+  const [created] = await db
+    .insert(rooms)
+    .values({ kind: "direct", directKey, createdBy: me })
+    .onConflictDoNothing()
+    .returning();
+  const [room] = created ? [created] : await db.select().from(rooms).where(eq(rooms.directKey, directKey)).limit(1);
+  if (!room) throw new AppError(500, "internal", "Direct room vanished");
+  await db
+    .insert(roomMembers)
+    .values([
+      { roomId: room.id, userId: me, role: "member" as const },
+      { roomId: room.id, userId: other, role: "member" as const },
+    ])
+    .onConflictDoNothing();
+  return c.json({ room: roomView(room, "member") }, created ? 201 : 200);
+});
+
+/** My rooms, newest activity first, with the last message and my unread count; keyset-paginated. */
+roomRoutes.get("/api/rooms", async (c) => {
+  const { cursor, limit } = queryParams(c, pageQuery);
+  const me = c.get("userId") as string;
+  const activity = sql<Date>`coalesce(${rooms.lastMessageAt}, ${rooms.createdAt})`;
+  const after = decodeCursor(cursor);
+  const rows = await createDb(c.env)
+    .select({
+      room: rooms,
+      role: roomMembers.role,
+      lastReadSeq: roomMembers.lastReadSeq,
+      activity: sql<string>`to_char(${activity} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      last: {
+        seq: messages.seq,
+        senderId: messages.senderId,
+        body: messages.body,
+        createdAt: messages.createdAt,
+        deletedAt: messages.deletedAt,
+      },
+    })
+    .from(roomMembers)
+    .innerJoin(rooms, eq(rooms.id, roomMembers.roomId))
+    .leftJoin(messages, and(eq(messages.roomId, rooms.id), eq(messages.seq, rooms.lastSeq)))
+    .where(
+      and(
+        eq(roomMembers.userId, me),
+        after ? sql`(${activity}, ${rooms.id}) < (${after.at}::timestamptz, ${after.id}::uuid)` : undefined,
+      ),
+    )
+    .orderBy(desc(activity), desc(rooms.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const tail = page[page.length - 1];
+  return c.json({
+    rooms: page.map((r) => ({
+      ...roomView(r.room, r.role),
+      unread: Math.max(0, r.room.lastSeq - r.lastReadSeq),
+      lastMessage:
+        r.last?.seq == null
+          ? null
+          : {
+              seq: r.last.seq,
+              senderId: r.last.senderId,
+              body: r.last.deletedAt ? null : r.last.body,
+              createdAt: r.last.createdAt?.toISOString() ?? null,
+            },
+    })),
+    nextCursor: rows.length > limit && tail ? encodeCursor(tail.activity, tail.room.id) : null,
+  });
+});
+
+roomRoutes.get("/api/rooms/:id", async (c) => {
+  const { room, role } = await membership(c, c.req.param("id"));
+  const [count] = await createDb(c.env)
+    .select({ n: sql<number>`count(*)::int` })
+    .from(roomMembers)
+    .where(eq(roomMembers.roomId, room.id));
+  return c.json({ room: { ...roomView(room, role), memberCount: count?.n ?? 0 } });
+});
+
+roomRoutes.patch("/api/rooms/:id", async (c) => {
+  const { room, role } = await membership(c, c.req.param("id"));
+  const body = await jsonBody(c, updateRoomBody);
+  if (room.kind === "direct") throw new AppError(409, "conflict", "Direct rooms have no name, topic or visibility");
+  requireRole(role, "admin", "change the room");
+  const [updated] = await createDb(c.env)
+    .update(rooms)
+    .set({
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      ...(body.topic !== undefined ? { topic: body.topic } : {}),
+      ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
+    })
+    .where(eq(rooms.id, room.id))
+    .returning();
+  return c.json({ room: roomView(updated as Room, role) });
+});
+
+/** Public group rooms only; for anything else the answer is the same 404 a missing room gets. */
+roomRoutes.post("/api/rooms/:id/join", async (c) => {
+  const roomId = c.req.param("id");
+  const me = c.get("userId") as string;
+  const db = createDb(c.env);
+  const [room] = /^[0-9a-f-]{36}$/i.test(roomId)
+    ? await db.select().from(rooms).where(eq(rooms.id, roomId)).limit(1)
+    : [];
+  if (!room) throw notFound();
+  const [existing] = await db
+    .select({ role: roomMembers.role })
+    .from(roomMembers)
+    .where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, me)))
+    .limit(1);
+  if (existing) return c.json({ room: roomView(room, existing.role) });
+  if (!room.isPublic || room.kind !== "group") throw notFound();
+  await db.insert(roomMembers).values({ roomId: room.id, userId: me, role: "member" }).onConflictDoNothing();
+  return c.json({ room: roomView(room, "member") }, 201);
+});
+
+function encodeCursor(at: string, id: string): string {
+  return btoa(`${at}|${id}`).replaceAll("=", "");
+}
+
+function decodeCursor(cursor: string | undefined): { at: string; id: string } | null {
+  if (!cursor) return null;
+  try {
+    const [at, id] = atob(cursor).split("|");
+    if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error("bad cursor");
+    return { at, id };
+  } catch {
+    throw new AppError(400, "validation_failed", "Invalid cursor", {
+      details: [{ field: "cursor", message: "not a cursor from this API" }],
+    });
+  }
+}

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { errorResponse, onError } from "./middleware/errors";
+import { perIp, perIpAuth, rateLimit } from "./middleware/rate-limit";
 import { requestLog } from "./middleware/request-log";
 import { auth } from "./routes/auth";
 import { health } from "./routes/health";
@@ -20,6 +21,9 @@ app.use(
   }),
 );
 app.use(requestLog);
+app.use("/api/*", rateLimit(perIp));
+app.use("/api/auth/login", rateLimit(perIpAuth));
+app.use("/api/auth/register", rateLimit(perIpAuth));
 app.route("/", health);
 app.route("/", auth);
 app.route("/", roomSocket);

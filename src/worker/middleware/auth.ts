@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { AppError } from "../../protocol/errors";
 import { verifyAccessToken } from "../auth/jwt";
 import type { AppEnv } from "../types";
+import { checkLimit, perUser } from "./rate-limit";
 
 export const UNAUTHORIZED_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="edgechat", error="invalid_token"' };
 
@@ -26,5 +27,6 @@ export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
   } catch {
     throw new AppError(401, "unauthorized", "Invalid or expired token", { headers: UNAUTHORIZED_CHALLENGE });
   }
+  await checkLimit(c, perUser);
   await next();
 };

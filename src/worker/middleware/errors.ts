@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError, type ErrorCode } from "../../protocol/errors";
 import { logJson } from "../log";
 import type { AppEnv } from "../types";
@@ -45,8 +46,7 @@ export function errorResponse(
   const body = {
     error: { code, message, ...(details === undefined ? {} : { details }), requestId: c.get("requestId") },
   };
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { ...headers, "content-type": "application/json; charset=utf-8" },
-  });
+  // Through c.json so headers set earlier in the request (RateLimit-*, for one) stay on the error reply.
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
+  return c.json(body, status as ContentfulStatusCode);
 }

@@ -100,6 +100,10 @@ export const messages = pgTable(
   (t) => [
     primaryKey({ name: "messages_room_seq_pk", columns: [t.roomId, t.seq] }),
     uniqueIndex("messages_room_sender_client_msg_key").on(t.roomId, t.senderId, t.clientMsgId),
+    // Full-text search over bodies; 'simple' keeps every word (no language stemming or stop words).
+    index("messages_body_fts").using("gin", sql`to_tsvector('simple', ${t.body})`),
+    // Threads: replies to one message.
+    index("messages_reply_to_idx").on(t.roomId, t.replyTo),
     check("messages_seq_positive", sql`${t.seq} > 0`),
   ],
 );

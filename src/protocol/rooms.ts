@@ -27,3 +27,14 @@ export const pageQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
+
+export const searchQuery = z.strictObject({
+  q: z.string().trim().min(1, "must not be empty").max(200, "at most 200 characters"),
+  roomId: z.uuid().optional(),
+  cursor: z.string().max(300).optional(),
+  limit: z.coerce.number().int().min(1).max(50).default(20),
+});
+export const threadQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});

@@ -9,6 +9,7 @@ import { memberRoutes } from "./routes/members";
 import { messageRoutes } from "./routes/messages";
 import { roomSocket } from "./routes/room-socket";
 import { roomRoutes } from "./routes/rooms";
+import { searchRoutes } from "./routes/search";
 import type { AppEnv } from "./types";
 
 export const app = new Hono<AppEnv>();
@@ -30,5 +31,6 @@ app.route("/", roomSocket);
 app.route("/", roomRoutes);
 app.route("/", memberRoutes);
 app.route("/", messageRoutes);
+app.route("/", searchRoutes);
 app.notFound((c) => errorResponse(c, 404, "not_found", "No such route"));
 app.onError(onError);

@@ -1,0 +1,105 @@
+import { and, asc, desc, eq, gt, isNull, sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { createDb } from "../../db/client";
+import { toMessageView } from "../../db/message-view";
+import { messages, roomMembers } from "../../db/schema";
+import { AppError } from "../../protocol/errors";
+import { searchQuery, threadQuery } from "../../protocol/rooms";
+import { requireUser } from "../middleware/auth";
+import { membership } from "../room-access";
+import type { AppEnv } from "../types";
+import { queryParams } from "../validation";
+
+export const searchRoutes = new Hono<AppEnv>();
+searchRoutes.use("/api/search", requireUser);
+searchRoutes.use("/api/messages/*", requireUser);
+
+/**
+ * Full-text search over the rooms I belong to, newest first, keyset-paginated. Snippets are HTML-safe:
+ * the body is escaped before `<mark>` tags are put around the matches.
+ */
+searchRoutes.get("/api/search", async (c) => {
+  const q = queryParams(c, searchQuery);
+  const me = c.get("userId") as string;
+  if (q.roomId) await membership(c, q.roomId);
+  const after = decodeSearchCursor(q.cursor);
+  const query = sql`websearch_to_tsquery('simple', ${q.q})`;
+  const escaped = sql`replace(replace(replace(${messages.body}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')`;
+  const rows = await createDb(c.env)
+    .select({
+      message: messages,
+      snippet: sql<string>`ts_headline('simple', ${escaped}, ${query}, 'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=24, MinWords=8')`,
+    })
+    .from(messages)
+    .innerJoin(roomMembers, and(eq(roomMembers.roomId, messages.roomId), eq(roomMembers.userId, me)))
+    .where(
+      and(
+        sql`to_tsvector('simple', ${messages.body}) @@ ${query}`,
+        isNull(messages.deletedAt),
+        q.roomId ? eq(messages.roomId, q.roomId) : undefined,
+        after
+          ? sql`(${messages.createdAt}, ${messages.roomId}, ${messages.seq}) < (${after.at}::timestamptz, ${after.roomId}::uuid, ${after.seq})`
+          : undefined,
+      ),
+    )
+    .orderBy(desc(messages.createdAt), desc(messages.roomId), desc(messages.seq))
+    .limit(q.limit + 1);
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1]?.message;
+  return c.json({
+    results: page.map((r) => ({ message: toMessageView(r.message), snippet: r.snippet })),
+    nextCursor:
+      rows.length > q.limit && last
+        ? btoa(`${last.createdAt.toISOString()}|${last.roomId}|${last.seq}`).replaceAll("=", "")
+        : null,
+  });
+});
+
+/** A message and its replies, oldest first. */
+searchRoutes.get("/api/messages/:roomId/:seq/thread", async (c) => {
+  const { room } = await membership(c, c.req.param("roomId"));
+  const seq = Number(c.req.param("seq"));
+  const q = queryParams(c, threadQuery);
+  const db = createDb(c.env);
+  const [root] =
+    Number.isSafeInteger(seq) && seq > 0
+      ? await db
+          .select()
+          .from(messages)
+          .where(and(eq(messages.roomId, room.id), eq(messages.seq, seq)))
+          .limit(1)
+      : [];
+  if (!root) throw new AppError(404, "not_found", "No such message");
+  const replies = await db
+    .select()
+    .from(messages)
+    .where(
+      and(
+        eq(messages.roomId, room.id),
+        eq(messages.replyTo, seq),
+        q.after !== undefined ? gt(messages.seq, q.after) : undefined,
+      ),
+    )
+    .orderBy(asc(messages.seq))
+    .limit(q.limit);
+  const last = replies[replies.length - 1];
+  return c.json({
+    root: toMessageView(root),
+    replies: replies.map(toMessageView),
+    nextAfter: replies.length === q.limit && last ? last.seq : null,
+  });
+});
+
+function decodeSearchCursor(cursor: string | undefined): { at: string; roomId: string; seq: number } | null {
+  if (!cursor) return null;
+  try {
+    const [at, roomId, seq] = atob(cursor).split("|");
+    if (!at || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(roomId ?? "") || !/^\d+$/.test(seq ?? ""))
+      throw new Error("bad");
+    return { at, roomId: roomId as string, seq: Number(seq) };
+  } catch {
+    throw new AppError(400, "validation_failed", "Invalid cursor", {
+      details: [{ field: "cursor", message: "not a cursor from this API" }],
+    });
+  }
+}

@@ -108,6 +108,36 @@ export const messages = pgTable(
   ],
 );
 
+/** One user's emoji on one message; written through from the room like every other change. */
+export const messageReactions = pgTable(
+  "message_reactions",
+  {
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    emoji: text("emoji").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ name: "message_reactions_pk", columns: [t.roomId, t.seq, t.userId, t.emoji] })],
+);
+
+export const pins = pgTable(
+  "pins",
+  {
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    pinnedBy: uuid("pinned_by").references(() => users.id, { onDelete: "set null" }),
+    pinnedAt: timestamp("pinned_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: "pins_pk", columns: [t.roomId, t.seq] })],
+);
+
 /**
  * Opaque refresh tokens, stored only as SHA-256 hashes. Each use rotates the token within its family;
  * presenting a token that was already used (a replay) revokes the whole family.

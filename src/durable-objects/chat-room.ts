@@ -166,6 +166,8 @@ export class ChatRoom extends DurableObject<Env> {
         return this.answerChange(ws, `delete:${frame.seq}`, this.remove(actor, frame.seq));
       case "read":
         return this.answerChange(ws, `read:${frame.seq}`, this.markRead(actor, frame.seq));
+      case "react":
+        return this.answerChange(ws, `react:${frame.seq}`, this.react(actor, frame.seq, frame.emoji, frame.on));
       case "resume":
         return this.resume(ws, frame.lastSeq);
       case "auth.refresh":
@@ -205,6 +207,57 @@ export class ChatRoom extends DurableObject<Env> {
   async readUpTo(actor: Actor, seq: number): Promise<ChangeResult> {
     this.rememberRoomId(actor.roomId);
     return this.markRead(actor, seq);
+  }
+
+  async reactTo(actor: Actor, seq: number, emoji: string, on: boolean): Promise<ChangeResult> {
+    this.rememberRoomId(actor.roomId);
+    return this.react(actor, seq, emoji, on);
+  }
+
+  async pinMessage(actor: Actor, seq: number, on: boolean): Promise<ChangeResult> {
+    this.rememberRoomId(actor.roomId);
+    return this.pin(actor, seq, on);
+  }
+
+  private react(actor: Actor, seq: number, emoji: string, on: boolean): ChangeResult {
+    const owner = this.store.owner(seq);
+    if (!owner) return { status: "rejected", code: "not_found", message: `no message ${seq}` };
+    if (owner.deleted && on) return { status: "rejected", code: "conflict", message: "the message was deleted" };
+    const now = Date.now();
+    const changed = this.store.transaction(() => {
+      const moved = this.store.setReaction(seq, actor.userId, emoji, on);
+      if (moved) this.store.enqueue("reaction", seq, { seq, userId: actor.userId, emoji, on }, now);
+      return moved;
+    });
+    if (changed) {
+      this.sockets.broadcast({ type: "reaction", seq, userId: actor.userId, emoji, on });
+      void this.flushSoon();
+    }
+    return { status: "ok" };
+  }
+
+  /** Any member pins; unpinning is for whoever pinned it and room admins. */
+  private pin(actor: Actor, seq: number, on: boolean): ChangeResult {
+    const owner = this.store.owner(seq);
+    if (!owner) return { status: "rejected", code: "not_found", message: `no message ${seq}` };
+    if (owner.deleted && on) return { status: "rejected", code: "conflict", message: "the message was deleted" };
+    const pinnedBy = this.store.pinnedBy(seq);
+    const moderator = actor.role === "owner" || actor.role === "admin";
+    if (!on && pinnedBy && pinnedBy !== actor.userId && !moderator) {
+      return { status: "rejected", code: "forbidden", message: "only who pinned it or a room admin can unpin" };
+    }
+    const now = Date.now();
+    const changed = this.store.transaction(() => {
+      const moved = this.store.setPin(seq, actor.userId, on, now);
+      if (moved)
+        this.store.enqueue("pin", seq, { seq, userId: actor.userId, on, at: new Date(now).toISOString() }, now);
+      return moved;
+    });
+    if (changed) {
+      this.sockets.broadcast({ type: "pinned", seq, userId: actor.userId, on });
+      void this.flushSoon();
+    }
+    return { status: "ok" };
   }
 
   private accept(actor: Actor, input: SendMessage): SendResult {

@@ -5,7 +5,7 @@
 import type { MessageView } from "../protocol/frames";
 
 /** Outbox row kinds, each written through to Postgres in order. */
-export type OutboxKind = "message" | "edit" | "delete" | "read";
+export type OutboxKind = "message" | "edit" | "delete" | "read" | "reaction" | "pin";
 
 export interface OutboxRow {
   id: number;
@@ -27,6 +27,18 @@ export interface EditPayload {
 export interface DeletePayload {
   seq: number;
   deletedAt: string;
+}
+export interface ReactionPayload {
+  seq: number;
+  userId: string;
+  emoji: string;
+  on: boolean;
+}
+export interface PinPayload {
+  seq: number;
+  userId: string;
+  on: boolean;
+  at: string;
 }
 export interface ReadPayload {
   userId: string;
@@ -89,6 +101,8 @@ const SCHEMA = `
     rejected INTEGER NOT NULL DEFAULT 0
   );
   CREATE INDEX IF NOT EXISTS throttle_log_user_at ON throttle_log (user_id, rejected, at);
+  CREATE TABLE IF NOT EXISTS reactions (seq INTEGER NOT NULL, user_id TEXT NOT NULL, emoji TEXT NOT NULL, PRIMARY KEY (seq, user_id, emoji));
+  CREATE TABLE IF NOT EXISTS pins (seq INTEGER PRIMARY KEY, pinned_by TEXT NOT NULL, pinned_at INTEGER NOT NULL);
   -- Each member's highest read seq, so receipts only ever move forward.
   CREATE TABLE IF NOT EXISTS read_marks (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
@@ -303,6 +317,26 @@ export class RoomStore {
 
   pruneThrottle(before: number): void {
     this.sql.exec("DELETE FROM throttle_log WHERE at <= ?", before);
+  }
+
+  /** Adds or removes one reaction; false when nothing changed (already there, or already gone). */
+  setReaction(seq: number, userId: string, emoji: string, on: boolean): boolean {
+    const cursor = on
+      ? this.sql.exec("INSERT OR IGNORE INTO reactions (seq, user_id, emoji) VALUES (?, ?, ?)", seq, userId, emoji)
+      : this.sql.exec("DELETE FROM reactions WHERE seq = ? AND user_id = ? AND emoji = ?", seq, userId, emoji);
+    return cursor.rowsWritten > 0;
+  }
+
+  pinnedBy(seq: number): string | null {
+    const row = this.sql.exec<{ pinned_by: string }>("SELECT pinned_by FROM pins WHERE seq = ?", seq).next();
+    return row.done ? null : row.value.pinned_by;
+  }
+
+  setPin(seq: number, userId: string, on: boolean, at: number): boolean {
+    const cursor = on
+      ? this.sql.exec("INSERT OR IGNORE INTO pins (seq, pinned_by, pinned_at) VALUES (?, ?, ?)", seq, userId, at)
+      : this.sql.exec("DELETE FROM pins WHERE seq = ?", seq);
+    return cursor.rowsWritten > 0;
   }
 
   /** Moves a member's read mark forward; false when seq is not past the current mark. */

@@ -6,9 +6,17 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
-import { messages, roomMembers, rooms } from "../db/schema";
+import { messageReactions, messages, pins, roomMembers, rooms } from "../db/schema";
 import { MAX_RECIPIENTS_PER_JOB, type NotificationJob } from "../worker/queue/jobs";
-import type { DeletePayload, EditPayload, MessagePayload, OutboxRow, ReadPayload } from "./room-store";
+import type {
+  DeletePayload,
+  EditPayload,
+  MessagePayload,
+  OutboxRow,
+  PinPayload,
+  ReactionPayload,
+  ReadPayload,
+} from "./room-store";
 
 /** Cloudflare Queues accept at most 100 messages and 256 KB per sendBatch; stay clear of the size limit. */
 const QUEUE_BATCH = 100;
@@ -96,6 +104,31 @@ function changeStatement(db: Db, roomId: string, row: OutboxRow): BatchItem<"pg"
         .update(messages)
         .set({ body: "", deletedAt: new Date(p.deletedAt) })
         .where(and(eq(messages.roomId, roomId), eq(messages.seq, p.seq)));
+    }
+    case "reaction": {
+      const p = JSON.parse(row.payload) as ReactionPayload;
+      const key = { roomId, seq: p.seq, userId: p.userId, emoji: p.emoji };
+      return p.on
+        ? db.insert(messageReactions).values(key).onConflictDoNothing()
+        : db
+            .delete(messageReactions)
+            .where(
+              and(
+                eq(messageReactions.roomId, roomId),
+                eq(messageReactions.seq, p.seq),
+                eq(messageReactions.userId, p.userId),
+                eq(messageReactions.emoji, p.emoji),
+              ),
+            );
+    }
+    case "pin": {
+      const p = JSON.parse(row.payload) as PinPayload;
+      return p.on
+        ? db
+            .insert(pins)
+            .values({ roomId, seq: p.seq, pinnedBy: p.userId, pinnedAt: new Date(p.at) })
+            .onConflictDoNothing()
+        : db.delete(pins).where(and(eq(pins.roomId, roomId), eq(pins.seq, p.seq)));
     }
     case "read": {
       const p = JSON.parse(row.payload) as ReadPayload;

@@ -34,12 +34,16 @@ export const editMessage = z.strictObject({
   body: sendMessage.shape.body,
 });
 
+/** One emoji (or a short :shortcode:), no whitespace. */
+export const emoji = z.string().min(1).max(32).regex(/^\S+$/u, "one emoji or :shortcode:, no spaces");
+
 export const clientFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("ping") }),
   sendMessage.extend({ type: z.literal("send") }),
   editMessage.extend({ type: z.literal("edit") }),
   z.strictObject({ type: z.literal("delete"), seq }),
   z.strictObject({ type: z.literal("typing"), on: z.boolean() }),
+  z.strictObject({ type: z.literal("react"), seq, emoji, on: z.boolean() }),
   z.strictObject({ type: z.literal("read"), seq }),
   z.strictObject({ type: z.literal("resume"), lastSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   z.strictObject({ type: z.literal("auth.refresh"), token: z.string().min(1).max(4096) }),
@@ -67,6 +71,8 @@ export type ServerFrame =
   | { type: "edited"; seq: number; body: string; editedAt: string }
   | { type: "deleted"; seq: number; deletedAt: string }
   | { type: "receipt"; userId: string; seq: number }
+  | { type: "reaction"; seq: number; userId: string; emoji: string; on: boolean }
+  | { type: "pinned"; seq: number; userId: string; on: boolean }
   | { type: "presence"; userId: string; state: "joined" | "left" }
   | { type: "typing"; userId: string; on: boolean }
   | { type: "resumed"; fromSeq: number; toSeq: number; more: boolean }

@@ -1,5 +1,6 @@
 /** Room and message request bodies, shared by REST routes, the OpenAPI document and clients. */
 import { z } from "zod";
+import { emoji } from "./frames";
 
 const roomName = z.string().trim().min(1, "must not be empty").max(100, "at most 100 characters");
 const topic = z.string().trim().max(500, "at most 500 characters");
@@ -38,3 +39,5 @@ export const threadQuery = z.strictObject({
   after: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
+
+export const reactionBody = z.strictObject({ emoji });

@@ -51,7 +51,15 @@ describe("Postgres resolution", () => {
         handle.url,
         "select table_name from information_schema.tables where table_schema = 'public' order by 1",
       );
-      expect(tables.map((t) => t.table_name)).toEqual(["messages", "refresh_tokens", "room_members", "rooms", "users"]);
+      expect(tables.map((t) => t.table_name)).toEqual([
+        "message_reactions",
+        "messages",
+        "pins",
+        "refresh_tokens",
+        "room_members",
+        "rooms",
+        "users",
+      ]);
       const [version] = await query(handle.url, "show server_version");
       expect(Number.parseInt(version.server_version, 10)).toBeGreaterThanOrEqual(15);
     } finally {

@@ -1,12 +1,12 @@
-import { and, eq } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb } from "../../db/client";
 import { toMessageView } from "../../db/message-view";
-import { messages } from "../../db/schema";
+import { messages, pins } from "../../db/schema";
 import type { ChangeResult } from "../../durable-objects/chat-room";
 import { AppError, type ErrorCode } from "../../protocol/errors";
-import { editMessage, sendMessage } from "../../protocol/frames";
-import { historyQuery, readBody } from "../../protocol/rooms";
+import { editMessage, emoji, sendMessage } from "../../protocol/frames";
+import { historyQuery, reactionBody, readBody } from "../../protocol/rooms";
 import { readHistory } from "../history";
 import { requireUser } from "../middleware/auth";
 import { membership } from "../room-access";
@@ -98,6 +98,54 @@ messageRoutes.post("/api/rooms/:id/read", async (c) => {
   const { seq } = await jsonBody(c, readBody);
   changed(await roomStub(c.env, room.id).readUpTo(actor, seq));
   return c.body(null, 204);
+});
+
+messageRoutes.post("/api/messages/:roomId/:seq/reactions", async (c) => {
+  const { room, actor } = await membership(c, c.req.param("roomId"));
+  const { emoji: chosen } = await jsonBody(c, reactionBody);
+  changed(await roomStub(c.env, room.id).reactTo(actor, seqParam(c.req.param("seq")), chosen, true));
+  return c.body(null, 204);
+});
+
+messageRoutes.delete("/api/messages/:roomId/:seq/reactions/:emoji", async (c) => {
+  const { room, actor } = await membership(c, c.req.param("roomId"));
+  const parsed = emoji.safeParse(c.req.param("emoji"));
+  if (!parsed.success)
+    throw new AppError(400, "validation_failed", "Invalid emoji", {
+      details: [{ field: "emoji", message: "one emoji or :shortcode:" }],
+    });
+  changed(await roomStub(c.env, room.id).reactTo(actor, seqParam(c.req.param("seq")), parsed.data, false));
+  return c.body(null, 204);
+});
+
+for (const [method, on] of [
+  ["post", true],
+  ["delete", false],
+] as const) {
+  messageRoutes[method]("/api/messages/:roomId/:seq/pin", async (c) => {
+    const { room, actor } = await membership(c, c.req.param("roomId"));
+    changed(await roomStub(c.env, room.id).pinMessage(actor, seqParam(c.req.param("seq")), on));
+    return c.body(null, 204);
+  });
+}
+
+/** Pinned messages, most recently pinned first. */
+messageRoutes.get("/api/rooms/:id/pins", async (c) => {
+  const { room } = await membership(c, c.req.param("id"));
+  const rows = await createDb(c.env)
+    .select({ message: messages, pinnedBy: pins.pinnedBy, pinnedAt: pins.pinnedAt })
+    .from(pins)
+    .innerJoin(messages, and(eq(messages.roomId, pins.roomId), eq(messages.seq, pins.seq)))
+    .where(eq(pins.roomId, room.id))
+    .orderBy(desc(pins.pinnedAt))
+    .limit(200);
+  return c.json({
+    pins: rows.map((r) => ({
+      message: toMessageView(r.message),
+      pinnedBy: r.pinnedBy,
+      pinnedAt: r.pinnedAt.toISOString(),
+    })),
+  });
 });
 
 function seqParam(text: string): number {

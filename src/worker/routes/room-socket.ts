@@ -10,9 +10,9 @@ import type { AppEnv } from "../types";
 export const roomSocket = new Hono<AppEnv>();
 
 /** A single-use, 30-second ticket for opening this room's WebSocket from a browser (`?ticket=`). */
-roomSocket.post("/api/rooms/:roomId/ws-ticket", requireUser, async (c) => {
+roomSocket.post("/api/rooms/:id/ws-ticket", requireUser, async (c) => {
   const userId = c.get("userId") as string;
-  const roomId = c.req.param("roomId").toLowerCase();
+  const roomId = c.req.param("id").toLowerCase();
   if (!(await memberRole(c.env, roomId, userId))) throw new AppError(404, "not_found", "Room not found");
   const ticket = await signTicket(c.env, userId, roomId, c.get("tokenExpiresAt") as number);
   c.header("cache-control", "no-store");
@@ -24,8 +24,8 @@ roomSocket.post("/api/rooms/:roomId/ws-ticket", requireUser, async (c) => {
  * accepts the socket itself with the Hibernation API. The room trusts identity only from these headers,
  * which are stripped from the client's request first.
  */
-roomSocket.get("/api/rooms/:roomId/ws", checkOrigin, async (c) => {
-  const roomId = (c.req.param("roomId") ?? "").toLowerCase();
+roomSocket.get("/api/rooms/:id/ws", checkOrigin, async (c) => {
+  const roomId = (c.req.param("id") ?? "").toLowerCase();
   const ticketText = c.req.query("ticket");
   let ticket: TicketClaims | null = null;
   let userId: string;

@@ -1,0 +1,321 @@
+/**
+ * The OpenAPI 3.1 document, built from the same zod schemas that validate requests, so the two cannot
+ * drift apart. A test checks that every route the app serves is listed here.
+ */
+import { z } from "zod";
+import { loginBody, refreshBody, registerBody, updateMeBody } from "../protocol/auth";
+import { ERROR_CODES } from "../protocol/errors";
+import { editMessage, sendMessage } from "../protocol/frames";
+import {
+  createRoomBody,
+  directRoomBody,
+  historyQuery,
+  inviteBody,
+  pageQuery,
+  reactionBody,
+  readBody,
+  searchQuery,
+  threadQuery,
+  updateRoomBody,
+} from "../protocol/rooms";
+
+interface RouteDoc {
+  method: "get" | "post" | "patch" | "delete";
+  path: string;
+  summary: string;
+  tag: string;
+  auth?: boolean;
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  /** Success status and what it carries. */
+  ok: [number, string];
+}
+
+const idParams = (path: string) => [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+
+export const ROUTES: RouteDoc[] = [
+  {
+    method: "get",
+    path: "/health",
+    summary: "Postgres and Redis status (503 naming what is down)",
+    tag: "health",
+    auth: false,
+    ok: [200, "Status"],
+  },
+  { method: "get", path: "/health/ready", summary: "Same as /health", tag: "health", auth: false, ok: [200, "Status"] },
+  {
+    method: "get",
+    path: "/openapi.json",
+    summary: "This document",
+    tag: "meta",
+    auth: false,
+    ok: [200, "OpenAPI document"],
+  },
+  { method: "get", path: "/docs", summary: "Interactive API reference", tag: "meta", auth: false, ok: [200, "HTML"] },
+  {
+    method: "post",
+    path: "/api/auth/register",
+    summary: "Create an account and sign in",
+    tag: "auth",
+    auth: false,
+    body: registerBody,
+    ok: [201, "User and tokens"],
+  },
+  {
+    method: "post",
+    path: "/api/auth/login",
+    summary: "Sign in",
+    tag: "auth",
+    auth: false,
+    body: loginBody,
+    ok: [200, "User and tokens"],
+  },
+  {
+    method: "post",
+    path: "/api/auth/refresh",
+    summary: "Rotate a refresh token for new tokens",
+    tag: "auth",
+    auth: false,
+    body: refreshBody,
+    ok: [200, "Tokens"],
+  },
+  {
+    method: "post",
+    path: "/api/auth/logout",
+    summary: "Revoke the session and close its sockets",
+    tag: "auth",
+    auth: false,
+    body: refreshBody,
+    ok: [204, "Done"],
+  },
+  { method: "get", path: "/api/auth/me", summary: "My account", tag: "auth", ok: [200, "User"] },
+  {
+    method: "patch",
+    path: "/api/auth/me",
+    summary: "Change my display name",
+    tag: "auth",
+    body: updateMeBody,
+    ok: [200, "User"],
+  },
+  {
+    method: "post",
+    path: "/api/rooms",
+    summary: "Create a group room",
+    tag: "rooms",
+    body: createRoomBody,
+    ok: [201, "Room"],
+  },
+  {
+    method: "post",
+    path: "/api/rooms/direct",
+    summary: "The one direct room with a user",
+    tag: "rooms",
+    body: directRoomBody,
+    ok: [200, "Room (201 when created)"],
+  },
+  {
+    method: "get",
+    path: "/api/rooms",
+    summary: "My rooms, newest activity first",
+    tag: "rooms",
+    query: pageQuery,
+    ok: [200, "Rooms and next cursor"],
+  },
+  { method: "get", path: "/api/rooms/{id}", summary: "A room", tag: "rooms", ok: [200, "Room"] },
+  {
+    method: "patch",
+    path: "/api/rooms/{id}",
+    summary: "Rename a room, change topic or visibility (admins)",
+    tag: "rooms",
+    body: updateRoomBody,
+    ok: [200, "Room"],
+  },
+  { method: "post", path: "/api/rooms/{id}/join", summary: "Join a public room", tag: "rooms", ok: [201, "Room"] },
+  { method: "post", path: "/api/rooms/{id}/leave", summary: "Leave a room", tag: "rooms", ok: [204, "Done"] },
+  {
+    method: "get",
+    path: "/api/rooms/{id}/members",
+    summary: "Members and roles",
+    tag: "members",
+    ok: [200, "Members"],
+  },
+  {
+    method: "post",
+    path: "/api/rooms/{id}/members",
+    summary: "Invite a member",
+    tag: "members",
+    body: inviteBody,
+    ok: [201, "Member"],
+  },
+  {
+    method: "delete",
+    path: "/api/rooms/{id}/members/{userId}",
+    summary: "Remove a member",
+    tag: "members",
+    ok: [204, "Done"],
+  },
+  {
+    method: "get",
+    path: "/api/rooms/{id}/messages",
+    summary: "History, keyset pages on seq",
+    tag: "messages",
+    query: historyQuery,
+    ok: [200, "Messages and cursor"],
+  },
+  {
+    method: "post",
+    path: "/api/rooms/{id}/messages",
+    summary: "Send a message (idempotent on clientMsgId)",
+    tag: "messages",
+    body: sendMessage,
+    ok: [201, "Message (200 for a resend)"],
+  },
+  {
+    method: "post",
+    path: "/api/rooms/{id}/read",
+    summary: "Move my read mark",
+    tag: "messages",
+    body: readBody,
+    ok: [204, "Done"],
+  },
+  { method: "get", path: "/api/rooms/{id}/pins", summary: "Pinned messages", tag: "messages", ok: [200, "Pins"] },
+  {
+    method: "post",
+    path: "/api/rooms/{id}/ws-ticket",
+    summary: "A single-use WebSocket ticket",
+    tag: "realtime",
+    ok: [200, "Ticket"],
+  },
+  {
+    method: "get",
+    path: "/api/rooms/{id}/ws",
+    summary: "WebSocket upgrade (?ticket= or Bearer)",
+    tag: "realtime",
+    ok: [101, "Switching protocols"],
+  },
+  {
+    method: "patch",
+    path: "/api/messages/{roomId}/{seq}",
+    summary: "Edit my message",
+    tag: "messages",
+    body: editMessage.pick({ body: true }),
+    ok: [200, "Edited"],
+  },
+  {
+    method: "delete",
+    path: "/api/messages/{roomId}/{seq}",
+    summary: "Delete a message (tombstone)",
+    tag: "messages",
+    ok: [204, "Done"],
+  },
+  {
+    method: "get",
+    path: "/api/messages/{roomId}/{seq}/thread",
+    summary: "A message and its replies",
+    tag: "messages",
+    query: threadQuery,
+    ok: [200, "Thread"],
+  },
+  {
+    method: "post",
+    path: "/api/messages/{roomId}/{seq}/reactions",
+    summary: "React",
+    tag: "messages",
+    body: reactionBody,
+    ok: [204, "Done"],
+  },
+  {
+    method: "delete",
+    path: "/api/messages/{roomId}/{seq}/reactions/{emoji}",
+    summary: "Remove my reaction",
+    tag: "messages",
+    ok: [204, "Done"],
+  },
+  { method: "post", path: "/api/messages/{roomId}/{seq}/pin", summary: "Pin", tag: "messages", ok: [204, "Done"] },
+  { method: "delete", path: "/api/messages/{roomId}/{seq}/pin", summary: "Unpin", tag: "messages", ok: [204, "Done"] },
+  {
+    method: "get",
+    path: "/api/search",
+    summary: "Full-text search over my rooms",
+    tag: "search",
+    query: searchQuery,
+    ok: [200, "Results"],
+  },
+];
+
+function schemaOf(s: z.ZodType): Record<string, unknown> {
+  const { $schema: _drop, ...json } = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return json;
+}
+
+const errorSchema = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message", "requestId"],
+      properties: {
+        code: { type: "string", enum: [...ERROR_CODES] },
+        message: { type: "string" },
+        details: {},
+        requestId: { type: "string" },
+      },
+    },
+  },
+};
+
+let cached: Record<string, unknown> | null = null;
+
+export function openApiDocument(): Record<string, unknown> {
+  if (cached) return cached;
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of ROUTES) {
+    const parameters = [
+      ...idParams(r.path).map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
+      ...(r.query
+        ? Object.entries((schemaOf(r.query).properties ?? {}) as Record<string, unknown>).map(([name, schema]) => ({
+            name,
+            in: "query",
+            required: ((schemaOf(r.query as z.ZodType).required as string[] | undefined) ?? []).includes(name),
+            schema,
+          }))
+        : []),
+    ];
+    paths[r.path] ??= {};
+    (paths[r.path] as Record<string, unknown>)[r.method] = {
+      summary: r.summary,
+      tags: [r.tag],
+      ...(r.auth === false ? { security: [] } : {}),
+      ...(parameters.length ? { parameters } : {}),
+      ...(r.body
+        ? { requestBody: { required: true, content: { "application/json": { schema: schemaOf(r.body) } } } }
+        : {}),
+      responses: {
+        [String(r.ok[0])]: { description: r.ok[1] },
+        default: {
+          description: "Error",
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        },
+      },
+    };
+  }
+  cached = {
+    openapi: "3.1.0",
+    info: {
+      title: "edgechat",
+      version: "0.1.0",
+      description: "Real-time chat on Cloudflare Workers and Durable Objects. WebSocket frames: see the README.",
+    },
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+      schemas: { Error: errorSchema },
+    },
+    paths,
+  };
+  return cached;
+}

@@ -45,6 +45,14 @@ export const ROUTES: RouteDoc[] = [
   { method: "get", path: "/health/ready", summary: "Same as /health", tag: "health", auth: false, ok: [200, "Status"] },
   {
     method: "get",
+    path: "/health/live",
+    summary: "Liveness: the worker answers (no dependency checks)",
+    tag: "health",
+    auth: false,
+    ok: [200, "OK"],
+  },
+  {
+    method: "get",
     path: "/openapi.json",
     summary: "This document",
     tag: "meta",

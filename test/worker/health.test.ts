@@ -68,6 +68,18 @@ describe("GET /health", () => {
   });
 });
 
+describe("GET /health/live", () => {
+  it("answers 200 without touching Postgres or Redis, even when both are unreachable", async () => {
+    const res = await app.fetch(new Request("http://edgechat.test/health/live"), {
+      ...env,
+      DATABASE_URL: env.TEST_DEAD_DATABASE_URL,
+      UPSTASH_REDIS_REST_URL: env.TEST_DEAD_REDIS_URL,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+  });
+});
+
 describe("request ids and errors", () => {
   it("echoes a caller's X-Request-Id and generates one otherwise", async () => {
     const mine = await exports.default.fetch("http://edgechat.test/health", { headers: { "X-Request-Id": "abc-123" } });

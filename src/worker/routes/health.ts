@@ -16,6 +16,12 @@ async function readiness(env: AppEnv["Bindings"]) {
   return { body: { status: down.length ? "unavailable" : "ok", down, postgres, redis }, ok: down.length === 0 };
 }
 
+/** Liveness only: the worker runs and answers. Never touches a dependency, so it cannot fail because one is down. */
+health.get("/health/live", (c) => {
+  c.header("cache-control", "no-store");
+  return c.json({ status: "ok" });
+});
+
 for (const path of ["/health", "/health/ready"]) {
   health.get(path, async (c) => {
     const { body, ok } = await readiness(c.env);

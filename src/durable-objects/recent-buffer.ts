@@ -43,6 +43,17 @@ export class RecentBuffer {
     return members.map((m) => (typeof m === "string" ? (JSON.parse(m) as BufferedMessage) : m));
   }
 
+  /**
+   * Adds the messages whose seq the buffer lacks, leaving present ones alone: a page read from Postgres
+   * may be older than what the room already wrote here (an edit not yet flushed), and must not replace it.
+   */
+  async fillMissing(messages: BufferedMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const seqs = messages.map((m) => m.seq);
+    const present = new Set((await this.range(Math.min(...seqs), Math.max(...seqs))).map((m) => m.seq));
+    await this.upsert(messages.filter((m) => !present.has(m.seq)));
+  }
+
   /** Every message with lo <= seq <= hi, oldest first, or null unless the buffer holds all of them (no gaps). */
   async window(lo: number, hi: number): Promise<BufferedMessage[] | null> {
     if (hi < lo) return [];

@@ -34,20 +34,31 @@ function bufferFor(env: Bindings, roomId: string) {
     });
 }
 
-export async function readHistory(env: Bindings, roomId: string, q: HistoryQuery): Promise<HistoryPage> {
-  const cached = await fromRedis(env, roomId, q).catch((err: Error) => {
+/** `knownLastSeq`: the room's last seq as Postgres has it; a buffer whose newest entry is older is behind. */
+export async function readHistory(
+  env: Bindings,
+  roomId: string,
+  q: HistoryQuery,
+  knownLastSeq = 0,
+): Promise<HistoryPage> {
+  const cached = await fromRedis(env, roomId, q, knownLastSeq).catch((err: Error) => {
     logJson("warn", { msg: "redis history read failed; using Postgres", roomId, error: err.message });
     return null;
   });
   if (cached) return { messages: cached, source: "redis" };
   const page = await fromPostgres(env, roomId, q);
   if (page.length > 0 && redisConfigured(env)) {
-    await withRedis(env, (r) => bufferFor(env, roomId)(r).upsert(page), { retries: 0 }).catch(() => {});
+    await withRedis(env, (r) => bufferFor(env, roomId)(r).fillMissing(page), { retries: 0 }).catch(() => {});
   }
   return { messages: page, source: "postgres" };
 }
 
-async function fromRedis(env: Bindings, roomId: string, q: HistoryQuery): Promise<MessageView[] | null> {
+async function fromRedis(
+  env: Bindings,
+  roomId: string,
+  q: HistoryQuery,
+  knownLastSeq: number,
+): Promise<MessageView[] | null> {
   if (!redisConfigured(env)) return null;
   return withRedis(
     env,
@@ -60,6 +71,8 @@ async function fromRedis(env: Bindings, roomId: string, q: HistoryQuery): Promis
       }
       let hi = q.before !== undefined ? q.before - 1 : (await buffer.bounds())?.max;
       if (hi === undefined) return null;
+      // The newest page must be the newest: a buffer that missed the latest writes is not used for it.
+      if (q.before === undefined && hi < knownLastSeq) return null;
       hi = Math.max(0, hi);
       const lo = Math.max(1, hi - q.limit + 1);
       const window = await buffer.window(lo, hi);

@@ -107,6 +107,36 @@ describe("GET /api/rooms/:id/messages", () => {
     expect(refilled.json.messages).toEqual(gap.json.messages);
   });
 
+  it("does not serve a newest page from a buffer that missed the latest messages", async () => {
+    const { room, owner } = await roomWithMessages(5);
+    const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
+    await redis.zremrangebyscore(`room:${room.id}:recent`, 5, 5);
+    const { res, json } = await api("GET", `/api/rooms/${room.id}/messages?limit=3`, owner.token);
+    expect(res.headers.get("x-history-source")).toBe("postgres");
+    expect(seqs(json)).toEqual([5, 4, 3]);
+  });
+
+  it("refills only what the buffer lacks, never replacing a newer version with Postgres' copy", async () => {
+    const { room, owner } = await roomWithMessages(3);
+    const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
+    const key = `room:${room.id}:recent`;
+    const [newer] = (await redis.zrange(key, 2, 2, { byScore: true })) as { body: string }[];
+    // Pretend the room already cached an edit that Postgres has not received yet.
+    await redis.zremrangebyscore(key, 2, 2);
+    await redis.zadd(key, { score: 2, member: JSON.stringify({ ...newer, body: "edited, not yet in Postgres" }) });
+    await redis.zremrangebyscore(key, 1, 1);
+    expect(
+      (await api("GET", `/api/rooms/${room.id}/messages?limit=3`, owner.token)).res.headers.get("x-history-source"),
+    ).toBe("postgres");
+    const again = await api("GET", `/api/rooms/${room.id}/messages?limit=3`, owner.token);
+    expect(again.res.headers.get("x-history-source")).toBe("redis");
+    expect(again.json.messages.map((m: { body: string }) => m.body)).toEqual([
+      "message 3",
+      "edited, not yet in Postgres",
+      "message 1",
+    ]);
+  });
+
   it("serves history from Postgres when the buffer is gone entirely", async () => {
     const { room, owner } = await roomWithMessages(4);
     const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });

@@ -41,7 +41,7 @@ messageRoutes.get("/api/rooms/:id/messages", async (c) => {
       details: [{ field: "before", message: "conflicts with after" }],
     });
   }
-  const page = await readHistory(c.env, room.id, q);
+  const page = await readHistory(c.env, room.id, q, room.lastSeq);
   c.header("x-history-source", page.source);
   const edge = page.messages[page.messages.length - 1];
   const full = page.messages.length === q.limit && edge !== undefined;

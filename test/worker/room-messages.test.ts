@@ -1,47 +1,19 @@
 /** Sending, ordering, idempotency, write-through and resume: the room's guarantees, against real Postgres. */
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { and, asc, eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { messages, roomMembers, rooms, users as usersTable } from "../../src/db/schema";
-import type { ChatRoom } from "../../src/durable-objects/chat-room";
 import { breakRedis, isolatedPostgresFault } from "../helpers/faults";
-import { createRoom, createUser, db } from "../helpers/fixtures";
-import { connect, type Frame, type TestSocket } from "../helpers/sockets";
+import { type createUser, db } from "../helpers/fixtures";
+import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
+import type { Frame, TestSocket } from "../helpers/sockets";
 
-const open: TestSocket[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
-async function join(roomId: string, token: string) {
-  const socket = await connect(roomId, token);
-  open.push(socket);
-  await socket.next("welcome");
-  return socket;
-}
-const stubFor = (roomId: string) => env.ROOMS.get(env.ROOMS.idFromName(roomId)) as DurableObjectStub<ChatRoom>;
-
-async function sendAndAck(socket: TestSocket, clientMsgId: string, body = `body of ${clientMsgId}`) {
-  socket.send({ type: "send", clientMsgId, body });
-  const ack = await socket.next("ack");
-  expect(ack.clientMsgId).toBe(clientMsgId);
-  return ack.seq as number;
-}
+const pool = new SocketPool();
+afterEach(() => pool.closeAll());
+const join = (roomId: string, token: string) => pool.join(roomId, token);
 
 async function pgMessages(roomId: string) {
   return db().select().from(messages).where(eq(messages.roomId, roomId)).orderBy(asc(messages.seq));
-}
-
-/** A room with `n` members (first is owner) and a socket for each. */
-async function roomWith(n: number) {
-  const users = await Promise.all(Array.from({ length: n }, (_, i) => createUser(`u${i}`)));
-  const [owner, ...rest] = users;
-  if (!owner) throw new Error("need one user");
-  const room = await createRoom(
-    owner.id,
-    rest.map((u) => u.id),
-  );
-  return { room, users };
 }
 
 describe("sending", () => {

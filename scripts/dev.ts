@@ -27,11 +27,14 @@ const REQUIRED_SECRETS = [
   "JWT_SIGNING_KEY",
   "JWT_VERIFY_KEYS",
   "PASSWORD_PEPPER",
+  "NOTIFY_WEBHOOK_SECRET",
+  "VAPID_PUBLIC_KEY",
+  "VAPID_PRIVATE_KEY",
 ];
 
 async function main(): Promise<void> {
   if (await isPortOpen("127.0.0.1", PORT)) throw new PortInUseError(PORT, "worker (wrangler dev)", "PORT");
-  if (ensureDevVars(path.join(ROOT, ".dev.vars"))) log("created .dev.vars with generated dev-only JWT keys and pepper");
+  if (ensureDevVars(path.join(ROOT, ".dev.vars"))) log("wrote generated dev-only keys into .dev.vars");
 
   const stack = await startLocalStack({
     database: process.env.PGDATABASE_DEV ?? "edgechat_dev",
@@ -56,6 +59,9 @@ async function main(): Promise<void> {
     // Not a declared secret or var (production never has it), so it is passed as a var.
     "--var",
     `NEON_LOCAL_PROXY:${NEON_LOCAL_PROXY}`,
+    // Local webhook receivers and push test servers listen on http://localhost.
+    "--var",
+    "ALLOW_LOOPBACK_ENDPOINTS:true",
   ];
   // Own process group: wrangler starts workerd, and the whole group must go when we stop.
   const wrangler = spawn(process.execPath, [WRANGLER, ...args], {

@@ -7,7 +7,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { messageReactions, messages, pins, roomMembers, rooms } from "../db/schema";
-import { MAX_RECIPIENTS_PER_JOB, type NotificationJob } from "../worker/queue/jobs";
+import { MAX_RECIPIENTS_PER_JOB, type MessageJob } from "../worker/queue/jobs";
 import type {
   DeletePayload,
   EditPayload,
@@ -148,7 +148,7 @@ async function enqueueNotifications(
   online: Set<string>,
 ): Promise<void> {
   const now = Date.now();
-  const jobs: NotificationJob[] = [];
+  const jobs: MessageJob[] = [];
   const offline = members.filter((m) => !online.has(m.userId) && !(m.mutedUntil && m.mutedUntil.getTime() > now));
   for (const { message, requestId } of inserts) {
     const recipients = offline.filter((m) => m.userId !== message.senderId).map((m) => m.userId);
@@ -163,7 +163,7 @@ async function enqueueNotifications(
       });
     }
   }
-  let batch: { body: NotificationJob }[] = [];
+  let batch: { body: MessageJob }[] = [];
   let bytes = 0;
   for (const job of jobs) {
     const size = JSON.stringify(job).length;

@@ -1,47 +1,110 @@
+/**
+ * The notifications queue consumer and its dead-letter consumer. Each message is acked or retried on its
+ * own (a bad one never re-runs its batch); messages of one batch run a few at a time, so one slow webhook
+ * does not hold up the rest.
+ */
+import { createDb, type Db } from "../../db/client";
 import { logJson } from "../log";
+import { collectMessage } from "../notify/collect";
+import { type NotifyConfig, notifyConfig } from "../notify/config";
+import { deliverNotification, PermanentError } from "../notify/deliver";
+import { flushNotification, queueFlushes } from "../notify/flush";
 import type { Bindings } from "../types";
-import { dedupeKey, type NotificationJob, notificationJob } from "./jobs";
+import { clearFailure, recordDeadLetter, recordFailure } from "./failures";
+import { type QueueJob, queueJob } from "./jobs";
 
-export type JobOutcome = "ack" | "retry";
+const CONCURRENCY = 8;
+const DLQ_SUFFIX = "-dlq";
 
-/** Per-message handling: each message is acked or retried on its own, so one bad job never re-runs a batch. */
 export async function handleQueue(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
-  const deadLetters = batch.queue.endsWith("-dlq");
-  for (const msg of batch.messages) {
-    const outcome = deadLetters ? recordDeadLetter(batch.queue, msg) : await processJob(env, batch.queue, msg);
-    if (outcome === "ack") msg.ack();
-    else msg.retry({ delaySeconds: backoffSeconds(msg.attempts) });
+  const cfg = notifyConfig(env);
+  const db = createDb(env);
+  const handle = batch.queue.endsWith(DLQ_SUFFIX) ? handleDeadLetter : handleJob;
+  const pending = [...batch.messages];
+  const workers = Array.from({ length: Math.min(CONCURRENCY, pending.length) }, async () => {
+    for (let msg = pending.shift(); msg; msg = pending.shift()) await handle(msg, batch.queue, { env, cfg, db });
+  });
+  await Promise.all(workers);
+}
+
+interface Deps {
+  env: Bindings;
+  cfg: NotifyConfig;
+  db: Db;
+}
+
+/** base, 2×base, 4×base … seconds, capped at 5 minutes. */
+export function backoffSeconds(attempts: number, base = 2): number {
+  return Math.min(base * 2 ** Math.max(0, attempts - 1), 300);
+}
+
+async function handleJob(msg: Message<unknown>, queue: string, deps: Deps): Promise<void> {
+  const parsed = queueJob.safeParse(msg.body);
+  try {
+    if (!parsed.success) {
+      // It can never succeed: dead-letter it now with the reason instead of retrying it for minutes.
+      const reason = `invalid job: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"} ${i.message}`).join("; ")}`;
+      await recordDeadLetter(deps.db, msg, queue, reason);
+      logJson("warn", { msg: "invalid queue job dead-lettered", queue, id: msg.id });
+      msg.ack();
+      return;
+    }
+    await runJob(parsed.data, deps);
+    if (msg.attempts > 1) await clearFailure(deps.db, msg.id);
+    msg.ack();
+  } catch (err) {
+    await onFailure(msg, queue, deps, err);
   }
 }
 
-/** 2, 4, 8 … seconds, capped at 5 minutes. */
-export function backoffSeconds(attempts: number): number {
-  return Math.min(2 ** Math.max(1, attempts), 300);
-}
-
-async function processJob(env: Bindings, queue: string, msg: Message<unknown>): Promise<JobOutcome> {
-  const parsed = notificationJob.safeParse(msg.body);
-  if (!parsed.success) {
-    // A payload that can never succeed is not retried; the notifications issue records it as a dead letter.
-    logJson("warn", { msg: "invalid queue job dropped", queue, id: msg.id, issues: parsed.error.issues.length });
-    return "ack";
+async function onFailure(msg: Message<unknown>, queue: string, deps: Deps, err: unknown): Promise<void> {
+  const error = err instanceof Error ? err.message : String(err);
+  try {
+    if (err instanceof PermanentError) {
+      await recordDeadLetter(deps.db, msg, queue, error);
+      logJson("warn", { msg: "queue job dead-lettered", queue, id: msg.id, error });
+      msg.ack();
+      return;
+    }
+    await recordFailure(deps.db, msg, queue, error);
+  } catch (recordErr) {
+    // Postgres itself is down: the retry below still happens; the record waits for a later attempt.
+    logJson("error", { msg: "could not record queue failure", queue, id: msg.id, error: String(recordErr) });
   }
-  return deliver(env, parsed.data);
+  const delaySeconds = backoffSeconds(msg.attempts, deps.cfg.retryBaseSeconds);
+  logJson("warn", { msg: "queue job retried", queue, id: msg.id, attempts: msg.attempts, delaySeconds, error });
+  msg.retry({ delaySeconds });
 }
 
-/** Delivery channels (in-app, webhooks, push) are built by the notifications issue; this is their entry point. */
-async function deliver(_env: Bindings, job: NotificationJob): Promise<JobOutcome> {
-  for (const userId of job.recipients) {
-    logJson("info", {
-      msg: "notification job received",
-      dedupeKey: dedupeKey(job.roomId, job.seq, userId),
-      requestId: job.requestId,
-    });
+async function runJob(job: QueueJob, { env, cfg, db }: Deps): Promise<void> {
+  switch (job.kind) {
+    case "message": {
+      const touched = await collectMessage(db, job, cfg.digestWindowMs);
+      await queueFlushes(env.NOTIFICATIONS, touched);
+      return;
+    }
+    case "flush": {
+      const outcome = await flushNotification(db, cfg, env.NOTIFICATIONS, job.notificationId);
+      // Ran early (a copy queued by a redelivered message job): come back when it is due.
+      if ("notDueForSeconds" in outcome) {
+        await queueFlushes(env.NOTIFICATIONS, [{ id: job.notificationId, dueInSeconds: outcome.notDueForSeconds }]);
+      }
+      return;
+    }
+    case "deliver":
+      await deliverNotification(db, cfg, job);
+      return;
   }
-  return "ack";
 }
 
-function recordDeadLetter(queue: string, msg: Message<unknown>): JobOutcome {
-  logJson("error", { msg: "dead-lettered job", queue, id: msg.id, attempts: msg.attempts });
-  return "ack";
+async function handleDeadLetter(msg: Message<unknown>, dlq: string, deps: Deps): Promise<void> {
+  const queue = dlq.slice(0, -DLQ_SUFFIX.length);
+  try {
+    await recordDeadLetter(deps.db, msg, queue, null);
+    logJson("error", { msg: "dead-lettered job recorded", queue, id: msg.id, attempts: msg.attempts });
+    msg.ack();
+  } catch (err) {
+    logJson("error", { msg: "could not record dead letter", queue, id: msg.id, error: String(err) });
+    msg.retry({ delaySeconds: backoffSeconds(msg.attempts, deps.cfg.retryBaseSeconds) });
+  }
 }

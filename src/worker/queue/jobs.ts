@@ -4,10 +4,11 @@ import { z } from "zod";
 export const MAX_RECIPIENTS_PER_JOB = 100;
 
 /**
- * Offline members to tell about one message. Delivery is per recipient and deduplicated downstream by
- * `dedupeKey(roomId, seq, userId)`, so a job delivered (or retried) twice notifies nobody twice.
+ * Offline members to tell about one message (queued by the room after Postgres has the message).
+ * Deduplicated per recipient by `dedupeKey(roomId, seq, userId)` in Postgres, so a job delivered (or
+ * retried) twice notifies nobody twice.
  */
-export const notificationJob = z.strictObject({
+export const messageJob = z.strictObject({
   kind: z.literal("message"),
   roomId: z.uuid(),
   seq: z.number().int().positive(),
@@ -15,7 +16,31 @@ export const notificationJob = z.strictObject({
   recipients: z.array(z.uuid()).min(1).max(MAX_RECIPIENTS_PER_JOB),
   requestId: z.string().optional(),
 });
-export type NotificationJob = z.infer<typeof notificationJob>;
+export type MessageJob = z.infer<typeof messageJob>;
+
+/** A notification whose window has passed: freeze it and queue one delivery per channel target. */
+export const flushJob = z.strictObject({ kind: z.literal("flush"), notificationId: z.uuid() });
+export type FlushJob = z.infer<typeof flushJob>;
+
+/**
+ * One notification to one target: the deployment webhook, the user's own webhook, or one push
+ * subscription. Retried on its own, so a slow receiver never holds back the others.
+ */
+export const deliveryTarget = z.union([
+  z.literal("webhook:deployment"),
+  z.literal("webhook:user"),
+  z.templateLiteral(["push:", z.uuid()]),
+]);
+export type DeliveryTarget = z.infer<typeof deliveryTarget>;
+export const deliverJob = z.strictObject({
+  kind: z.literal("deliver"),
+  notificationId: z.uuid(),
+  target: deliveryTarget,
+});
+export type DeliverJob = z.infer<typeof deliverJob>;
+
+export const queueJob = z.discriminatedUnion("kind", [messageJob, flushJob, deliverJob]);
+export type QueueJob = z.infer<typeof queueJob>;
 
 export function dedupeKey(roomId: string, seq: number, userId: string): string {
   return `${roomId}:${seq}:${userId}`;

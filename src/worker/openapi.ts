@@ -6,6 +6,7 @@ import { z } from "zod";
 import { loginBody, refreshBody, registerBody, updateMeBody } from "../protocol/auth";
 import { ERROR_CODES } from "../protocol/errors";
 import { editMessage, sendMessage } from "../protocol/frames";
+import { markReadBody, notificationsQuery, pushSubscriptionBody, settingsPatch } from "../protocol/notifications";
 import {
   createRoomBody,
   directRoomBody,
@@ -96,7 +97,13 @@ export const ROUTES: RouteDoc[] = [
     body: refreshBody,
     ok: [204, "Done"],
   },
-  { method: "get", path: "/api/auth/me", summary: "My account", tag: "auth", ok: [200, "User"] },
+  {
+    method: "get",
+    path: "/api/auth/me",
+    summary: "My account and my unread notification count",
+    tag: "auth",
+    ok: [200, "User"],
+  },
   {
     method: "patch",
     path: "/api/auth/me",
@@ -248,6 +255,60 @@ export const ROUTES: RouteDoc[] = [
     tag: "search",
     query: searchQuery,
     ok: [200, "Results"],
+  },
+  {
+    method: "get",
+    path: "/api/notifications",
+    summary: "My in-app notifications, newest first (digests still open included)",
+    tag: "notifications",
+    query: notificationsQuery,
+    ok: [200, "Notifications, unread count, next cursor"],
+  },
+  {
+    method: "post",
+    path: "/api/notifications/read",
+    summary: "Mark notifications read: some ids, or all",
+    tag: "notifications",
+    body: markReadBody,
+    ok: [200, "How many changed, unread count"],
+  },
+  {
+    method: "get",
+    path: "/api/me/notification-settings",
+    summary: "My channels, personal webhook and muted rooms",
+    tag: "notifications",
+    ok: [200, "Settings"],
+  },
+  {
+    method: "patch",
+    path: "/api/me/notification-settings",
+    summary: "Turn channels on or off, set my webhook, mute rooms until a time",
+    tag: "notifications",
+    body: settingsPatch,
+    ok: [200, "Settings"],
+  },
+  {
+    method: "get",
+    path: "/api/push/vapid-public-key",
+    summary: "The VAPID key to subscribe with (applicationServerKey)",
+    tag: "notifications",
+    auth: false,
+    ok: [200, "Public key"],
+  },
+  {
+    method: "post",
+    path: "/api/push/subscriptions",
+    summary: "Register this browser's Web Push subscription",
+    tag: "notifications",
+    body: pushSubscriptionBody,
+    ok: [201, "Subscription id"],
+  },
+  {
+    method: "delete",
+    path: "/api/push/subscriptions/{id}",
+    summary: "Remove a push subscription",
+    tag: "notifications",
+    ok: [204, "Removed"],
   },
 ];
 

@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb, type Db } from "../../db/client";
+import { notifications } from "../../db/notification-schema";
 import { roomMembers, type User, users } from "../../db/schema";
 import { loginBody, refreshBody, registerBody, updateMeBody } from "../../protocol/auth";
 import { AppError } from "../../protocol/errors";
@@ -9,6 +10,7 @@ import { decoyHash, hashPassword, verifyPassword } from "../auth/password";
 import { familyOf, issueRefreshToken, revokeFamily, rotateRefreshToken } from "../auth/refresh-tokens";
 import { logJson } from "../log";
 import { requireUser, UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
+import { unreadFor } from "../notify/views";
 import { roomStub } from "../rooms";
 import type { AppEnv, Bindings } from "../types";
 import { jsonBody } from "../validation";
@@ -101,13 +103,14 @@ auth.post("/api/auth/logout", async (c) => {
 });
 
 auth.get("/api/auth/me", requireUser, async (c) => {
-  const [user] = await createDb(c.env)
-    .select()
-    .from(users)
-    .where(eq(users.id, c.get("userId") as string))
-    .limit(1);
+  const me = c.get("userId") as string;
+  const db = createDb(c.env);
+  const [[user], [unread]] = await db.batch([
+    db.select().from(users).where(eq(users.id, me)).limit(1),
+    db.select({ n: sql<number>`count(*)::int` }).from(notifications).where(unreadFor(me)),
+  ]);
   if (!user) throw unauthorized("Account no longer exists");
-  return c.json({ user: publicUser(user) });
+  return c.json({ user: publicUser(user), unreadNotifications: unread?.n ?? 0 });
 });
 
 auth.patch("/api/auth/me", requireUser, async (c) => {

@@ -5,6 +5,7 @@ import { messages, type Room, roomMembers, rooms, users } from "../../db/schema"
 import type { Role } from "../../durable-objects/identity";
 import { AppError } from "../../protocol/errors";
 import { createRoomBody, directRoomBody, pageQuery, updateRoomBody } from "../../protocol/rooms";
+import { decodeCursor, encodeCursor } from "../cursor";
 import { requireUser } from "../middleware/auth";
 import { membership, notFound, requireRole } from "../room-access";
 import type { AppEnv } from "../types";
@@ -189,20 +190,3 @@ roomRoutes.post("/api/rooms/:id/join", async (c) => {
   await db.insert(roomMembers).values({ roomId: room.id, userId: me, role: "member" }).onConflictDoNothing();
   return c.json({ room: roomView(room, "member") }, 201);
 });
-
-function encodeCursor(at: string, id: string): string {
-  return btoa(`${at}|${id}`).replaceAll("=", "");
-}
-
-function decodeCursor(cursor: string | undefined): { at: string; id: string } | null {
-  if (!cursor) return null;
-  try {
-    const [at, id] = atob(cursor).split("|");
-    if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error("bad cursor");
-    return { at, id };
-  } catch {
-    throw new AppError(400, "validation_failed", "Invalid cursor", {
-      details: [{ field: "cursor", message: "not a cursor from this API" }],
-    });
-  }
-}

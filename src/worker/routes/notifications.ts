@@ -1,0 +1,186 @@
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { createDb } from "../../db/client";
+import { notificationSettings, notifications, pushSubscriptions } from "../../db/notification-schema";
+import { roomMembers } from "../../db/schema";
+import { AppError } from "../../protocol/errors";
+import { markReadBody, notificationsQuery, pushSubscriptionBody, settingsPatch } from "../../protocol/notifications";
+import { decodeCursor, encodeCursor } from "../cursor";
+import { requireUser } from "../middleware/auth";
+import { notifyConfig } from "../notify/config";
+import { endpointProblem } from "../notify/endpoints";
+import { subscriptionKeyProblem } from "../notify/push";
+import { loadViews, unreadFor } from "../notify/views";
+import type { AppEnv } from "../types";
+import { jsonBody, queryParams } from "../validation";
+
+export const notificationRoutes = new Hono<AppEnv>();
+notificationRoutes.use("/api/notifications", requireUser);
+notificationRoutes.use("/api/notifications/*", requireUser);
+notificationRoutes.use("/api/me/*", requireUser);
+notificationRoutes.use("/api/push/subscriptions", requireUser);
+notificationRoutes.use("/api/push/subscriptions/*", requireUser);
+
+const invalid = (field: string, message: string) =>
+  new AppError(400, "validation_failed", "Some fields are invalid", { details: [{ field, message }] });
+
+/** In-app notifications, newest first; pending digests included and kept up to date. */
+notificationRoutes.get("/api/notifications", async (c) => {
+  const q = queryParams(c, notificationsQuery);
+  const me = c.get("userId") as string;
+  const after = decodeCursor(q.cursor);
+  const db = createDb(c.env);
+  const [rows, [count]] = await Promise.all([
+    loadViews(
+      db,
+      and(
+        eq(notifications.userId, me),
+        eq(notifications.inApp, true),
+        q.unread === "true" ? isNull(notifications.readAt) : undefined,
+        after
+          ? sql`(${notifications.createdAt}, ${notifications.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`
+          : undefined,
+      ),
+      { limit: q.limit + 1 },
+    ),
+    db.select({ n: sql<number>`count(*)::int` }).from(notifications).where(unreadFor(me)),
+  ]);
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return c.json({
+    notifications: page.map(({ userId: _, ...view }) => view),
+    unread: count?.n ?? 0,
+    nextCursor: rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+  });
+});
+
+notificationRoutes.post("/api/notifications/read", async (c) => {
+  const body = await jsonBody(c, markReadBody);
+  const me = c.get("userId") as string;
+  const db = createDb(c.env);
+  const updated = await db
+    .update(notifications)
+    .set({ readAt: sql`now()` })
+    .where(and(unreadFor(me), "ids" in body ? inArray(notifications.id, body.ids) : undefined))
+    .returning({ id: notifications.id });
+  const [count] = await db.select({ n: sql<number>`count(*)::int` }).from(notifications).where(unreadFor(me));
+  return c.json({ updated: updated.length, unread: count?.n ?? 0 });
+});
+
+async function settingsView(c: { env: AppEnv["Bindings"] }, userId: string) {
+  const db = createDb(c.env);
+  const [[s], muted] = await db.batch([
+    db.select().from(notificationSettings).where(eq(notificationSettings.userId, userId)).limit(1),
+    db
+      .select({ roomId: roomMembers.roomId, until: roomMembers.mutedUntil })
+      .from(roomMembers)
+      .where(and(eq(roomMembers.userId, userId), sql`${roomMembers.mutedUntil} > now()`)),
+  ]);
+  return {
+    channels: { inApp: s?.inApp ?? true, webhook: s?.webhook ?? true, push: s?.push ?? true },
+    webhookUrl: s?.webhookUrl ?? null,
+    // Shown only to its owner: it is what their receiver verifies signatures with.
+    webhookSecret: s?.webhookSecret ?? null,
+    mutedRooms: muted.map((m) => ({ roomId: m.roomId, until: m.until?.toISOString() ?? null })),
+  };
+}
+
+notificationRoutes.get("/api/me/notification-settings", async (c) => {
+  return c.json({ settings: await settingsView(c, c.get("userId") as string) });
+});
+
+notificationRoutes.patch("/api/me/notification-settings", async (c) => {
+  const body = await jsonBody(c, settingsPatch);
+  const me = c.get("userId") as string;
+  const cfg = notifyConfig(c.env);
+  const db = createDb(c.env);
+  if (body.webhookUrl) {
+    const problem = endpointProblem(body.webhookUrl, cfg.allowLoopback);
+    if (problem) throw invalid("webhookUrl", problem);
+  }
+  if (body.mute) {
+    const ids = [...new Set(body.mute.map((m) => m.roomId))];
+    const mine = await db
+      .select({ roomId: roomMembers.roomId })
+      .from(roomMembers)
+      .where(and(eq(roomMembers.userId, me), inArray(roomMembers.roomId, ids)));
+    // Muting a room you are not in reads exactly like muting one that does not exist.
+    if (mine.length !== ids.length) throw new AppError(404, "not_found", "Room not found");
+  }
+  const [current] = await db
+    .select({ webhookUrl: notificationSettings.webhookUrl })
+    .from(notificationSettings)
+    .where(eq(notificationSettings.userId, me))
+    .limit(1);
+  const changes: Partial<typeof notificationSettings.$inferInsert> = { ...body.channels };
+  if (body.webhookUrl !== undefined && body.webhookUrl !== (current?.webhookUrl ?? null)) {
+    changes.webhookUrl = body.webhookUrl;
+    changes.webhookSecret = body.webhookUrl ? newSecret() : null;
+  }
+  await db.batch([
+    db
+      .insert(notificationSettings)
+      .values({ userId: me, ...changes })
+      .onConflictDoUpdate({ target: notificationSettings.userId, set: { ...changes, updatedAt: sql`now()` } }),
+    ...(body.mute ?? []).map((m) =>
+      db
+        .update(roomMembers)
+        .set({ mutedUntil: m.until ? new Date(m.until) : null })
+        .where(and(eq(roomMembers.userId, me), eq(roomMembers.roomId, m.roomId))),
+    ),
+  ]);
+  return c.json({ settings: await settingsView(c, me) });
+});
+
+function newSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `whsec_${btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replaceAll("=", "")}`;
+}
+
+/** The VAPID public key browsers pass to `pushManager.subscribe({ applicationServerKey })`. */
+notificationRoutes.get("/api/push/vapid-public-key", (c) => {
+  const { vapid } = notifyConfig(c.env);
+  if (!vapid) throw new AppError(503, "unavailable", "Web Push is not configured on this deployment");
+  return c.json({ publicKey: vapid.publicKey });
+});
+
+notificationRoutes.post("/api/push/subscriptions", async (c) => {
+  const body = await jsonBody(c, pushSubscriptionBody);
+  const cfg = notifyConfig(c.env);
+  if (!cfg.vapid) throw new AppError(503, "unavailable", "Web Push is not configured on this deployment");
+  const endpoint = endpointProblem(body.endpoint, cfg.allowLoopback);
+  if (endpoint) throw invalid("endpoint", endpoint);
+  const keys = await subscriptionKeyProblem(body.keys);
+  if (keys) throw invalid("keys", keys);
+  const me = c.get("userId") as string;
+  const values = {
+    userId: me,
+    endpoint: body.endpoint,
+    p256dh: body.keys.p256dh,
+    auth: body.keys.auth,
+    expiresAt: body.expirationTime ? new Date(body.expirationTime) : null,
+  };
+  // One browser profile has one endpoint: subscribing again (or as another user after a login on the
+  // same device) takes it over rather than notifying two accounts on one device.
+  const [row] = await createDb(c.env)
+    .insert(pushSubscriptions)
+    .values(values)
+    .onConflictDoUpdate({ target: pushSubscriptions.endpoint, set: values })
+    .returning({ id: pushSubscriptions.id, createdAt: pushSubscriptions.createdAt });
+  return c.json({ subscription: { id: row?.id, endpoint: body.endpoint } }, 201);
+});
+
+notificationRoutes.delete("/api/push/subscriptions/:id", async (c) => {
+  const id = c.req.param("id");
+  const me = c.get("userId") as string;
+  if (/^[0-9a-f-]{36}$/i.test(id)) {
+    await createDb(c.env)
+      .delete(pushSubscriptions)
+      .where(and(eq(pushSubscriptions.id, id), eq(pushSubscriptions.userId, me)));
+  }
+  // Idempotent, and silent about other users' subscriptions.
+  return c.body(null, 204);
+});

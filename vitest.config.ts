@@ -14,7 +14,15 @@ export default defineConfig({
             miniflare: {
               bindings: inject("workerBindings"),
               // Deliver queued jobs to the consumer at once instead of after wrangler's batch timeout.
-              queueConsumers: { "edgechat-notifications": { maxBatchTimeout: 0.05 } },
+              // These replace wrangler.jsonc's consumer settings, so retries and the DLQ are restated here.
+              queueConsumers: {
+                "edgechat-notifications": {
+                  maxBatchTimeout: 0.05,
+                  maxRetries: 8,
+                  deadLetterQueue: "edgechat-notifications-dlq",
+                },
+                "edgechat-notifications-dlq": { maxBatchTimeout: 0.05, maxRetries: 20 },
+              },
             },
           })),
         ],

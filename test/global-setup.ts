@@ -8,6 +8,8 @@ import { generateDevSecrets } from "../scripts/local-stack/dev-secrets.ts";
 import { startLocalStack } from "../scripts/local-stack/index.ts";
 import { startUpstashBridge } from "../scripts/local-stack/upstash-bridge.ts";
 import { offlineWranglerEnv } from "../scripts/local-stack/wrangler-env.ts";
+import { startPushService } from "./servers/push-service.ts";
+import { startWebhookReceiver } from "./servers/webhook-receiver.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -33,6 +35,9 @@ export default async function setup(project: TestProject) {
   });
   const deadPostgresUrl = `postgres://postgres@127.0.0.1:${deadPort}/edgechat_test`;
 
+  const webhooks = await startWebhookReceiver();
+  const push = await startPushService();
+
   const secrets = { ...generateDevSecrets(), ...stack.bindings };
   // Wrangler reads required secrets from process.env when it loads the config for each test file.
   Object.assign(process.env, secrets);
@@ -47,10 +52,21 @@ export default async function setup(project: TestProject) {
     RATE_LIMIT_IP_PER_MINUTE: "1000000",
     RATE_LIMIT_USER_PER_MINUTE: "1000000",
     RATE_LIMIT_AUTH_PER_MINUTE: "1000000",
+    // Notifications: a deployment webhook every test can read back, loopback receivers allowed, retries
+    // without waiting, and a digest window short enough to see it close.
+    TEST_WEBHOOK_RECEIVER: webhooks.url,
+    TEST_PUSH_SERVICE: push.url,
+    NOTIFY_WEBHOOK_URL: `${webhooks.url}/hook/deployment`,
+    ALLOW_LOOPBACK_ENDPOINTS: "true",
+    NOTIFY_RETRY_BASE_SECONDS: "0",
+    NOTIFY_DIGEST_WINDOW_MS: "1500",
+    NOTIFY_WEBHOOK_TIMEOUT_MS: "1000",
   });
 
   return async () => {
     await deadRedisBridge.stop();
+    await webhooks.stop();
+    await push.stop();
     sink.close();
     await stack.stop();
   };

@@ -52,9 +52,16 @@ describe("Postgres resolution", () => {
         "select table_name from information_schema.tables where table_schema = 'public' order by 1",
       );
       expect(tables.map((t) => t.table_name)).toEqual([
+        "dead_letters",
         "message_reactions",
         "messages",
+        "notification_deliveries",
+        "notification_keys",
+        "notification_settings",
+        "notifications",
         "pins",
+        "push_subscriptions",
+        "queue_failures",
         "refresh_tokens",
         "room_members",
         "rooms",

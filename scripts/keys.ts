@@ -1,4 +1,4 @@
-/** `npm run keys`: prints a fresh JWT key pair and password pepper, ready for `wrangler secret put`. */
+/** `npm run keys`: prints fresh production secrets (JWT keys, pepper, webhook secret, VAPID keys) for `wrangler secret put`. */
 import { generateDevSecrets } from "./local-stack/dev-secrets.ts";
 
 const kid = new Date().toISOString().slice(0, 10);

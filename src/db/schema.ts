@@ -25,6 +25,11 @@ export const users = pgTable(
     email: text("email").notNull(),
     displayName: text("display_name").notNull(),
     passwordHash: text("password_hash").notNull(),
+    /** Operators; ADMIN_EMAILS grants the same without a database change. */
+    isAdmin: boolean("is_admin").notNull().default(false),
+    /** Set by an admin: login and refresh are refused, sockets closed, access tokens rejected. */
+    bannedAt: timestamp("banned_at", { withTimezone: true }),
+    banReason: text("ban_reason"),
     createdAt: createdAt(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -104,6 +109,8 @@ export const messages = pgTable(
     index("messages_body_fts").using("gin", sql`to_tsvector('simple', ${t.body})`),
     // Threads: replies to one message.
     index("messages_reply_to_idx").on(t.roomId, t.replyTo),
+    // Operators' messages-per-hour over the whole deployment.
+    index("messages_created_at_idx").on(t.createdAt),
     check("messages_seq_positive", sql`${t.seq} > 0`),
   ],
 );

@@ -38,6 +38,13 @@ export type SendResult =
 
 export type ChangeResult = { status: "ok" } | { status: "rejected"; code: ErrorCode; message: string };
 
+/** Close codes for users the worker disconnects: 4001 asks the client to sign in again, 4003 not to retry. */
+const DISCONNECT_CLOSE = {
+  logged_out: [4001, "logged out"],
+  removed: [4003, "removed from room"],
+  banned: [4003, "account suspended"],
+} as const;
+
 export interface RoomStats {
   roomId: string | null;
   lastSeq: number;
@@ -45,6 +52,7 @@ export interface RoomStats {
   online: string[];
   outbox: { depth: number; oldestAt: number | null; deadLetters: number };
   buffer: { min: number; max: number; count: number } | null;
+  throttleHits: number;
 }
 
 /**
@@ -277,6 +285,7 @@ export class ChatRoom extends DurableObject<Env> {
       );
       if (!decision.allowed) {
         this.store.logSend(actor.userId, now, true);
+        this.store.bump("throttle_hits");
         return { status: "throttled", retryAfterMs: decision.retryAfterMs };
       }
       if (input.replyTo !== undefined && !this.store.owner(input.replyTo)) {
@@ -475,12 +484,25 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /** RPC: a member was removed (4003) or logged out (4001): close their sockets. */
-  async disconnectUser(userId: string, reason: "removed" | "logged_out"): Promise<number> {
+  async disconnectUser(userId: string, reason: keyof typeof DISCONNECT_CLOSE): Promise<number> {
     const sockets = [...this.sockets.live(userId)].map(([ws]) => ws);
+    const [code, text] = DISCONNECT_CLOSE[reason];
     for (const ws of sockets) {
-      closeQuietly(ws, reason === "removed" ? 4003 : 4001, reason === "removed" ? "removed from room" : "logged out");
+      closeQuietly(ws, code, text);
       this.onSocketGone(ws);
     }
+    return sockets.length;
+  }
+
+  /**
+   * RPC: the room was deleted (admin). Every socket is closed with 4004 and the object's storage wiped,
+   * so nothing (an outbox row, an alarm) writes the room back into Postgres.
+   */
+  async destroy(): Promise<number> {
+    const sockets = this.ctx.getWebSockets();
+    for (const ws of sockets) closeQuietly(ws, 4004, "room deleted");
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
     return sockets.length;
   }
 
@@ -577,6 +599,7 @@ export class ChatRoom extends DurableObject<Env> {
       online: this.sockets.onlineUsers(),
       outbox: { ...this.store.outboxStats(), deadLetters: this.store.deadLetterCount() },
       buffer: redisConfigured(this.env) ? await this.withBuffer((b) => b.bounds()).catch(() => null) : null,
+      throttleHits: Number(this.store.getMeta("throttle_hits") ?? 0),
     };
   }
 

@@ -138,6 +138,14 @@ export class RoomStore {
     );
   }
 
+  /** Counters operators read through `stats()` (throttle hits); kept in SQLite so restarts keep them. */
+  bump(key: string): void {
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+      key,
+    );
+  }
+
   // --- messages -----------------------------------------------------------------------------------
 
   lastSeq(): number {

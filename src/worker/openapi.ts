@@ -3,6 +3,7 @@
  * drift apart. A test checks that every route the app serves is listed here.
  */
 import { z } from "zod";
+import { banBody, deadLettersQuery, userLookupQuery } from "../protocol/admin";
 import { loginBody, refreshBody, registerBody, updateMeBody } from "../protocol/auth";
 import { ERROR_CODES } from "../protocol/errors";
 import { editMessage, sendMessage } from "../protocol/frames";
@@ -337,12 +338,59 @@ const errorSchema = {
   },
 };
 
-let cached: Record<string, unknown> | null = null;
+/** Served only to admins (/api/admin/openapi.json); the public document does not reveal these. */
+export const ADMIN_ROUTES: RouteDoc[] = [
+  { method: "get", path: "/api/admin/openapi.json", summary: "This document", tag: "admin", ok: [200, "OpenAPI"] },
+  {
+    method: "get",
+    path: "/api/admin/stats",
+    summary: "Users, rooms, messages per hour (24 h), live sockets in recently active rooms",
+    tag: "admin",
+    ok: [200, "Figures"],
+  },
+  {
+    method: "get",
+    path: "/api/admin/rooms/{id}",
+    summary: "A room: live sockets, last seq, outbox depth and oldest age, Redis buffer, throttle hits",
+    tag: "admin",
+    ok: [200, "Room figures"],
+  },
+  { method: "delete", path: "/api/admin/rooms/{id}", summary: "Delete a room", tag: "admin", ok: [204, "Deleted"] },
+  {
+    method: "get",
+    path: "/api/admin/users",
+    summary: "Find a user by email",
+    tag: "admin",
+    query: userLookupQuery,
+    ok: [200, "User and rooms"],
+  },
+  { method: "get", path: "/api/admin/users/{id}", summary: "A user and their rooms", tag: "admin", ok: [200, "User"] },
+  {
+    method: "post",
+    path: "/api/admin/users/{id}/ban",
+    summary: "Ban: refuse login and tokens, close sockets",
+    tag: "admin",
+    body: banBody,
+    ok: [200, "User"],
+  },
+  { method: "delete", path: "/api/admin/users/{id}/ban", summary: "Lift a ban", tag: "admin", ok: [200, "User"] },
+  {
+    method: "get",
+    path: "/api/admin/dead-letters",
+    summary: "Jobs that will not run again, newest first, and how many are retrying",
+    tag: "admin",
+    query: deadLettersQuery,
+    ok: [200, "Dead letters"],
+  },
+];
 
-export function openApiDocument(): Record<string, unknown> {
-  if (cached) return cached;
+const cached = new Map<RouteDoc[], Record<string, unknown>>();
+
+export function openApiDocument(routes: RouteDoc[] = ROUTES): Record<string, unknown> {
+  const hit = cached.get(routes);
+  if (hit) return hit;
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const r of ROUTES) {
+  for (const r of routes) {
     const parameters = [
       ...idParams(r.path).map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
       ...(r.query
@@ -372,7 +420,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
     };
   }
-  cached = {
+  const doc = {
     openapi: "3.1.0",
     info: {
       title: "edgechat",
@@ -386,5 +434,6 @@ export function openApiDocument(): Record<string, unknown> {
     },
     paths,
   };
-  return cached;
+  cached.set(routes, doc);
+  return doc;
 }

@@ -11,7 +11,9 @@ import { AppError } from "../../protocol/errors";
 import { logJson } from "../log";
 import type { AppEnv, Bindings } from "../types";
 
+// KEYS[2], when given, is a block marker (a banned user): checked in the same round trip.
 const SLIDING_WINDOW = `
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0} end
 local key, now, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local count = redis.call('ZCARD', key)
@@ -29,6 +31,8 @@ export interface Limit {
   name: string;
   perMinute: (env: Bindings) => number;
   key: (c: Context<AppEnv>) => string | null;
+  /** A Redis key whose presence refuses the request outright (401). */
+  blockKey?: (c: Context<AppEnv>) => string | null;
 }
 
 const WINDOW_MS = 60_000;
@@ -50,7 +54,7 @@ export async function checkLimit(c: Context<AppEnv>, limit: Limit): Promise<void
         redis
           .createScript<[number, number, number]>(SLIDING_WINDOW)
           .exec(
-            [`ratelimit:${limit.name}:${key}`],
+            [`ratelimit:${limit.name}:${key}`, ...(limit.blockKey?.(c) ? [limit.blockKey(c) as string] : [])],
             [String(Date.now()), String(WINDOW_MS), String(perMinute), crypto.randomUUID()],
           ),
       { retries: 0, timeoutMs: 1000 },
@@ -65,6 +69,11 @@ export async function checkLimit(c: Context<AppEnv>, limit: Limit): Promise<void
     return;
   }
   const [allowed, remaining, retryAfterMs] = result;
+  if (allowed === -1) {
+    throw new AppError(401, "unauthorized", "This account is suspended", {
+      headers: { "WWW-Authenticate": 'Bearer realm="edgechat", error="invalid_token"' },
+    });
+  }
   const resetSeconds = Math.ceil((allowed ? WINDOW_MS : retryAfterMs) / 1000);
   const headers = {
     "RateLimit-Limit": String(perMinute),
@@ -97,7 +106,16 @@ export const perUser: Limit = {
   name: "user",
   perMinute: (env) => positiveInt(env.RATE_LIMIT_USER_PER_MINUTE, 300),
   key: (c) => c.get("userId") ?? null,
+  blockKey: (c) => {
+    const userId = c.get("userId");
+    return userId ? bannedKey(userId) : null;
+  },
 };
+
+/** Present while a banned user's last access tokens could still be valid (set by the admin ban). */
+export function bannedKey(userId: string): string {
+  return `banned:${userId}`;
+}
 
 /** Login and register: a much smaller budget per address, against password guessing and sign-up floods. */
 export const perIpAuth: Limit = {

@@ -4,6 +4,7 @@
  * does not hold up the rest.
  */
 import { createDb, type Db } from "../../db/client";
+import { mapBounded } from "../../lib/bounded";
 import { logJson } from "../log";
 import { collectMessage } from "../notify/collect";
 import { type NotifyConfig, notifyConfig } from "../notify/config";
@@ -20,11 +21,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Bindings): 
   const cfg = notifyConfig(env);
   const db = createDb(env);
   const handle = batch.queue.endsWith(DLQ_SUFFIX) ? handleDeadLetter : handleJob;
-  const pending = [...batch.messages];
-  const workers = Array.from({ length: Math.min(CONCURRENCY, pending.length) }, async () => {
-    for (let msg = pending.shift(); msg; msg = pending.shift()) await handle(msg, batch.queue, { env, cfg, db });
-  });
-  await Promise.all(workers);
+  await mapBounded(batch.messages, CONCURRENCY, (msg) => handle(msg, batch.queue, { env, cfg, db }));
 }
 
 interface Deps {

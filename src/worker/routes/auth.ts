@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb, type Db } from "../../db/client";
 import { notifications } from "../../db/notification-schema";
-import { roomMembers, type User, users } from "../../db/schema";
+import { type User, users } from "../../db/schema";
 import { loginBody, refreshBody, registerBody, updateMeBody } from "../../protocol/auth";
 import { AppError } from "../../protocol/errors";
 import { signAccessToken } from "../auth/jwt";
@@ -11,14 +11,13 @@ import { familyOf, issueRefreshToken, revokeFamily, rotateRefreshToken } from ".
 import { logJson } from "../log";
 import { requireUser, UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
 import { unreadFor } from "../notify/views";
-import { roomStub } from "../rooms";
+import { disconnectEverywhere } from "../rooms";
 import type { AppEnv, Bindings } from "../types";
 import { jsonBody } from "../validation";
 
 export const auth = new Hono<AppEnv>();
 
 /** Rooms told at once when a user logs out (their sockets are closed); bounded so a big account cannot fan out unbounded. */
-const DISCONNECT_FAN_OUT = 10;
 
 function publicUser(u: User) {
   return { id: u.id, email: u.email, displayName: u.displayName, createdAt: u.createdAt.toISOString() };
@@ -67,6 +66,8 @@ auth.post("/api/auth/login", async (c) => {
     c.env.PASSWORD_PEPPER,
   );
   if (!user || !ok) throw unauthorized("Email or password is wrong");
+  // Said only to someone who knows the password, so it reveals nothing about which accounts exist.
+  if (user.bannedAt) throw new AppError(403, "forbidden", "This account is suspended");
   c.set("userId", user.id);
   return c.json({ user: publicUser(user), ...(await tokens(c.env, db, user.id)) });
 });
@@ -96,7 +97,7 @@ auth.post("/api/auth/logout", async (c) => {
   const family = await familyOf(db, refreshToken);
   if (family) {
     await revokeFamily(db, family.familyId);
-    await disconnectEverywhere(c.env, db, family.userId);
+    await disconnectEverywhere(c.env, db, family.userId, "logged_out");
   }
   // Logging out twice, or with an unknown token, is not an error: the session is over either way.
   return c.body(null, 204);
@@ -123,19 +124,3 @@ auth.patch("/api/auth/me", requireUser, async (c) => {
   if (!user) throw unauthorized("Account no longer exists");
   return c.json({ user: publicUser(user) });
 });
-
-/** Closes the user's open sockets in every room (4001), a few rooms at a time. */
-async function disconnectEverywhere(env: Bindings, db: Db, userId: string): Promise<void> {
-  const rooms = await db.select({ roomId: roomMembers.roomId }).from(roomMembers).where(eq(roomMembers.userId, userId));
-  for (let i = 0; i < rooms.length; i += DISCONNECT_FAN_OUT) {
-    await Promise.all(
-      rooms.slice(i, i + DISCONNECT_FAN_OUT).map((r) =>
-        roomStub(env, r.roomId)
-          .disconnectUser(userId, "logged_out")
-          .catch((err: Error) =>
-            logJson("warn", { msg: "disconnect on logout failed", roomId: r.roomId, error: err.message }),
-          ),
-      ),
-    );
-  }
-}

@@ -1,0 +1,45 @@
+import { eq } from "drizzle-orm";
+import type { MiddlewareHandler } from "hono";
+import { createDb } from "../../db/client";
+import { users } from "../../db/schema";
+import { AppError } from "../../protocol/errors";
+import { verifyAccessToken } from "../auth/jwt";
+import { bearerToken } from "../middleware/auth";
+import type { AppEnv, Bindings } from "../types";
+
+export function adminEmails(env: Bindings): Set<string> {
+  return new Set(
+    (env.ADMIN_EMAILS ?? "")
+      .split(",")
+      .map((e) => e.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
+
+export function isAdmin(env: Bindings, user: { isAdmin: boolean; email: string; bannedAt: Date | null }): boolean {
+  return !user.bannedAt && (user.isAdmin || adminEmails(env).has(user.email.toLowerCase()));
+}
+
+/**
+ * Admin routes answer exactly like a route that does not exist to everyone else, with or without a
+ * token, so the admin surface cannot be discovered or probed.
+ */
+export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const hidden = new AppError(404, "not_found", "No such route");
+  const token = bearerToken(c.req.header("authorization"));
+  if (!token) throw hidden;
+  let userId: string;
+  try {
+    ({ userId } = await verifyAccessToken(c.env, token));
+  } catch {
+    throw hidden;
+  }
+  const [user] = await createDb(c.env)
+    .select({ isAdmin: users.isAdmin, email: users.email, bannedAt: users.bannedAt })
+    .from(users)
+    .where(eq(users.id, userId))
+    .limit(1);
+  if (!user || !isAdmin(c.env, user)) throw hidden;
+  c.set("userId", userId);
+  await next();
+};

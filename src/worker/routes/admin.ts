@@ -1,0 +1,222 @@
+/**
+ * Operators' API: deployment figures, room inspection, dead letters, bans, room deletion. Every route
+ * is behind requireAdmin, which makes it look absent (404) to anyone else.
+ */
+import { and, count, desc, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { createDb } from "../../db/client";
+import { deadLetters, queueFailures } from "../../db/notification-schema";
+import { messages, refreshTokens, roomMembers, rooms, users } from "../../db/schema";
+import { redisConfigured, withRedis } from "../../lib/redis";
+import { banBody, deadLettersQuery, userLookupQuery } from "../../protocol/admin";
+import { AppError } from "../../protocol/errors";
+import { isAdmin, requireAdmin } from "../admin/access";
+import { liveSockets, roomFigures } from "../admin/room-figures";
+import { decodeCursor, encodeCursor } from "../cursor";
+import { logJson } from "../log";
+import { bannedKey } from "../middleware/rate-limit";
+import { ADMIN_ROUTES, openApiDocument } from "../openapi";
+import { disconnectEverywhere, roomStub } from "../rooms";
+import type { AppEnv, Bindings } from "../types";
+import { jsonBody, queryParams } from "../validation";
+
+export const adminRoutes = new Hono<AppEnv>();
+adminRoutes.use("/api/admin/*", requireAdmin);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Rooms asked for live sockets by /stats: the most recently active ones, so one call stays bounded. */
+const STATS_ROOMS = 200;
+
+function idParam(value: string, what: string): string {
+  if (!UUID.test(value)) throw new AppError(404, "not_found", `${what} not found`);
+  return value.toLowerCase();
+}
+
+adminRoutes.get("/api/admin/openapi.json", (c) => c.json(openApiDocument(ADMIN_ROUTES)));
+
+adminRoutes.get("/api/admin/stats", async (c) => {
+  const db = createDb(c.env);
+  const [[totals], perHour, active] = await db.batch([
+    db
+      .select({
+        users: sql<number>`(select count(*)::int from ${users})`,
+        rooms: sql<number>`(select count(*)::int from ${rooms})`,
+        banned: sql<number>`(select count(*)::int from ${users} where ${users.bannedAt} is not null)`,
+        deadLetters: sql<number>`(select count(*)::int from ${deadLetters})`,
+      })
+      .from(sql`(select 1) as one`),
+    db
+      .select({
+        hour: sql<string>`to_char(date_trunc('hour', ${messages.createdAt}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`,
+        messages: count(),
+      })
+      .from(messages)
+      .where(gt(messages.createdAt, sql`now() - interval '24 hours'`))
+      .groupBy(sql`1`)
+      .orderBy(sql`1`),
+    db
+      .select({ id: rooms.id })
+      .from(rooms)
+      .where(gt(rooms.lastMessageAt, sql`now() - interval '24 hours'`))
+      .orderBy(desc(rooms.lastMessageAt))
+      .limit(STATS_ROOMS + 1),
+  ]);
+  const sampled = active.slice(0, STATS_ROOMS).map((r) => r.id);
+  const live = await liveSockets(c.env, sampled);
+  return c.json({
+    ...totals,
+    messagesPerHour: perHour,
+    live: { ...live, roomsAsked: sampled.length, truncated: active.length > STATS_ROOMS },
+  });
+});
+
+adminRoutes.get("/api/admin/rooms/:id", async (c) => {
+  const id = idParam(c.req.param("id"), "Room");
+  const db = createDb(c.env);
+  const [room] = await db
+    .select({
+      room: rooms,
+      members: sql<number>`(select count(*)::int from ${roomMembers} where ${roomMembers.roomId} = ${rooms.id})`,
+    })
+    .from(rooms)
+    .where(eq(rooms.id, id))
+    .limit(1);
+  if (!room) throw new AppError(404, "not_found", "Room not found");
+  const figures = await roomFigures(c.env, id);
+  return c.json({
+    room: { ...room.room, members: room.members },
+    live: figures && {
+      sockets: figures.sockets,
+      online: figures.online,
+      lastSeq: figures.lastSeq,
+      outbox: {
+        ...figures.outbox,
+        oldestAgeMs: figures.outbox.oldestAt === null ? null : Date.now() - figures.outbox.oldestAt,
+      },
+      buffer: figures.buffer,
+      throttleHits: figures.throttleHits,
+    },
+    // Postgres behind the room (write-through still catching up) shows as a gap here.
+    postgresLastSeq: room.room.lastSeq,
+  });
+});
+
+adminRoutes.delete("/api/admin/rooms/:id", async (c) => {
+  const id = idParam(c.req.param("id"), "Room");
+  const [deleted] = await createDb(c.env).delete(rooms).where(eq(rooms.id, id)).returning({ id: rooms.id });
+  if (!deleted) throw new AppError(404, "not_found", "Room not found");
+  const closed = await roomStub(c.env, id).destroy();
+  if (redisConfigured(c.env)) {
+    await withRedis(c.env, (r) => r.del(`room:${id}:recent`)).catch((err: Error) =>
+      logJson("warn", { msg: "room buffer not removed", roomId: id, error: err.message }),
+    );
+  }
+  logJson("info", { msg: "room deleted by admin", roomId: id, admin: c.get("userId"), socketsClosed: closed });
+  return c.body(null, 204);
+});
+
+function userView(env: Bindings, u: typeof users.$inferSelect) {
+  return {
+    id: u.id,
+    email: u.email,
+    displayName: u.displayName,
+    admin: isAdmin(env, u),
+    bannedAt: u.bannedAt?.toISOString() ?? null,
+    banReason: u.banReason,
+    createdAt: u.createdAt.toISOString(),
+  };
+}
+
+async function userDetail(env: Bindings, where: SQL | undefined) {
+  const db = createDb(env);
+  const [user] = await db.select().from(users).where(where).limit(1);
+  if (!user) throw new AppError(404, "not_found", "User not found");
+  const memberships = await db
+    .select({ roomId: roomMembers.roomId, role: roomMembers.role, name: rooms.name, kind: rooms.kind })
+    .from(roomMembers)
+    .innerJoin(rooms, eq(rooms.id, roomMembers.roomId))
+    .where(eq(roomMembers.userId, user.id))
+    .limit(500);
+  return { user: userView(env, user), rooms: memberships };
+}
+
+adminRoutes.get("/api/admin/users", async (c) => {
+  const { email } = queryParams(c, userLookupQuery);
+  return c.json(await userDetail(c.env, sql`lower(${users.email}) = lower(${email})`));
+});
+
+adminRoutes.get("/api/admin/users/:id", async (c) => {
+  return c.json(await userDetail(c.env, eq(users.id, idParam(c.req.param("id"), "User"))));
+});
+
+adminRoutes.post("/api/admin/users/:id/ban", async (c) => {
+  const id = idParam(c.req.param("id"), "User");
+  const { reason } = await jsonBody(c, banBody);
+  if (id === c.get("userId")) throw new AppError(409, "conflict", "Admins cannot ban themselves");
+  const db = createDb(c.env);
+  const [[user]] = await db.batch([
+    db
+      .update(users)
+      .set({ bannedAt: sql`coalesce(${users.bannedAt}, now())`, banReason: reason ?? null })
+      .where(eq(users.id, id))
+      .returning(),
+    db
+      .update(refreshTokens)
+      .set({ revokedAt: sql`now()` })
+      .where(and(eq(refreshTokens.userId, id), isNull(refreshTokens.revokedAt))),
+  ]);
+  if (!user) throw new AppError(404, "not_found", "User not found");
+  // Access tokens stay valid until they expire; this marker makes every API call refuse them until then.
+  const ttl = Number(c.env.ACCESS_TOKEN_TTL_SECONDS ?? 900) + 60;
+  if (redisConfigured(c.env)) {
+    await withRedis(c.env, (r) => r.set(bannedKey(id), "1", { ex: ttl })).catch((err: Error) =>
+      logJson("error", { msg: "ban marker not set; tokens expire on their own", userId: id, error: err.message }),
+    );
+  }
+  await disconnectEverywhere(c.env, db, id, "banned");
+  logJson("info", { msg: "user banned", userId: id, admin: c.get("userId") });
+  return c.json({ user: userView(c.env, user) });
+});
+
+adminRoutes.delete("/api/admin/users/:id/ban", async (c) => {
+  const id = idParam(c.req.param("id"), "User");
+  const [user] = await createDb(c.env)
+    .update(users)
+    .set({ bannedAt: null, banReason: null })
+    .where(eq(users.id, id))
+    .returning();
+  if (!user) throw new AppError(404, "not_found", "User not found");
+  if (redisConfigured(c.env)) await withRedis(c.env, (r) => r.del(bannedKey(id))).catch(() => undefined);
+  logJson("info", { msg: "user unbanned", userId: id, admin: c.get("userId") });
+  return c.json({ user: userView(c.env, user) });
+});
+
+/** Jobs that will not run again, newest first, and how many are still being retried. */
+adminRoutes.get("/api/admin/dead-letters", async (c) => {
+  const q = queryParams(c, deadLettersQuery);
+  const after = decodeCursor(q.cursor);
+  const db = createDb(c.env);
+  const [rows, [retrying]] = await db.batch([
+    db
+      .select({
+        row: deadLetters,
+        at: sql<string>`to_char(${deadLetters.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      })
+      .from(deadLetters)
+      .where(
+        after
+          ? sql`(${deadLetters.createdAt}, ${deadLetters.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`
+          : undefined,
+      )
+      .orderBy(desc(deadLetters.createdAt), desc(deadLetters.id))
+      .limit(q.limit + 1),
+    db.select({ n: count() }).from(queueFailures),
+  ]);
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return c.json({
+    deadLetters: page.map(({ row, at }) => ({ ...row, createdAt: at })),
+    retrying: retrying?.n ?? 0,
+    nextCursor: rows.length > q.limit && last ? encodeCursor(last.at, last.row.id) : null,
+  });
+});

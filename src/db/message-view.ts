@@ -13,5 +13,6 @@ export function toMessageView(row: Message): MessageView {
     createdAt: row.createdAt.toISOString(),
     editedAt: row.editedAt?.toISOString() ?? null,
     deletedAt: row.deletedAt?.toISOString() ?? null,
+    ...(row.attachments?.length && !row.deletedAt ? { attachments: row.attachments } : {}),
   };
 }

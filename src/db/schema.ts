@@ -8,6 +8,7 @@ import {
   boolean,
   check,
   index,
+  jsonb,
   pgTable,
   primaryKey,
   text,
@@ -15,6 +16,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import type { AttachmentRef } from "../protocol/frames";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
@@ -98,6 +100,8 @@ export const messages = pgTable(
     clientMsgId: text("client_msg_id").notNull(),
     body: text("body").notNull(),
     replyTo: bigint("reply_to", { mode: "number" }),
+    /** Files attached at send time: [{id, filename, contentType, size}]. */
+    attachments: jsonb("attachments").$type<AttachmentRef[]>(),
     createdAt: createdAt(),
     editedAt: timestamp("edited_at", { withTimezone: true }),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),

@@ -4,6 +4,7 @@ import { withDeadline } from "../lib/deadline";
 import { redisConfigured, withRedis } from "../lib/redis";
 import type { ErrorCode } from "../protocol/errors";
 import {
+  type AttachmentRef,
   CLIENT_FRAME_TYPES,
   clientFrame,
   type MessageView,
@@ -295,6 +296,16 @@ export class ChatRoom extends DurableObject<Env> {
           message: `replyTo ${input.replyTo} is not a message in this room`,
         };
       }
+      const files = input.attachments?.length
+        ? this.store.claimAttachments(input.attachments, actor.userId, this.store.lastSeq() + 1)
+        : [];
+      if (files === null) {
+        return {
+          status: "rejected",
+          code: "unprocessable",
+          message: "an attachment is not yours, not uploaded to this room, or already sent",
+        };
+      }
       const message = this.store.insertMessage(
         {
           senderId: actor.userId,
@@ -302,6 +313,7 @@ export class ChatRoom extends DurableObject<Env> {
           body: input.body,
           replyTo: input.replyTo ?? null,
           createdAt: new Date(now).toISOString(),
+          ...(files.length ? { attachments: files } : {}),
         },
         roomId,
       );
@@ -504,6 +516,11 @@ export class ChatRoom extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     return sockets.length;
+  }
+
+  /** RPC: an upload finished (bytes in R2, row in Postgres); its uploader may now send it in a message. */
+  async attachmentReady(a: AttachmentRef & { uploaderId: string }): Promise<void> {
+    this.store.registerAttachment(a);
   }
 
   /** RPC: a member's role changed; their open sockets act with the new role at once. */

@@ -2,7 +2,7 @@
  * The room's own SQLite: the single place where a message becomes real. Every method is synchronous, so
  * each runs to completion without another event interleaving, and its writes commit together.
  */
-import type { MessageView } from "../protocol/frames";
+import type { AttachmentRef, MessageView } from "../protocol/frames";
 
 /** Outbox row kinds, each written through to Postgres in order. */
 export type OutboxKind = "message" | "edit" | "delete" | "read" | "reaction" | "pin";
@@ -54,6 +54,7 @@ interface RingRow extends Record<string, SqlStorageValue> {
   created_at: number;
   edited_at: number | null;
   deleted_at: number | null;
+  attachments: string | null;
 }
 
 const SCHEMA = `
@@ -107,6 +108,11 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS read_marks (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  -- Uploads announced by the worker once their bytes are in R2; used_seq is the message that took each.
+  CREATE TABLE IF NOT EXISTS room_attachments (
+    id TEXT PRIMARY KEY, uploader_id TEXT NOT NULL, filename TEXT NOT NULL, content_type TEXT NOT NULL,
+    size INTEGER NOT NULL, used_seq INTEGER
+  );
 `;
 
 export class RoomStore {
@@ -117,6 +123,10 @@ export class RoomStore {
     this.storage = storage;
     this.sql = storage.sql;
     this.sql.exec(SCHEMA);
+    // Rooms created before attachments existed get the column on their next start.
+    const columns = this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')").toArray();
+    if (!columns.some((c) => c.name === "attachments"))
+      this.sql.exec("ALTER TABLE messages ADD COLUMN attachments TEXT");
   }
 
   transaction<T>(fn: () => T): T {
@@ -172,6 +182,7 @@ export class RoomStore {
 
   /** Appends a message with the next seq; the caller runs this inside a transaction with its outbox row. */
   insertMessage(m: Omit<MessageView, "seq" | "roomId" | "editedAt" | "deletedAt">, roomId: string): MessageView {
+    const files = m.attachments?.length ? JSON.stringify(m.attachments) : null;
     const seq = this.lastSeq() + 1;
     const createdAt = Date.parse(m.createdAt);
     this.sql.exec(
@@ -181,13 +192,14 @@ export class RoomStore {
       m.clientMsgId,
     );
     this.sql.exec(
-      "INSERT INTO messages (seq, sender_id, client_msg_id, body, reply_to, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO messages (seq, sender_id, client_msg_id, body, reply_to, created_at, attachments) VALUES (?, ?, ?, ?, ?, ?, ?)",
       seq,
       m.senderId,
       m.clientMsgId,
       m.body,
       m.replyTo,
       createdAt,
+      files,
     );
     return { ...m, roomId, seq, editedAt: null, deletedAt: null };
   }
@@ -198,7 +210,41 @@ export class RoomStore {
 
   deleteMessage(seq: number, deletedAt: number): void {
     this.sql.exec("UPDATE message_index SET deleted = 1 WHERE seq = ?", seq);
-    this.sql.exec("UPDATE messages SET body = NULL, deleted_at = ? WHERE seq = ?", deletedAt, seq);
+    this.sql.exec("UPDATE messages SET body = NULL, attachments = NULL, deleted_at = ? WHERE seq = ?", deletedAt, seq);
+  }
+
+  // --- attachments --------------------------------------------------------------------------------
+
+  registerAttachment(a: AttachmentRef & { uploaderId: string }): void {
+    this.sql.exec(
+      "INSERT OR IGNORE INTO room_attachments (id, uploader_id, filename, content_type, size) VALUES (?, ?, ?, ?, ?)",
+      a.id,
+      a.uploaderId,
+      a.filename,
+      a.contentType,
+      a.size,
+    );
+  }
+
+  /**
+   * Takes the sender's uploaded, unused attachments for message `seq`, in the order given; null (and
+   * nothing taken) when any id is unknown here, someone else's, or already in a message.
+   */
+  claimAttachments(ids: string[], uploaderId: string, seq: number): AttachmentRef[] | null {
+    const refs: AttachmentRef[] = [];
+    for (const id of ids) {
+      const row = this.sql
+        .exec<{ filename: string; content_type: string; size: number }>(
+          "SELECT filename, content_type, size FROM room_attachments WHERE id = ? AND uploader_id = ? AND used_seq IS NULL",
+          id,
+          uploaderId,
+        )
+        .next();
+      if (row.done) return null;
+      refs.push({ id, filename: row.value.filename, contentType: row.value.content_type, size: row.value.size });
+    }
+    for (const id of ids) this.sql.exec("UPDATE room_attachments SET used_seq = ? WHERE id = ?", seq, id);
+    return refs;
   }
 
   /** Lowest seq still held in the ring, or null when the ring is empty. */
@@ -383,5 +429,6 @@ function toView(r: RingRow, roomId: string): MessageView {
     createdAt: new Date(r.created_at).toISOString(),
     editedAt: iso(r.edited_at),
     deletedAt: iso(r.deleted_at),
+    ...(r.attachments ? { attachments: JSON.parse(r.attachments) as AttachmentRef[] } : {}),
   };
 }

@@ -3,8 +3,9 @@
  * notification jobs for members who were offline. Every statement is idempotent, so a batch retried after
  * a failure (or after Postgres committed but the reply was lost) changes nothing twice.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { attachments } from "../db/attachment-schema";
 import type { Db } from "../db/client";
 import { messageReactions, messages, pins, roomMembers, rooms } from "../db/schema";
 import { MAX_RECIPIENTS_PER_JOB, type MessageJob } from "../worker/queue/jobs";
@@ -53,11 +54,29 @@ export async function writeThrough(
             clientMsgId: m.clientMsgId,
             body: m.body ?? "",
             replyTo: m.replyTo,
+            attachments: m.attachments ?? null,
             createdAt: new Date(m.createdAt),
           })),
         )
         .onConflictDoNothing({ target: [messages.roomId, messages.seq] }),
     );
+    for (const { message: m } of inserts) {
+      if (!m.attachments?.length) continue;
+      statements.push(
+        db
+          .update(attachments)
+          .set({ state: "sent", messageSeq: m.seq })
+          .where(
+            and(
+              eq(attachments.roomId, roomId),
+              inArray(
+                attachments.id,
+                m.attachments.map((a) => a.id),
+              ),
+            ),
+          ),
+      );
+    }
     const last = inserts[inserts.length - 1]?.message;
     if (last) {
       statements.push(
@@ -73,8 +92,9 @@ export async function writeThrough(
   }
   // Edits, deletes and receipts keep their order; inserts go first, and nothing can precede its own insert.
   for (const row of rows) {
-    const statement = changeStatement(db, roomId, row);
-    if (statement) statements.push(statement);
+    const change = changeStatement(db, roomId, row);
+    if (Array.isArray(change)) statements.push(...change);
+    else if (change) statements.push(change);
   }
   const [first, ...rest] = statements;
   if (!first) return;
@@ -86,7 +106,7 @@ export async function writeThrough(
   }
 }
 
-function changeStatement(db: Db, roomId: string, row: OutboxRow): BatchItem<"pg"> | null {
+function changeStatement(db: Db, roomId: string, row: OutboxRow): BatchItem<"pg"> | BatchItem<"pg">[] | null {
   switch (row.kind) {
     case "message":
       return null;
@@ -99,11 +119,17 @@ function changeStatement(db: Db, roomId: string, row: OutboxRow): BatchItem<"pg"
     }
     case "delete": {
       const p = JSON.parse(row.payload) as DeletePayload;
-      // A tombstone: the row and its seq stay, the text goes.
-      return db
-        .update(messages)
-        .set({ body: "", deletedAt: new Date(p.deletedAt) })
-        .where(and(eq(messages.roomId, roomId), eq(messages.seq, p.seq)));
+      // A tombstone: the row and its seq stay, the text and files go (the sweep removes the bytes).
+      return [
+        db
+          .update(messages)
+          .set({ body: "", attachments: null, deletedAt: new Date(p.deletedAt) })
+          .where(and(eq(messages.roomId, roomId), eq(messages.seq, p.seq))),
+        db
+          .update(attachments)
+          .set({ state: "deleted", deletedAt: new Date(p.deletedAt) })
+          .where(and(eq(attachments.roomId, roomId), eq(attachments.messageSeq, p.seq))),
+      ];
     }
     case "reaction": {
       const p = JSON.parse(row.payload) as ReactionPayload;

@@ -14,32 +14,45 @@ export const MAX_CLIENT_MSG_ID_CHARS = 64;
 
 const seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
-/** What a client sends to post a message; also the REST body of POST /api/rooms/:id/messages. */
-export const sendMessage = z.strictObject({
+export const MAX_ATTACHMENTS = 10;
+
+const body = z.string().max(MAX_BODY_CHARS, `at most ${MAX_BODY_CHARS} characters`);
+const nonEmpty = (b: string) => b.trim().length > 0;
+
+const sendFields = {
   clientMsgId: z
     .string()
     .min(1)
     .max(MAX_CLIENT_MSG_ID_CHARS)
     .regex(/^[A-Za-z0-9_\-.:]+$/, "letters, digits and _ - . : only"),
-  body: z
-    .string()
-    .max(MAX_BODY_CHARS, `at most ${MAX_BODY_CHARS} characters`)
-    .refine((b) => b.trim().length > 0, "must not be empty"),
+  body,
   replyTo: seq.optional(),
-});
+  /** Ids from POST /api/rooms/:id/attachments whose bytes were uploaded by the sender. */
+  attachments: z.array(z.uuid()).min(1).max(MAX_ATTACHMENTS).optional(),
+};
+
+/** A message needs text, or at least one attachment. */
+function textOrFiles(m: { body: string; attachments?: string[] }, ctx: z.RefinementCtx): void {
+  if (!nonEmpty(m.body) && !m.attachments?.length) {
+    ctx.addIssue({ code: "custom", path: ["body"], message: "must not be empty" });
+  }
+  if (m.attachments && new Set(m.attachments).size !== m.attachments.length) {
+    ctx.addIssue({ code: "custom", path: ["attachments"], message: "must not repeat an attachment" });
+  }
+}
+
+/** What a client sends to post a message; also the REST body of POST /api/rooms/:id/messages. */
+export const sendMessage = z.strictObject(sendFields).superRefine(textOrFiles);
 export type SendMessage = z.infer<typeof sendMessage>;
 
-export const editMessage = z.strictObject({
-  seq,
-  body: sendMessage.shape.body,
-});
+export const editMessage = z.strictObject({ seq, body: body.refine(nonEmpty, "must not be empty") });
 
 /** One emoji (or a short :shortcode:), no whitespace. */
 export const emoji = z.string().min(1).max(32).regex(/^\S+$/u, "one emoji or :shortcode:, no spaces");
 
 export const clientFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("ping") }),
-  sendMessage.extend({ type: z.literal("send") }),
+  z.strictObject({ ...sendFields, type: z.literal("send") }).superRefine(textOrFiles),
   editMessage.extend({ type: z.literal("edit") }),
   z.strictObject({ type: z.literal("delete"), seq }),
   z.strictObject({ type: z.literal("typing"), on: z.boolean() }),
@@ -50,6 +63,13 @@ export const clientFrame = z.discriminatedUnion("type", [
 ]);
 export type ClientFrame = z.infer<typeof clientFrame>;
 export const CLIENT_FRAME_TYPES = new Set<string>(clientFrame.options.map((o) => o.shape.type.value));
+
+export interface AttachmentRef {
+  id: string;
+  filename: string;
+  contentType: string;
+  size: number;
+}
 
 /** A message as clients see it. Deleted messages keep their seq with a null body (a tombstone). */
 export interface MessageView {
@@ -62,6 +82,8 @@ export interface MessageView {
   createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;
+  /** Only present when the message carries files (download: GET /api/attachments/:id). */
+  attachments?: AttachmentRef[];
 }
 
 export type ServerFrame =

@@ -41,3 +41,10 @@ export const threadQuery = z.strictObject({
 });
 
 export const reactionBody = z.strictObject({ emoji });
+
+/** POST /api/rooms/:id/attachments: announce a file, then PUT its bytes to the returned uploadUrl. */
+export const createAttachmentBody = z.strictObject({
+  filename: z.string().trim().min(1).max(255),
+  contentType: z.string().trim().min(3).max(127),
+  size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});

@@ -9,6 +9,7 @@ import { ERROR_CODES } from "../protocol/errors";
 import { editMessage, sendMessage } from "../protocol/frames";
 import { markReadBody, notificationsQuery, pushSubscriptionBody, settingsPatch } from "../protocol/notifications";
 import {
+  createAttachmentBody,
   createRoomBody,
   directRoomBody,
   historyQuery,
@@ -22,7 +23,7 @@ import {
 } from "../protocol/rooms";
 
 interface RouteDoc {
-  method: "get" | "post" | "patch" | "delete";
+  method: "get" | "post" | "put" | "patch" | "delete";
   path: string;
   summary: string;
   tag: string;
@@ -256,6 +257,28 @@ export const ROUTES: RouteDoc[] = [
     tag: "search",
     query: searchQuery,
     ok: [200, "Results"],
+  },
+  {
+    method: "post",
+    path: "/api/rooms/{id}/attachments",
+    summary: "Announce a file (name, type, size); answers the id and the URL to PUT the bytes to",
+    tag: "attachments",
+    body: createAttachmentBody,
+    ok: [201, "Attachment and upload URL"],
+  },
+  {
+    method: "put",
+    path: "/api/attachments/{id}/content",
+    summary: "Upload the bytes (raw body with the announced Content-Type), streamed into R2",
+    tag: "attachments",
+    ok: [200, "Attachment with its sha256"],
+  },
+  {
+    method: "get",
+    path: "/api/attachments/{id}",
+    summary: "Download (members of the room only), with Range and ETag",
+    tag: "attachments",
+    ok: [200, "The file (206 for a range)"],
   },
   {
     method: "get",

@@ -52,6 +52,7 @@ describe("Postgres resolution", () => {
         "select table_name from information_schema.tables where table_schema = 'public' order by 1",
       );
       expect(tables.map((t) => t.table_name)).toEqual([
+        "attachments",
         "dead_letters",
         "message_reactions",
         "messages",

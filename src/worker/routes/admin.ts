@@ -12,6 +12,7 @@ import { banBody, deadLettersQuery, userLookupQuery } from "../../protocol/admin
 import { AppError } from "../../protocol/errors";
 import { isAdmin, requireAdmin } from "../admin/access";
 import { liveSockets, roomFigures } from "../admin/room-figures";
+import { deleteRoomFiles } from "../attachments/sweep";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { logJson } from "../log";
 import { bannedKey } from "../middleware/rate-limit";
@@ -106,12 +107,13 @@ adminRoutes.delete("/api/admin/rooms/:id", async (c) => {
   const [deleted] = await createDb(c.env).delete(rooms).where(eq(rooms.id, id)).returning({ id: rooms.id });
   if (!deleted) throw new AppError(404, "not_found", "Room not found");
   const closed = await roomStub(c.env, id).destroy();
+  const files = await deleteRoomFiles(c.env, id);
   if (redisConfigured(c.env)) {
     await withRedis(c.env, (r) => r.del(`room:${id}:recent`)).catch((err: Error) =>
       logJson("warn", { msg: "room buffer not removed", roomId: id, error: err.message }),
     );
   }
-  logJson("info", { msg: "room deleted by admin", roomId: id, admin: c.get("userId"), socketsClosed: closed });
+  logJson("info", { msg: "room deleted by admin", roomId: id, admin: c.get("userId"), socketsClosed: closed, files });
   return c.body(null, 204);
 });
 

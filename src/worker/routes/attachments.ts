@@ -1,0 +1,175 @@
+/**
+ * Attachments: announce (POST, member of the room), upload the bytes (PUT, streamed into R2), download
+ * (GET, members only, with ranges and ETag). A message then references the attachment id.
+ */
+import { and, eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { type Attachment, attachments } from "../../db/attachment-schema";
+import { createDb } from "../../db/client";
+import { AppError } from "../../protocol/errors";
+import { createAttachmentBody } from "../../protocol/rooms";
+import { attachmentPolicy, contentDisposition, mediaType, parseRange, sanitizeFilename } from "../attachments/policy";
+import { streamToR2, UploadIncomplete, UploadTooLarge } from "../attachments/store";
+import { requireUser } from "../middleware/auth";
+import { membership } from "../room-access";
+import { memberRole, roomStub } from "../rooms";
+import type { AppEnv } from "../types";
+import { jsonBody } from "../validation";
+
+export const attachmentRoutes = new Hono<AppEnv>();
+attachmentRoutes.use("/api/attachments/*", requireUser);
+attachmentRoutes.use("/api/rooms/:id/attachments", requireUser);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const notFound = () => new AppError(404, "not_found", "Attachment not found");
+
+function view(a: Attachment) {
+  return {
+    id: a.id,
+    roomId: a.roomId,
+    filename: a.filename,
+    contentType: a.contentType,
+    size: a.size,
+    sha256: a.sha256,
+    state: a.state,
+    uploadUrl: `/api/attachments/${a.id}/content`,
+    url: `/api/attachments/${a.id}`,
+    createdAt: a.createdAt.toISOString(),
+  };
+}
+
+attachmentRoutes.post("/api/rooms/:id/attachments", async (c) => {
+  const { room } = await membership(c, c.req.param("id"));
+  const body = await jsonBody(c, createAttachmentBody);
+  const policy = attachmentPolicy(c.env);
+  const contentType = mediaType(body.contentType);
+  if (!policy.types.has(contentType)) {
+    throw new AppError(415, "unsupported_media_type", `${contentType} files are not accepted here`, {
+      details: { allowed: [...policy.types] },
+    });
+  }
+  if (body.size > policy.maxBytes) {
+    throw new AppError(413, "payload_too_large", `Files are limited to ${policy.maxBytes} bytes`);
+  }
+  const id = crypto.randomUUID();
+  const [row] = await createDb(c.env)
+    .insert(attachments)
+    .values({
+      id,
+      roomId: room.id,
+      uploaderId: c.get("userId") as string,
+      filename: sanitizeFilename(body.filename),
+      contentType,
+      size: body.size,
+      r2Key: `rooms/${room.id}/${id}`,
+    })
+    .returning();
+  if (!row) throw new AppError(500, "internal", "Attachment not recorded");
+  return c.json({ attachment: view(row), upload: { method: "PUT", url: view(row).uploadUrl } }, 201);
+});
+
+attachmentRoutes.put("/api/attachments/:id/content", async (c) => {
+  const id = c.req.param("id");
+  if (!UUID.test(id)) throw notFound();
+  const me = c.get("userId") as string;
+  const db = createDb(c.env);
+  const [row] = await db
+    .select()
+    .from(attachments)
+    .where(and(eq(attachments.id, id), eq(attachments.uploaderId, me)))
+    .limit(1);
+  const problem = uploadProblem(row, c.req.header("content-type"), c.req.header("content-length"));
+  if (problem || !row) {
+    // Refused before reading: release the body so the runtime does not keep the client's upload waiting.
+    await c.req.raw.body?.cancel().catch(() => undefined);
+    throw problem ?? notFound();
+  }
+  const body = c.req.raw.body;
+  if (!body) throw new AppError(400, "bad_request", "The body is empty");
+  let sha256: string;
+  try {
+    ({ sha256 } = await streamToR2(c.env.ATTACHMENTS, row.r2Key, body, row.size, row.contentType));
+  } catch (err) {
+    if (err instanceof UploadTooLarge) throw new AppError(413, "payload_too_large", err.message);
+    if (err instanceof UploadIncomplete) throw new AppError(400, "bad_request", `Upload incomplete: ${err.message}`);
+    throw err;
+  }
+  const [done] = await db
+    .update(attachments)
+    .set({ state: "uploaded", sha256, uploadedAt: new Date() })
+    .where(and(eq(attachments.id, id), eq(attachments.state, "pending")))
+    .returning();
+  if (!done) throw new AppError(409, "conflict", "The bytes of this attachment are already uploaded");
+  await roomStub(c.env, done.roomId).attachmentReady({
+    id: done.id,
+    uploaderId: me,
+    filename: done.filename,
+    contentType: done.contentType,
+    size: done.size,
+  });
+  return c.json({ attachment: view(done) });
+});
+
+function uploadProblem(
+  row: Attachment | undefined,
+  type: string | undefined,
+  length: string | undefined,
+): AppError | null {
+  if (!row) return notFound();
+  if (row.state !== "pending")
+    return new AppError(409, "conflict", "The bytes of this attachment are already uploaded");
+  if (mediaType(type) !== row.contentType) {
+    return new AppError(415, "unsupported_media_type", `Send the bytes as ${row.contentType}, as announced`);
+  }
+  if (length !== undefined && Number(length) > row.size) {
+    return new AppError(413, "payload_too_large", `The body is larger than the announced ${row.size} bytes`);
+  }
+  if (length !== undefined && Number(length) < row.size) {
+    return new AppError(400, "bad_request", `The body is smaller than the announced ${row.size} bytes`);
+  }
+  return null;
+}
+
+attachmentRoutes.get("/api/attachments/:id", async (c) => {
+  const id = c.req.param("id");
+  if (!UUID.test(id)) throw notFound();
+  const me = c.get("userId") as string;
+  const [row] = await createDb(c.env).select().from(attachments).where(eq(attachments.id, id)).limit(1);
+  // Visible to the room's members once sent; before that only to its uploader.
+  const visible = row && (row.state === "sent" || (row.state === "uploaded" && row.uploaderId === me));
+  if (!row || !visible || !(await memberRole(c.env, row.roomId, me))) throw notFound();
+
+  const etag = `"${row.sha256}"`;
+  const common = {
+    etag,
+    "cache-control": "private, max-age=31536000, immutable",
+    "accept-ranges": "bytes",
+    "content-type": row.contentType,
+    "content-disposition": contentDisposition(row.filename, row.contentType),
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; sandbox",
+  };
+  if (
+    c.req
+      .header("if-none-match")
+      ?.split(",")
+      .some((t) => t.trim() === etag)
+  ) {
+    return new Response(null, { status: 304, headers: { etag, "cache-control": common["cache-control"] } });
+  }
+  const range = parseRange(c.req.header("range"), row.size);
+  if (range === "invalid") {
+    return new Response(null, { status: 416, headers: { "content-range": `bytes */${row.size}` } });
+  }
+  const object = await c.env.ATTACHMENTS.get(row.r2Key, range ? { range } : {});
+  if (!object) throw notFound();
+  if (!range) return new Response(object.body, { headers: { ...common, "content-length": String(row.size) } });
+  return new Response(object.body, {
+    status: 206,
+    headers: {
+      ...common,
+      "content-length": String(range.length),
+      "content-range": `bytes ${range.offset}-${range.offset + range.length - 1}/${row.size}`,
+    },
+  });
+});

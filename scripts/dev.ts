@@ -62,6 +62,11 @@ async function main(): Promise<void> {
     // Local webhook receivers and push test servers listen on http://localhost.
     "--var",
     "ALLOW_LOOPBACK_ENDPOINTS:true",
+    // Whoever registers this address locally is an admin (inspector, /api/admin, /metrics).
+    "--var",
+    `ADMIN_EMAILS:${process.env.ADMIN_EMAILS ?? "admin@edgechat.local"}`,
+    "--var",
+    "METRICS_ENABLED:true",
   ];
   // Own process group: wrangler starts workerd, and the whole group must go when we stop.
   const wrangler = spawn(process.execPath, [WRANGLER, ...args], {

@@ -60,6 +60,8 @@ export default async function setup(project: TestProject) {
     ALLOW_LOOPBACK_ENDPOINTS: "true",
     NOTIFY_RETRY_BASE_SECONDS: "0",
     NOTIFY_DIGEST_WINDOW_MS: "1500",
+    METRICS_ENABLED: "true",
+    METRICS_TOKEN: "test-metrics-token",
     ADMIN_EMAILS: "ops-admin@example.test, Second-Admin@Example.test",
     NOTIFY_WEBHOOK_TIMEOUT_MS: "1000",
   });

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
 import { withDeadline } from "../lib/deadline";
+import { inc, maybeFlushMetrics } from "../lib/metrics";
 import { redisConfigured, withRedis } from "../lib/redis";
 import type { ErrorCode } from "../protocol/errors";
 import {
@@ -287,6 +288,7 @@ export class ChatRoom extends DurableObject<Env> {
       if (!decision.allowed) {
         this.store.logSend(actor.userId, now, true);
         this.store.bump("throttle_hits");
+        inc("edgechat_messages_throttled_total");
         return { status: "throttled", retryAfterMs: decision.retryAfterMs };
       }
       if (input.replyTo !== undefined && !this.store.owner(input.replyTo)) {
@@ -322,6 +324,8 @@ export class ChatRoom extends DurableObject<Env> {
       this.store.trimRing(positiveInt(this.env.ROOM_RING_SIZE, 1000));
       return { status: "accepted", message };
     });
+    if (result.status === "accepted") inc("edgechat_messages_accepted_total");
+    maybeFlushMetrics(this.env, (p) => this.ctx.waitUntil(p));
     if (result.status === "accepted") {
       this.sockets.broadcast({ type: "message", ...result.message });
       this.afterChange([result.message]);

@@ -64,6 +64,13 @@ export const ROUTES: RouteDoc[] = [
   },
   { method: "get", path: "/docs", summary: "Interactive API reference", tag: "meta", auth: false, ok: [200, "HTML"] },
   {
+    method: "get",
+    path: "/metrics",
+    summary: "Prometheus metrics (off unless METRICS_ENABLED; METRICS_TOKEN or an admin token)",
+    tag: "meta",
+    ok: [200, "Prometheus text format 0.0.4"],
+  },
+  {
     method: "post",
     path: "/api/auth/register",
     summary: "Create an account and sign in",

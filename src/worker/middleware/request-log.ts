@@ -1,8 +1,12 @@
 import type { MiddlewareHandler } from "hono";
+import { inc, maybeFlushMetrics, observe } from "../../lib/metrics";
 import { logJson } from "../log";
 import type { AppEnv } from "../types";
 
-/** One line per request. Logs the path only (never the query string, which may carry a ticket). */
+/**
+ * One line per request, and its counts for /metrics. Logs the path only (never the query string, which
+ * may carry a ticket); metrics use the route pattern, so ids never become label values.
+ */
 export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = Date.now();
   await next();
@@ -15,4 +19,12 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
     durationMs: Date.now() - started,
     userId: c.get("userId"),
   });
+  const route = c.req.routePath && c.req.routePath !== "/*" && c.res.status !== 404 ? c.req.routePath : "unmatched";
+  inc("edgechat_http_requests_total", { route, method: c.req.method, status: c.res.status });
+  observe("edgechat_http_request_duration_seconds", { route }, (Date.now() - started) / 1000);
+  try {
+    maybeFlushMetrics(c.env, (p) => c.executionCtx.waitUntil(p));
+  } catch {
+    // No execution context (unit calls of app.fetch): the next request or scrape flushes.
+  }
 };

@@ -5,6 +5,7 @@
  */
 import { createDb, type Db } from "../../db/client";
 import { mapBounded } from "../../lib/bounded";
+import { flushMetrics, inc } from "../../lib/metrics";
 import { logJson } from "../log";
 import { collectMessage } from "../notify/collect";
 import { type NotifyConfig, notifyConfig } from "../notify/config";
@@ -22,6 +23,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Bindings): 
   const db = createDb(env);
   const handle = batch.queue.endsWith(DLQ_SUFFIX) ? handleDeadLetter : handleJob;
   await mapBounded(batch.messages, CONCURRENCY, (msg) => handle(msg, batch.queue, { env, cfg, db }));
+  await flushMetrics(env);
 }
 
 interface Deps {
@@ -43,11 +45,13 @@ async function handleJob(msg: Message<unknown>, queue: string, deps: Deps): Prom
       const reason = `invalid job: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"} ${i.message}`).join("; ")}`;
       await recordDeadLetter(deps.db, msg, queue, reason);
       logJson("warn", { msg: "invalid queue job dead-lettered", queue, id: msg.id });
+      inc("edgechat_queue_jobs_total", { kind: "invalid", outcome: "dead_lettered" });
       msg.ack();
       return;
     }
     await runJob(parsed.data, deps);
     if (msg.attempts > 1) await clearFailure(deps.db, msg.id);
+    inc("edgechat_queue_jobs_total", { kind: parsed.data.kind, outcome: "processed" });
     msg.ack();
   } catch (err) {
     await onFailure(msg, queue, deps, err);
@@ -60,6 +64,7 @@ async function onFailure(msg: Message<unknown>, queue: string, deps: Deps, err: 
     if (err instanceof PermanentError) {
       await recordDeadLetter(deps.db, msg, queue, error);
       logJson("warn", { msg: "queue job dead-lettered", queue, id: msg.id, error });
+      inc("edgechat_queue_jobs_total", { kind: jobKind(msg), outcome: "dead_lettered" });
       msg.ack();
       return;
     }
@@ -70,6 +75,7 @@ async function onFailure(msg: Message<unknown>, queue: string, deps: Deps, err: 
   }
   const delaySeconds = backoffSeconds(msg.attempts, deps.cfg.retryBaseSeconds);
   logJson("warn", { msg: "queue job retried", queue, id: msg.id, attempts: msg.attempts, delaySeconds, error });
+  inc("edgechat_queue_jobs_total", { kind: jobKind(msg), outcome: "retried" });
   msg.retry({ delaySeconds });
 }
 
@@ -99,9 +105,16 @@ async function handleDeadLetter(msg: Message<unknown>, dlq: string, deps: Deps):
   try {
     await recordDeadLetter(deps.db, msg, queue, null);
     logJson("error", { msg: "dead-lettered job recorded", queue, id: msg.id, attempts: msg.attempts });
+    inc("edgechat_queue_jobs_total", { kind: jobKind(msg), outcome: "dead_lettered" });
     msg.ack();
   } catch (err) {
     logJson("error", { msg: "could not record dead letter", queue, id: msg.id, error: String(err) });
     msg.retry({ delaySeconds: backoffSeconds(msg.attempts, deps.cfg.retryBaseSeconds) });
   }
+}
+
+/** For metrics only: the job's kind when it has a known one. */
+function jobKind(msg: Message<unknown>): string {
+  const kind = (msg.body as { kind?: unknown } | null)?.kind;
+  return kind === "message" || kind === "flush" || kind === "deliver" ? kind : "invalid";
 }

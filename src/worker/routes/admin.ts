@@ -11,7 +11,7 @@ import { redisConfigured, withRedis } from "../../lib/redis";
 import { banBody, deadLettersQuery, userLookupQuery } from "../../protocol/admin";
 import { AppError } from "../../protocol/errors";
 import { isAdmin, requireAdmin } from "../admin/access";
-import { liveSockets, roomFigures } from "../admin/room-figures";
+import { activeRoomIds, fleetFigures, roomFigures, STATS_ROOMS } from "../admin/room-figures";
 import { deleteRoomFiles } from "../attachments/sweep";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { logJson } from "../log";
@@ -25,8 +25,6 @@ export const adminRoutes = new Hono<AppEnv>();
 adminRoutes.use("/api/admin/*", requireAdmin);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Rooms asked for live sockets by /stats: the most recently active ones, so one call stays bounded. */
-const STATS_ROOMS = 200;
 
 function idParam(value: string, what: string): string {
   if (!UUID.test(value)) throw new AppError(404, "not_found", `${what} not found`);
@@ -55,15 +53,11 @@ adminRoutes.get("/api/admin/stats", async (c) => {
       .where(gt(messages.createdAt, sql`now() - interval '24 hours'`))
       .groupBy(sql`1`)
       .orderBy(sql`1`),
-    db
-      .select({ id: rooms.id })
-      .from(rooms)
-      .where(gt(rooms.lastMessageAt, sql`now() - interval '24 hours'`))
-      .orderBy(desc(rooms.lastMessageAt))
-      .limit(STATS_ROOMS + 1),
+    activeRoomIds(db),
   ]);
   const sampled = active.slice(0, STATS_ROOMS).map((r) => r.id);
-  const live = await liveSockets(c.env, sampled);
+  const { sockets, unreachable } = await fleetFigures(c.env, sampled);
+  const live = { sockets, unreachable };
   return c.json({
     ...totals,
     messagesPerHour: perHour,

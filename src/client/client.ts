@@ -1,0 +1,316 @@
+/**
+ * EdgechatClient: accounts and tokens (refreshed before they expire, and once more on a 401), typed
+ * calls for every REST route, errors as EdgechatError with the server's code. Rooms: `client.room(id)`.
+ */
+import type { z } from "zod";
+import type { loginBody, registerBody } from "../protocol/auth";
+import type { SendMessage } from "../protocol/frames";
+import type { markReadBody, settingsPatch } from "../protocol/notifications";
+import type { createRoomBody, updateRoomBody } from "../protocol/rooms";
+import { EdgechatError } from "./errors";
+import { RoomConnection, type RoomConnectionOptions } from "./room-connection";
+import { defaultSocketFactory, type SocketFactory } from "./transport";
+import type {
+  Attachment,
+  HistoryPage,
+  Member,
+  MessageView,
+  NotificationView,
+  Room,
+  RoomListItem,
+  Session,
+  User,
+} from "./types";
+
+export interface ClientOptions {
+  /** Where the worker is, e.g. https://chat.example.com (no trailing slash needed). */
+  baseUrl: string;
+  fetch?: typeof fetch;
+  webSocket?: SocketFactory;
+  /** A session saved from an earlier run (see onSession). */
+  session?: Session;
+  /** Called whenever tokens change (login, refresh, logout → null): persist them if you like. */
+  onSession?: (session: Session | null) => void;
+  /** Refresh this long before the access token expires (default 60 s). */
+  refreshMarginMs?: number;
+}
+
+interface TokenAnswer {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+export class EdgechatClient {
+  readonly baseUrl: string;
+  readonly socketFactory: SocketFactory;
+  private readonly fetcher: typeof fetch;
+  private readonly onSession?: (session: Session | null) => void;
+  private readonly refreshMarginMs: number;
+  private current: Session | null;
+  private refreshing: Promise<Session> | null = null;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(opts: ClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
+    this.fetcher = opts.fetch ?? ((input, init) => fetch(input, init));
+    this.socketFactory = opts.webSocket ?? defaultSocketFactory;
+    this.onSession = opts.onSession;
+    this.refreshMarginMs = opts.refreshMarginMs ?? 60_000;
+    this.current = opts.session ?? null;
+    if (this.current) this.scheduleRefresh();
+  }
+
+  get session(): Session | null {
+    return this.current;
+  }
+
+  // --- accounts -----------------------------------------------------------------------------------
+
+  async register(input: z.input<typeof registerBody>): Promise<User> {
+    const r = await this.request<{ user: User } & TokenAnswer>("POST", "/api/auth/register", input, { auth: false });
+    this.setSession(r);
+    return r.user;
+  }
+
+  async login(input: z.input<typeof loginBody>): Promise<User> {
+    const r = await this.request<{ user: User } & TokenAnswer>("POST", "/api/auth/login", input, { auth: false });
+    this.setSession(r);
+    return r.user;
+  }
+
+  /** Ends the session everywhere it is used (the server also closes this user's sockets). */
+  async logout(): Promise<void> {
+    const refreshToken = this.current?.refreshToken;
+    this.setSession(null);
+    if (refreshToken) await this.request("POST", "/api/auth/logout", { refreshToken }, { auth: false });
+  }
+
+  /** A fresh access token now; concurrent callers share one refresh. */
+  refresh(): Promise<Session> {
+    this.refreshing ??= (async () => {
+      const refreshToken = this.current?.refreshToken;
+      if (!refreshToken) throw new EdgechatError(401, "unauthorized", "Not signed in");
+      try {
+        const r = await this.request<TokenAnswer>("POST", "/api/auth/refresh", { refreshToken }, { auth: false });
+        return this.setSession(r) as Session;
+      } catch (err) {
+        if (err instanceof EdgechatError && err.status === 401) this.setSession(null);
+        throw err;
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** A token valid for at least the refresh margin, refreshing first if needed. */
+  async accessToken(): Promise<string> {
+    if (!this.current) throw new EdgechatError(401, "unauthorized", "Not signed in");
+    if (this.current.expiresAt - Date.now() < this.refreshMarginMs) return (await this.refresh()).accessToken;
+    return this.current.accessToken;
+  }
+
+  /** Stops the refresh timer (call when throwing the client away). */
+  close(): void {
+    clearTimeout(this.refreshTimer);
+  }
+
+  private setSession(r: TokenAnswer | null): Session | null {
+    clearTimeout(this.refreshTimer);
+    this.current = r
+      ? { accessToken: r.accessToken, refreshToken: r.refreshToken, expiresAt: Date.now() + r.expiresIn * 1000 }
+      : null;
+    if (this.current) this.scheduleRefresh();
+    this.onSession?.(this.current);
+    return this.current;
+  }
+
+  private scheduleRefresh(): void {
+    if (!this.current) return;
+    const wait = Math.max(0, this.current.expiresAt - Date.now() - this.refreshMarginMs);
+    this.refreshTimer = setTimeout(() => {
+      this.refresh().catch(() => undefined);
+    }, wait);
+    // Never keep a Node process alive just to refresh a token.
+    (this.refreshTimer as { unref?: () => void }).unref?.();
+  }
+
+  // --- HTTP ---------------------------------------------------------------------------------------
+
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { auth?: boolean; query?: Query; raw?: BodyInit; contentType?: string } = {},
+  ): Promise<T> {
+    const send = async (token: string | null): Promise<Response> => {
+      const headers: Record<string, string> = {};
+      if (token) headers.authorization = `Bearer ${token}`;
+      if (body !== undefined) headers["content-type"] = "application/json";
+      if (opts.raw !== undefined) headers["content-type"] = opts.contentType ?? "application/octet-stream";
+      try {
+        return await this.fetcher(this.url(path, opts.query), {
+          method,
+          headers,
+          body: opts.raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+        });
+      } catch (err) {
+        throw new EdgechatError(0, "network", `Could not reach edgechat: ${(err as Error).message}`);
+      }
+    };
+    const auth = opts.auth !== false;
+    let res = await send(auth ? await this.accessToken() : null);
+    if (res.status === 401 && auth && this.current) {
+      // Revoked or expired early (clock skew): one refresh, one retry.
+      res = await send((await this.refresh()).accessToken);
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    const json = text
+      ? (JSON.parse(text) as T & { error?: { code: never; message: string; details?: unknown } })
+      : null;
+    if (!res.ok) {
+      const e = (
+        json as { error?: { code: EdgechatError["code"]; message: string; details?: unknown; requestId?: string } }
+      )?.error;
+      throw new EdgechatError(
+        res.status,
+        e?.code ?? "internal",
+        e?.message ?? res.statusText,
+        e?.details,
+        e?.requestId,
+      );
+    }
+    return json as T;
+  }
+
+  url(path: string, query?: Query): string {
+    const u = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  // --- REST, grouped as the API is ---------------------------------------------------------------
+
+  readonly me = {
+    get: () => this.request<{ user: User; unreadNotifications: number }>("GET", "/api/auth/me"),
+    update: (displayName: string) => this.request<{ user: User }>("PATCH", "/api/auth/me", { displayName }),
+  };
+
+  readonly rooms = {
+    create: (input: z.input<typeof createRoomBody>) =>
+      this.request<{ room: Room }>("POST", "/api/rooms", input).then((r) => r.room),
+    direct: (userId: string) =>
+      this.request<{ room: Room }>("POST", "/api/rooms/direct", { userId }).then((r) => r.room),
+    list: (query: { cursor?: string; limit?: number } = {}) =>
+      this.request<{ rooms: RoomListItem[]; nextCursor: string | null }>("GET", "/api/rooms", undefined, { query }),
+    get: (id: string) => this.request<{ room: Room }>("GET", `/api/rooms/${id}`).then((r) => r.room),
+    update: (id: string, input: z.input<typeof updateRoomBody>) =>
+      this.request<{ room: Room }>("PATCH", `/api/rooms/${id}`, input).then((r) => r.room),
+    join: (id: string) => this.request<{ room: Room }>("POST", `/api/rooms/${id}/join`).then((r) => r.room),
+    leave: (id: string) => this.request<void>("POST", `/api/rooms/${id}/leave`),
+    members: (id: string) =>
+      this.request<{ members: Member[] }>("GET", `/api/rooms/${id}/members`).then((r) => r.members),
+    invite: (id: string, userId: string, role?: "admin" | "member") =>
+      this.request<unknown>("POST", `/api/rooms/${id}/members`, { userId, ...(role ? { role } : {}) }),
+    removeMember: (id: string, userId: string) => this.request<void>("DELETE", `/api/rooms/${id}/members/${userId}`),
+    pins: (id: string) =>
+      this.request<{ pins: { message: MessageView; pinnedBy: string | null; pinnedAt: string }[] }>(
+        "GET",
+        `/api/rooms/${id}/pins`,
+      ),
+  };
+
+  readonly messages = {
+    history: (roomId: string, query: { before?: number; after?: number; limit?: number } = {}) =>
+      this.request<HistoryPage>("GET", `/api/rooms/${roomId}/messages`, undefined, { query }),
+    send: (roomId: string, input: SendMessage) =>
+      this.request<{ message: MessageView; duplicate?: true }>("POST", `/api/rooms/${roomId}/messages`, input),
+    edit: (roomId: string, seq: number, body: string) =>
+      this.request<{ seq: number; body: string }>("PATCH", `/api/messages/${roomId}/${seq}`, { body }),
+    delete: (roomId: string, seq: number) => this.request<void>("DELETE", `/api/messages/${roomId}/${seq}`),
+    read: (roomId: string, seq: number) => this.request<unknown>("POST", `/api/rooms/${roomId}/read`, { seq }),
+    react: (roomId: string, seq: number, emoji: string) =>
+      this.request<unknown>("POST", `/api/messages/${roomId}/${seq}/reactions`, { emoji }),
+    unreact: (roomId: string, seq: number, emoji: string) =>
+      this.request<unknown>("DELETE", `/api/messages/${roomId}/${seq}/reactions/${encodeURIComponent(emoji)}`),
+    pin: (roomId: string, seq: number) => this.request<unknown>("POST", `/api/messages/${roomId}/${seq}/pin`),
+    unpin: (roomId: string, seq: number) => this.request<unknown>("DELETE", `/api/messages/${roomId}/${seq}/pin`),
+    thread: (roomId: string, seq: number, query: { after?: number; limit?: number } = {}) =>
+      this.request<{ root: MessageView; replies: MessageView[]; nextAfter: number | null }>(
+        "GET",
+        `/api/messages/${roomId}/${seq}/thread`,
+        undefined,
+        { query },
+      ),
+    search: (query: { q: string; roomId?: string; cursor?: string; limit?: number }) =>
+      this.request<{ results: { message: MessageView; snippet: string }[]; nextCursor: string | null }>(
+        "GET",
+        "/api/search",
+        undefined,
+        { query },
+      ),
+  };
+
+  readonly notifications = {
+    list: (query: { cursor?: string; limit?: number; unread?: boolean } = {}) =>
+      this.request<{ notifications: NotificationView[]; unread: number; nextCursor: string | null }>(
+        "GET",
+        "/api/notifications",
+        undefined,
+        { query },
+      ),
+    markRead: (input: z.input<typeof markReadBody>) =>
+      this.request<{ updated: number; unread: number }>("POST", "/api/notifications/read", input),
+    settings: () => this.request<{ settings: unknown }>("GET", "/api/me/notification-settings"),
+    updateSettings: (input: z.input<typeof settingsPatch>) =>
+      this.request<{ settings: unknown }>("PATCH", "/api/me/notification-settings", input),
+  };
+
+  readonly push = {
+    vapidPublicKey: () =>
+      this.request<{ publicKey: string }>("GET", "/api/push/vapid-public-key", undefined, { auth: false }),
+    /** Pass `subscription.toJSON()` from `pushManager.subscribe(...)`. */
+    subscribe: (subscription: {
+      endpoint: string;
+      keys: { p256dh: string; auth: string };
+      expirationTime?: number | null;
+    }) =>
+      this.request<{ subscription: { id: string; endpoint: string } }>("POST", "/api/push/subscriptions", subscription),
+    unsubscribe: (id: string) => this.request<void>("DELETE", `/api/push/subscriptions/${id}`),
+  };
+
+  readonly attachments = {
+    /** Announces and uploads a file; send its `id` in a message afterwards. */
+    upload: async (roomId: string, file: { filename: string; contentType: string; bytes: BodyInit; size: number }) => {
+      const { attachment } = await this.request<{ attachment: Attachment }>(
+        "POST",
+        `/api/rooms/${roomId}/attachments`,
+        {
+          filename: file.filename,
+          contentType: file.contentType,
+          size: file.size,
+        },
+      );
+      const done = await this.request<{ attachment: Attachment }>("PUT", attachment.uploadUrl, undefined, {
+        raw: file.bytes,
+        contentType: file.contentType,
+      });
+      return done.attachment;
+    },
+    downloadUrl: (id: string) => this.url(`/api/attachments/${id}`),
+  };
+
+  /** A single-use ticket for the room's WebSocket (what RoomConnection uses). */
+  wsTicket(roomId: string): Promise<{ ticket: string; expiresIn: number }> {
+    return this.request("POST", `/api/rooms/${roomId}/ws-ticket`);
+  }
+
+  /** A live connection to one room; call `.connect()` on it. */
+  room(roomId: string, opts: RoomConnectionOptions = {}): RoomConnection {
+    return new RoomConnection(this, roomId, opts);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The client SDK against the real worker: accounts and typed errors, and RoomConnection delivering every
+ * message exactly once and in order through server-side closes, dropped and silent networks, and sends
+ * made while offline.
+ */
+import { evictDurableObject } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { EdgechatClient, EdgechatError, type MessageView, type RoomConnection } from "../../src/client";
+import { messages } from "../../src/db/schema";
+import { db } from "../helpers/fixtures";
+import { stubFor } from "../helpers/rooms";
+import { UpgradeSocket } from "../helpers/sdk-socket";
+
+const open: (RoomConnection | EdgechatClient)[] = [];
+afterEach(() => {
+  for (const c of open.splice(0)) c.close();
+  UpgradeSocket.all = [];
+});
+
+const socketsOf = new WeakMap<EdgechatClient, UpgradeSocket[]>();
+
+function newClient(): EdgechatClient {
+  const sockets: UpgradeSocket[] = [];
+  const client = new EdgechatClient({
+    baseUrl: "http://edgechat.test",
+    fetch: (input, init) => exports.default.fetch(input as string, init),
+    webSocket: (url) => {
+      const s = new UpgradeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+  });
+  socketsOf.set(client, sockets);
+  open.push(client);
+  return client;
+}
+
+async function signedUp(name: string) {
+  const client = newClient();
+  const user = await client.register({
+    email: `${name}-${crypto.randomUUID()}@example.test`,
+    displayName: name,
+    password: "correct horse battery",
+  });
+  return { client, user };
+}
+
+/** Connects and collects delivered messages; waits for the first welcome. */
+async function listen(client: EdgechatClient, roomId: string, pingMs = 60_000) {
+  const conn = client.room(roomId, { minDelayMs: 20, maxDelayMs: 200, pingIntervalMs: pingMs, pongTimeoutMs: 300 });
+  open.push(conn);
+  const got: MessageView[] = [];
+  const states: string[] = [];
+  conn.on("message", (m) => got.push(m));
+  conn.on("state", (s) => states.push(s));
+  const welcomed = new Promise((resolve) => conn.on("welcome", resolve));
+  conn.connect();
+  await welcomed;
+  return {
+    conn,
+    got,
+    states,
+    socket: () =>
+      socketsOf
+        .get(client)
+        ?.filter((s) => s.readyState === 1)
+        .at(-1) as UpgradeSocket,
+  };
+}
+
+const until = (check: () => boolean, timeout = 10_000) => vi.waitUntil(check, { timeout, interval: 20 });
+
+describe("EdgechatClient", () => {
+  it("registers, signs in, calls typed routes and reports errors with the server's code", async () => {
+    const { client, user } = await signedUp("ana");
+    expect((await client.me.get()).user.id).toBe(user.id);
+    const room = await client.rooms.create({ name: "sdk" });
+    expect(room).toMatchObject({ name: "sdk", role: "owner" });
+    const sent = await client.messages.send(room.id, { clientMsgId: "c1", body: "hello" });
+    expect(sent.message.seq).toBe(1);
+    const err = await client.rooms.get(crypto.randomUUID()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EdgechatError);
+    expect(err).toMatchObject({ status: 404, code: "not_found" });
+    const bad = await client.messages.send(room.id, { clientMsgId: "c2", body: "" }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ status: 400, code: "validation_failed" });
+  });
+
+  it("refreshes a rejected access token once and retries, and signs out when the refresh token is gone", async () => {
+    const { client } = await signedUp("ben");
+    const session = client.session;
+    if (!session) throw new Error("no session");
+    // Simulate a token the server no longer accepts.
+    (client as unknown as { current: typeof session }).current = { ...session, accessToken: "x.y.z" };
+    expect((await client.me.get()).user.displayName).toBe("ben");
+    expect(client.session?.accessToken).not.toBe("x.y.z");
+    await client.logout();
+    expect(client.session).toBeNull();
+    await expect(client.me.get()).rejects.toMatchObject({ status: 401, code: "unauthorized" });
+  });
+});
+
+describe("RoomConnection", () => {
+  it("delivers every message exactly once, in order, through server closes, drops and a dead network", async () => {
+    const { client: reader, user: readerUser } = await signedUp("reader");
+    const senders = await Promise.all(Array.from({ length: 10 }, (_, i) => signedUp(`s${i}`)));
+    const room = await reader.rooms.create({ name: "stream" });
+    for (const s of senders) await reader.rooms.invite(room.id, s.user.id);
+    const { got, socket, states } = await listen(reader, room.id, 100);
+    const reconnects = () => states.filter((s) => s === "reconnecting").length;
+
+    let n = 0;
+    const sendBatch = async (count: number) => {
+      for (let i = 0; i < count; i++, n++) {
+        const s = senders[Math.floor(n / 3)] as (typeof senders)[0];
+        await s.client.messages.send(room.id, { clientMsgId: `m${n}`, body: `message ${n}` });
+      }
+    };
+    await sendBatch(6);
+    // The server closes the socket (session check): the SDK refreshes its token and resumes.
+    await stubFor(room.id).disconnectUser(readerUser.id, "logged_out");
+    await sendBatch(6);
+    // The client's network drops while messages keep coming.
+    socket().drop();
+    await sendBatch(6);
+    // The network goes silent with no close at all: a missed pong gives it away.
+    await until(() => got.length >= 18);
+    socket().blackhole();
+    await sendBatch(6);
+    await evictDurableObject(stubFor(room.id));
+    await sendBatch(6);
+    await until(() => got.length >= 30, 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got.map((m) => m.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(got.map((m) => m.body)).toEqual(Array.from({ length: 30 }, (_, i) => `message ${i}`));
+    // Server close, drop and silent network each cost one reconnect.
+    expect(reconnects()).toBeGreaterThanOrEqual(3);
+  });
+
+  it("keeps sends made while offline and delivers each exactly once after reconnecting", async () => {
+    const { client: ana } = await signedUp("ana");
+    const { client: ben, user: benUser } = await signedUp("ben");
+    const room = await ana.rooms.create({ name: "offline" });
+    await ana.rooms.invite(room.id, benUser.id);
+    const a = await listen(ana, room.id);
+    const b = await listen(ben, room.id);
+
+    a.socket().drop();
+    expect(a.conn.state).toBe("reconnecting");
+    const sends = [a.conn.send("first"), a.conn.send("second"), a.conn.send("third")];
+    expect(a.conn.pending).toBe(3);
+    const acks = await Promise.all(sends);
+    expect(acks.map((x) => x.seq).sort()).toEqual([1, 2, 3]);
+    expect(a.conn.pending).toBe(0);
+    await until(() => b.got.length === 3);
+
+    // An ack lost on the way back: the resend carries the same clientMsgId and gets the original seq.
+    // (A fourth send inside the 3-per-5 s window is also throttled first; the SDK resends when allowed.)
+    const throttled: unknown[] = [];
+    a.conn.on("throttled", (t) => throttled.push(t));
+    const socket = a.socket();
+    const lost = a.conn.send("fourth", { clientMsgId: "lost-ack" });
+    await until(() => b.got.length === 4);
+    socket.drop();
+    const again = await lost;
+    expect(again).toMatchObject({ clientMsgId: "lost-ack", seq: 4 });
+    expect(throttled.length).toBeGreaterThanOrEqual(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.got.map((m) => m.body)).toEqual(["first", "second", "third", "fourth"]);
+    await stubFor(room.id).drainOutbox();
+    const rows = await db().select().from(messages).where(eq(messages.roomId, room.id));
+    expect(rows.map((r) => r.body).sort()).toEqual(["first", "fourth", "second", "third"]);
+  });
+
+  it("stops for good when removed from the room, rejecting unacked sends", async () => {
+    const { client: ana } = await signedUp("ana");
+    const { client: ben, user: benUser } = await signedUp("ben");
+    const room = await ana.rooms.create({ name: "removal" });
+    await ana.rooms.invite(room.id, benUser.id);
+    const b = await listen(ben, room.id);
+    const errors: unknown[] = [];
+    b.conn.on("error", (e) => errors.push(e));
+    await ana.rooms.removeMember(room.id, benUser.id);
+    await until(() => b.conn.state === "closed");
+    expect(errors).toEqual([{ code: "closed", message: "removed from room" }]);
+    await expect(b.conn.send("too late")).rejects.toBeInstanceOf(EdgechatError);
+  });
+});

@@ -3,7 +3,7 @@
  * worker with `wrangler dev`. Ctrl-C stops everything this script started (and nothing else).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDevVars, readDevVars } from "./local-stack/dev-secrets.ts";
@@ -67,6 +67,8 @@ async function main(): Promise<void> {
     `ADMIN_EMAILS:${process.env.ADMIN_EMAILS ?? "admin@edgechat.local"}`,
     "--var",
     "METRICS_ENABLED:true",
+    // Any var from wrangler.jsonc set in our environment overrides it (tests and benchmarks tune limits).
+    ...declaredVars().flatMap((name) => (process.env[name] ? ["--var", `${name}:${process.env[name]}`] : [])),
   ];
   // Own process group: wrangler starts workerd, and the whole group must go when we stop.
   const wrangler = spawn(process.execPath, [WRANGLER, ...args], {
@@ -115,6 +117,15 @@ function writeDevEnvFile(connection: Record<string, string>): string {
     .join("\n");
   writeFileSync(file, `${text}\n`, { mode: 0o600 });
   return file;
+}
+
+/** Names under "vars" in wrangler.jsonc (its comments are whole lines). */
+function declaredVars(): string[] {
+  const text = readFileSync(path.join(ROOT, "wrangler.jsonc"), "utf8")
+    .split("\n")
+    .filter((line) => !line.trim().startsWith("//"))
+    .join("\n");
+  return Object.keys((JSON.parse(text) as { vars?: Record<string, string> }).vars ?? {});
 }
 
 function withoutKeys(env: NodeJS.ProcessEnv, keys: string[]): NodeJS.ProcessEnv {

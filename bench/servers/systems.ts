@@ -1,12 +1,11 @@
 /** Starting, seeding and stopping the systems under test, each in its own process group. */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createWriteStream, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { generateDevSecrets } from "../../scripts/local-stack/dev-secrets.ts";
-import { freePort } from "../../scripts/local-stack/ports.ts";
+import { startDevServer, stopGroup } from "../../scripts/local-stack/dev-server.ts";
 import { signAccessToken } from "../../src/worker/auth/jwt.ts";
 import { pidsMatching, processTree } from "../lib/proc.ts";
 
@@ -20,22 +19,6 @@ export interface RunningSystem {
   /** Pids of the runtime that holds the sockets (for memory per socket). */
   runtimePids(): number[];
   stop(): Promise<void>;
-}
-
-function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || !child.pid) return Promise.resolve();
-  const done = once(child, "exit").then(() => undefined);
-  try {
-    process.kill(-child.pid, "SIGINT");
-  } catch {
-    return Promise.resolve();
-  }
-  const force = setTimeout(() => {
-    try {
-      process.kill(-(child.pid as number), "SIGKILL");
-    } catch {}
-  }, 8000);
-  return done.finally(() => clearTimeout(force));
 }
 
 export async function startFloor(): Promise<RunningSystem & { port: number }> {
@@ -62,41 +45,14 @@ export interface EdgechatSystem extends RunningSystem {
 
 /** `npm run dev`'s stack on spare ports with its own database, the throttle lifted for load, persistence on. */
 export async function startEdgechat(logFile: string): Promise<EdgechatSystem> {
-  const port = await freePort();
-  const secrets = generateDevSecrets();
   const database = "edgechat_bench";
-  const env = {
-    ...process.env,
-    ...secrets,
-    PORT: String(port),
-    NEON_PROXY_PORT: String(await freePort()),
-    UPSTASH_BRIDGE_PORT: String(await freePort()),
-    PGDATABASE_DEV: database,
-    THROTTLE_MESSAGES: "1000000",
-    THROTTLE_WINDOW_MS: "1000",
-    ACCESS_TOKEN_TTL_SECONDS: "3600",
-  };
-  const log = createWriteStream(logFile);
-  const child = spawn(NODE, [path.join(ROOT, "scripts/dev.ts")], {
-    cwd: ROOT,
-    env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+  const server = await startDevServer({
+    database,
+    logFile,
+    env: { THROTTLE_MESSAGES: "1000000", THROTTLE_WINDOW_MS: "1000", ACCESS_TOKEN_TTL_SECONDS: "3600" },
   });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`npm run dev exited (${child.exitCode}); see ${logFile}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`edgechat did not become healthy in 60 s; see ${logFile}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const devPid = child.pid as number;
+  const { port, secrets } = server;
+  const devPid = server.pid;
   const directPort = await findDirectPort(devPid);
   const dbServers = () => pidsMatching(/^(postgres|\/usr\/lib\/postgresql\/\S+\/bin\/postgres)|redis-server/);
   return {
@@ -107,7 +63,7 @@ export async function startEdgechat(logFile: string): Promise<EdgechatSystem> {
     secrets,
     pids: () => [...new Set([...processTree([devPid]), ...dbServers()])],
     runtimePids: () => processTree([devPid]).filter((pid) => pidsMatching(/workerd/).includes(pid)),
-    stop: () => stopGroup(child),
+    stop: () => server.stop(),
   };
 }
 

@@ -144,7 +144,7 @@ export class EdgechatClient {
     method: string,
     path: string,
     body?: unknown,
-    opts: { auth?: boolean; query?: Query; raw?: BodyInit; contentType?: string } = {},
+    opts: { auth?: boolean; query?: Query; raw?: NonNullable<RequestInit["body"]>; contentType?: string } = {},
   ): Promise<T> {
     const send = async (token: string | null): Promise<Response> => {
       const headers: Record<string, string> = {};
@@ -285,7 +285,10 @@ export class EdgechatClient {
 
   readonly attachments = {
     /** Announces and uploads a file; send its `id` in a message afterwards. */
-    upload: async (roomId: string, file: { filename: string; contentType: string; bytes: BodyInit; size: number }) => {
+    upload: async (
+      roomId: string,
+      file: { filename: string; contentType: string; bytes: NonNullable<RequestInit["body"]>; size: number },
+    ) => {
       const { attachment } = await this.request<{ attachment: Attachment }>(
         "POST",
         `/api/rooms/${roomId}/attachments`,

@@ -1,0 +1,24 @@
+/** End-to-end runs: `npm run dev` itself (wrangler dev + the local stack) on spare ports, own database. */
+import { mkdirSync } from "node:fs";
+import type { TestProject } from "vitest/node";
+import { startDevServer } from "../../scripts/local-stack/dev-server.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    e2eBaseUrl: string;
+    e2ePort: number;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  mkdirSync("test-artifacts", { recursive: true });
+  const server = await startDevServer({
+    database: process.env.PGDATABASE_E2E ?? "edgechat_e2e",
+    logFile: "test-artifacts/e2e-dev-server.log",
+    // Every test signs up its own users from one address.
+    env: { RATE_LIMIT_AUTH_PER_MINUTE: "10000", RATE_LIMIT_IP_PER_MINUTE: "100000" },
+  });
+  project.provide("e2eBaseUrl", `http://127.0.0.1:${server.port}`);
+  project.provide("e2ePort", server.port);
+  return () => server.stop();
+}

@@ -67,8 +67,13 @@ async function main(): Promise<void> {
     `ADMIN_EMAILS:${process.env.ADMIN_EMAILS ?? "admin@edgechat.local"}`,
     "--var",
     "METRICS_ENABLED:true",
+    // The web app is served from this port, so its own origin may open WebSockets whatever PORT is.
+    "--var",
+    `ALLOWED_ORIGINS:${process.env.ALLOWED_ORIGINS ?? `http://localhost:${PORT},http://127.0.0.1:${PORT}`}`,
     // Any var from wrangler.jsonc set in our environment overrides it (tests and benchmarks tune limits).
-    ...declaredVars().flatMap((name) => (process.env[name] ? ["--var", `${name}:${process.env[name]}`] : [])),
+    ...declaredVars()
+      .filter((name) => name !== "ALLOWED_ORIGINS")
+      .flatMap((name) => (process.env[name] ? ["--var", `${name}:${process.env[name]}`] : [])),
   ];
   // Own process group: wrangler starts workerd, and the whole group must go when we stop.
   const wrangler = spawn(process.execPath, [WRANGLER, ...args], {

@@ -255,6 +255,13 @@ export class EdgechatClient {
       ),
   };
 
+  readonly users = {
+    search: (q: string, limit?: number) =>
+      this.request<{ users: { id: string; displayName: string }[] }>("GET", "/api/users", undefined, {
+        query: { q, limit },
+      }).then((r) => r.users),
+  };
+
   readonly notifications = {
     list: (query: { cursor?: string; limit?: number; unread?: boolean } = {}) =>
       this.request<{ notifications: NotificationView[]; unread: number; nextCursor: string | null }>(

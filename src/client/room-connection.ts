@@ -1,7 +1,7 @@
 /**
  * RoomConnection: one room's live stream with the guarantees made easy. It connects with a ticket,
  * reconnects by itself (exponential backoff with full jitter, capped; at once when a browser comes back
- * online or to the foreground), resumes after the last seq it delivered so nothing is missed or shown
+ * online or to the foreground, and it drops the socket as soon as the browser reports going offline), resumes after the last seq it delivered so nothing is missed or shown
  * twice, keeps unacked sends and resends them with the same clientMsgId (the room acks a resend with the
  * original seq and stores nothing twice), answers auth.expiring with a refreshed token, and notices a
  * dead network by a missed pong.
@@ -69,6 +69,18 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private readonly wake = () => {
     if (this.status === "reconnecting") this.reconnectNow();
   };
+  /** The browser says the network is gone: do not wait for a missed pong to believe it. */
+  private readonly offline = () => {
+    const socket = this.socket;
+    if (!socket || this.status === "closed") return;
+    this.socket = null;
+    try {
+      socket.close(4000, "offline");
+    } catch {
+      // already closing
+    }
+    this.onClose(1006, "offline");
+  };
 
   constructor(client: EdgechatClient, roomId: string, opts: RoomConnectionOptions = {}) {
     super();
@@ -102,6 +114,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
     const g = globalThis as { addEventListener?: (t: string, f: () => void) => void };
     g.addEventListener?.("online", this.wake);
     g.addEventListener?.("visibilitychange", this.wake);
+    g.addEventListener?.("offline", this.offline);
     this.open("connecting");
     return this;
   }
@@ -115,6 +128,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
     const g = globalThis as { removeEventListener?: (t: string, f: () => void) => void };
     g.removeEventListener?.("online", this.wake);
     g.removeEventListener?.("visibilitychange", this.wake);
+    g.removeEventListener?.("offline", this.offline);
     for (const p of this.outbox.values()) p.reject(new EdgechatError(0, "network", "connection closed"));
     this.outbox.clear();
   }

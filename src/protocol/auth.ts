@@ -1,6 +1,9 @@
 /** Account request bodies, shared by the REST routes, the OpenAPI document and clients. Unknown fields are refused. */
 import { z } from "zod";
-import { MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS } from "../worker/auth/password";
+
+/** Longer inputs are refused before any hashing work, so a huge password cannot be used to burn CPU. */
+export const MAX_PASSWORD_CHARS = 256;
+export const MIN_PASSWORD_CHARS = 8;
 
 const email = z.string().trim().max(254).pipe(z.email("must be a valid email address"));
 const displayName = z.string().trim().min(1, "must not be empty").max(64, "at most 64 characters");

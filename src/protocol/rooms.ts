@@ -48,3 +48,9 @@ export const createAttachmentBody = z.strictObject({
   contentType: z.string().trim().min(3).max(127),
   size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
 });
+
+/** GET /api/users: find people to start a chat with, by display name prefix or exact email. */
+export const userSearchQuery = z.strictObject({
+  q: z.string().trim().min(1, "must not be empty").max(100),
+  limit: z.coerce.number().int().min(1).max(20).default(10),
+});

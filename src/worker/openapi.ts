@@ -20,6 +20,7 @@ import {
   searchQuery,
   threadQuery,
   updateRoomBody,
+  userSearchQuery,
 } from "../protocol/rooms";
 
 interface RouteDoc {
@@ -264,6 +265,14 @@ export const ROUTES: RouteDoc[] = [
     tag: "search",
     query: searchQuery,
     ok: [200, "Results"],
+  },
+  {
+    method: "get",
+    path: "/api/users",
+    summary: "Find people by display-name prefix or exact email (ids and names only)",
+    tag: "search",
+    query: userSearchQuery,
+    ok: [200, "Users"],
   },
   {
     method: "post",

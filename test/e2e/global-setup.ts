@@ -16,7 +16,15 @@ export default async function setup(project: TestProject) {
     database: process.env.PGDATABASE_E2E ?? "edgechat_e2e",
     logFile: "test-artifacts/e2e-dev-server.log",
     // Every test signs up its own users from one address.
-    env: { RATE_LIMIT_AUTH_PER_MINUTE: "10000", RATE_LIMIT_IP_PER_MINUTE: "100000" },
+    // A small Redis buffer, so scrolling back through history soon reaches Postgres; a throttle that lets
+    // a test type quickly.
+    env: {
+      RATE_LIMIT_AUTH_PER_MINUTE: "10000",
+      RATE_LIMIT_IP_PER_MINUTE: "100000",
+      RATE_LIMIT_USER_PER_MINUTE: "100000",
+      RECENT_BUFFER_SIZE: "10",
+      THROTTLE_MESSAGES: "20",
+    },
   });
   project.provide("e2eBaseUrl", `http://127.0.0.1:${server.port}`);
   project.provide("e2ePort", server.port);

@@ -1,10 +1,10 @@
-import { and, asc, desc, eq, gt, isNull, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, isNull, ne, or, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb } from "../../db/client";
 import { toMessageView } from "../../db/message-view";
-import { messages, roomMembers } from "../../db/schema";
+import { messages, roomMembers, users } from "../../db/schema";
 import { AppError } from "../../protocol/errors";
-import { searchQuery, threadQuery } from "../../protocol/rooms";
+import { searchQuery, threadQuery, userSearchQuery } from "../../protocol/rooms";
 import { requireUser } from "../middleware/auth";
 import { membership } from "../room-access";
 import type { AppEnv } from "../types";
@@ -12,6 +12,30 @@ import { queryParams } from "../validation";
 
 export const searchRoutes = new Hono<AppEnv>();
 searchRoutes.use("/api/search", requireUser);
+searchRoutes.use("/api/users", requireUser);
+
+/**
+ * People search for starting chats: display-name prefix (any case) or an exact email. Answers ids and
+ * names only, never emails, so it cannot be used to harvest addresses.
+ */
+searchRoutes.get("/api/users", async (c) => {
+  const q = queryParams(c, userSearchQuery);
+  const me = c.get("userId") as string;
+  const prefix = `${q.q.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  const rows = await createDb(c.env)
+    .select({ id: users.id, displayName: users.displayName })
+    .from(users)
+    .where(
+      and(
+        ne(users.id, me),
+        isNull(users.bannedAt),
+        or(sql`lower(${users.displayName}) like ${prefix}`, sql`lower(${users.email}) = ${q.q.toLowerCase()}`),
+      ),
+    )
+    .orderBy(asc(users.displayName), asc(users.id))
+    .limit(q.limit);
+  return c.json({ users: rows });
+});
 searchRoutes.use("/api/messages/*", requireUser);
 
 /**

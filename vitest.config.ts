@@ -29,7 +29,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/node/**"],
+          exclude: ["test/node/**", "test/e2e/**"],
           globalSetup: ["./test/global-setup.ts"],
           testTimeout: 20_000,
           hookTimeout: 30_000,

@@ -86,3 +86,25 @@ describe("threads", () => {
     expect((await api("GET", `/api/messages/${room.id}/999/thread`, ana.token)).status).toBe(404);
   });
 });
+
+describe("GET /api/users", () => {
+  it("finds people by name prefix (any case) or exact email, never returning emails or me", async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const me = await createUser(`Zed${tag}`);
+    const ana = await createUser(`Ana${tag} Bel`);
+    const ana2 = await createUser(`ana${tag}tole`);
+    await createUser(`Bob${tag}`);
+    const byName = await api("GET", `/api/users?q=ANA${tag.toUpperCase()}`, me.token);
+    expect(byName.status).toBe(200);
+    const ids = byName.json.users.map((u: { id: string }) => u.id);
+    expect(ids.sort()).toEqual([ana.id, ana2.id].sort());
+    expect(byName.json.users.every((u: object) => Object.keys(u).sort().join() === "displayName,id")).toBe(true);
+    const byEmail = await api("GET", `/api/users?q=${encodeURIComponent(ana.email.toUpperCase())}`, me.token);
+    expect(byEmail.json.users).toEqual([{ id: ana.id, displayName: ana.displayName }]);
+    expect((await api("GET", `/api/users?q=zed${tag}`, me.token)).json.users).toEqual([]);
+    // LIKE wildcards are literal.
+    expect((await api("GET", "/api/users?q=%25", me.token)).json.users).toEqual([]);
+    expect((await api("GET", "/api/users?q=", me.token)).status).toBe(400);
+    expect((await api("GET", "/api/users?q=ana")).status).toBe(401);
+  });
+});

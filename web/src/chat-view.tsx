@@ -173,7 +173,7 @@ export function ChatView({ me, roomId }: { me: User; roomId: string }) {
         <span class={`state ${state}`} role="status" aria-label="Connection">
           {state}
         </span>
-        <span aria-label="Online">
+        <span>
           Online: {[...online].map((u) => (u === me.id ? "you" : (names.get(u) ?? "…"))).join(", ") || "nobody"}
         </span>
         <button type="button" onClick={() => setAdding(!adding)}>
@@ -195,6 +195,7 @@ export function ChatView({ me, roomId }: { me: User; roomId: string }) {
         ref={log}
         role="log"
         aria-live="polite"
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be focusable to scroll by keyboard
         tabIndex={0}
         onScroll={(e) => {
           const el = e.currentTarget as HTMLDivElement;
@@ -300,7 +301,7 @@ export function ChatView({ me, roomId }: { me: User; roomId: string }) {
           conn.current?.typing(false);
         }}
       >
-        <label for="compose" class="sr-only" style="position:absolute;left:-9999px">
+        <label for="compose" class="sr-only">
           Message
         </label>
         <input

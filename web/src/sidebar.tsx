@@ -32,6 +32,12 @@ export function Sidebar({ me, current, onOpen, onSignedOut }: Props) {
     return () => clearInterval(t);
   }, [current]);
 
+  const opened = (id: string) => {
+    setPanel("none");
+    reload();
+    onOpen(id);
+  };
+
   return (
     <nav class="sidebar" aria-label="Rooms">
       <header>
@@ -57,8 +63,8 @@ export function Sidebar({ me, current, onOpen, onSignedOut }: Props) {
           New direct chat
         </button>
       </header>
-      {panel === "group" && <NewGroup onCreated={(id) => (setPanel("none"), reload(), onOpen(id))} />}
-      {panel === "direct" && <NewDirect onCreated={(id) => (setPanel("none"), reload(), onOpen(id))} />}
+      {panel === "group" && <NewGroup onCreated={opened} />}
+      {panel === "direct" && <NewDirect onCreated={opened} />}
       {panel === "notifications" && (
         <section class="panel" aria-label="Notifications">
           <button
@@ -84,8 +90,9 @@ export function Sidebar({ me, current, onOpen, onSignedOut }: Props) {
           <li key={r.id}>
             <button type="button" aria-current={r.id === current} onClick={() => onOpen(r.id)}>
               {r.unread > 0 && r.id !== current && (
-                <span class="badge" aria-label={`${r.unread} unread`}>
+                <span class="badge">
                   {r.unread}
+                  <span class="sr-only"> unread</span>
                 </span>
               )}
               <span>{r.kind === "direct" ? "Direct chat" : `# ${r.name}`}</span>

@@ -3,6 +3,7 @@
  * network: every message arrives exactly once and in order, and sends made while offline go out once.
  */
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import WebSocket from "ws";
 import { EdgechatClient, type MessageView } from "../../src/client";
 import { type FaultyProxy, startProxy } from "./tcp-proxy";
 
@@ -94,6 +95,30 @@ describe("RoomConnection over a failing network", () => {
     expect(acks.map((a) => a.seq).sort()).toEqual([1, 2, 3]);
     const history = await ben.client.messages.history(room.id);
     expect(history.messages.map((m) => m.body).sort()).toEqual(["one", "three", "two"]);
+    conn.close();
+  });
+});
+
+describe("on Node without a global WebSocket", () => {
+  it("runs on the ws package (what Node 20 users pass)", async () => {
+    const client = new EdgechatClient({
+      baseUrl: base,
+      webSocket: (url) => new WebSocket(url) as unknown as import("../../src/client").SocketLike,
+    });
+    clients.push(client);
+    await client.register({
+      email: `ws-${crypto.randomUUID()}@example.test`,
+      displayName: "ws",
+      password: "correct horse battery",
+    });
+    const room = await client.rooms.create({ name: "ws" });
+    const conn = client.room(room.id).connect();
+    const got: MessageView[] = [];
+    conn.on("message", (m) => got.push(m));
+    await until(() => conn.state === "open");
+    const { seq } = await conn.send("over ws");
+    await until(() => got.length === 1);
+    expect(got[0]).toMatchObject({ seq, body: "over ws" });
     conn.close();
   });
 });

@@ -7,16 +7,21 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { renderCharts } from "./lib/chart.ts";
 import { type LatencySummary, summarize } from "./lib/histogram.ts";
 import { breakdown, cpuMeter, snapshot, usage } from "./lib/proc.ts";
 import { Sender, Subscribers } from "./load/clients.ts";
+import type { Dialect } from "./load/protocol.ts";
 import {
+  countPeerRows,
   countRows,
   type EdgechatSystem,
+  pinLoadGenerator,
   type RunningSystem,
   seedRoom,
   startEdgechat,
   startFloor,
+  startSocketIo,
 } from "./servers/systems.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -66,11 +71,9 @@ interface FanoutResult {
 
 const log = (line: string) => console.log(`[bench] ${line}`);
 
-async function fanout(
-  sys: RunningSystem,
-  sockets: { url: string; headers: Record<string, string> }[],
-  sender: { url: string; headers: Record<string, string> },
-): Promise<FanoutResult> {
+type Socket = { url: string; headers: Record<string, string>; dialect?: Dialect };
+
+async function fanout(sys: RunningSystem, sockets: Socket[], sender: Socket): Promise<FanoutResult> {
   const subs = new Subscribers(sockets, plan.threads);
   const { connected } = await subs.ready;
   const send = new Sender(sender);
@@ -133,7 +136,21 @@ async function ackLatency(sys: EdgechatSystem) {
 /** Raises the offered rate into one room until acks fall behind or p99 passes 50 ms; persistence stays on. */
 async function writePath(sys: EdgechatSystem) {
   const seeded = await seedRoom(sys, 0);
-  const send = new Sender(seeded.sender);
+  return writeRamp(sys.name, seeded.sender, () => countRows(sys, seeded.room));
+}
+
+type WriteResult = Awaited<ReturnType<typeof writeRamp>>;
+
+/**
+ * The same ramp for any system: open-loop sends at rising rates into one room, then a zero-loss check
+ * against the system's store (`rows` counts what it persisted).
+ */
+async function writeRamp(
+  system: string,
+  socket: { url: string; headers: Record<string, string>; dialect?: Dialect },
+  rows: () => Promise<number>,
+) {
+  const send = new Sender(socket);
   await send.opened;
   const steps: {
     rate: number;
@@ -145,6 +162,7 @@ async function writePath(sys: EdgechatSystem) {
   }[] = [];
   let totalAcked = 0;
   let totalSent = 0;
+  const base = await rows();
   for (const rate of plan.ramp) {
     const run = await send.run({ rate, seconds: plan.rampSeconds, bodyBytes: BODY_BYTES, idPrefix: `w${rate}` });
     totalAcked += run.acked;
@@ -152,18 +170,18 @@ async function writePath(sys: EdgechatSystem) {
     const ack = summarize(run.ack);
     const sustained = run.acked === run.sent && ack.p99 <= SUSTAINED_P99_MS;
     steps.push({ rate, ack, acked: run.acked, sent: run.sent, senderMaxLagMs: Math.round(run.maxLagMs), sustained });
-    log(`write path ${rate}/s: ack p99 ${ack.p99} ms, acked ${run.acked}/${run.sent}`);
+    log(`${system} write path ${rate}/s: ack p99 ${ack.p99} ms, acked ${run.acked}/${run.sent}`);
     if (!sustained) break;
   }
   send.close();
-  // Zero loss: every message sent (acked in the window or after it) reaches Postgres once the outbox drains.
-  let rows = 0;
-  for (let i = 0; i < 120 && rows < totalSent; i++) {
-    rows = await countRows(sys, seeded.room);
-    if (rows < totalSent) await new Promise((r) => setTimeout(r, 500));
+  // Zero loss: every message sent (acked in the window or after it) reaches the store once it drains.
+  let stored = 0;
+  for (let i = 0; i < 120 && stored < totalSent; i++) {
+    stored = (await rows()) - base;
+    if (stored < totalSent) await new Promise((r) => setTimeout(r, 500));
   }
   const best = steps.filter((s) => s.sustained).at(-1)?.rate ?? 0;
-  return { steps, sustainedRate: best, acked: totalAcked, sent: totalSent, postgresRows: rows };
+  return { system, steps, sustainedRate: best, acked: totalAcked, sent: totalSent, postgresRows: stored };
 }
 
 /**
@@ -198,7 +216,10 @@ async function main() {
     memGb: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
   };
-  log(`${quick ? "quick" : "full"} run on ${machine.cpus} × ${machine.cpuModel}`);
+  const pinnedCores = pinLoadGenerator();
+  log(
+    `${quick ? "quick" : "full"} run on ${machine.cpus} × ${machine.cpuModel}${pinnedCores ? "; servers on core 0, load generator on core 1" : ""}`,
+  );
 
   const floor = await startFloor();
   const floorSocket = { url: `ws://127.0.0.1:${floor.port}/`, headers: {} };
@@ -214,6 +235,15 @@ async function main() {
     Array.from({ length: plan.idle }, () => floorSocket),
   );
   await floor.stop();
+
+  log("socket.io: fan-out");
+  const sio = await startSocketIo();
+  const sioFanout = await fanout(
+    sio,
+    Array.from({ length: plan.subscribers }, () => sio.socket),
+    sio.socket,
+  );
+  await sio.stop();
 
   log("edgechat: starting npm run dev stack (log: bench/results/edgechat-dev.log)");
   const edge = await startEdgechat(path.join(RESULTS, "edgechat-dev.log"));
@@ -231,6 +261,14 @@ async function main() {
     const ack = await ackLatency(edge);
     log("edgechat: write path");
     const write = await writePath(edge);
+    log("socket.io + postgres (row by row): write path");
+    const peerDb = await startSocketIo(edge.databaseUrl);
+    let peerWrite: WriteResult;
+    try {
+      peerWrite = await writeRamp(peerDb.name, peerDb.socket, () => countPeerRows(edge.databaseUrl, "w"));
+    } finally {
+      await peerDb.stop();
+    }
     log("edgechat: idle memory (hibernated)");
     const idleRoom = await seedRoom(edge, plan.idle);
     const edgeIdle = await idleMemory(edge, idleRoom.subscribers);
@@ -240,8 +278,12 @@ async function main() {
       at: new Date().toISOString(),
       mode: quick ? "quick" : "full",
       machine,
-      fanout: { edgechat: edgeFanout, direct: edgeDirect, floor: floorFanout },
+      pinnedCores,
+      fanout: { edgechat: edgeFanout, direct: edgeDirect, floor: floorFanout, peer: sioFanout },
       ratios: {
+        peerFanoutP99: ratio(edgeDirect.delivery.p99, sioFanout.delivery.p99),
+        peerCpuPerDelivery: ratio(edgeDirect.serverCpuUsPerDelivery, sioFanout.serverCpuUsPerDelivery),
+        writeVsPeer: ratio(write.sustainedRate, peerWrite.sustainedRate),
         fanoutP99: ratio(edgeFanout.delivery.p99, floorFanout.delivery.p99),
         cpuPerDelivery: ratio(edgeFanout.serverCpuUsPerDelivery, floorFanout.serverCpuUsPerDelivery),
         directFanoutP99: ratio(edgeDirect.delivery.p99, floorFanout.delivery.p99),
@@ -249,8 +291,10 @@ async function main() {
       },
       ack,
       write,
+      peerWrite,
       idle: { edgechat: edgeIdle, floor: floorIdle },
     };
+    renderCharts(result, RESULTS, quick ? "quick" : "latest");
     writeFileSync(path.join(RESULTS, quick ? "quick.json" : "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
     const md = report(result);
     writeFileSync(path.join(RESULTS, quick ? "quick.md" : "latest.md"), md);
@@ -259,6 +303,7 @@ async function main() {
       edgeFanout.deliveredRatio < 1 ||
       edgeDirect.deliveredRatio < 1 ||
       write.postgresRows < write.sent ||
+      peerWrite.postgresRows < peerWrite.sent ||
       ack.acked < ack.sent;
     if (lost) {
       console.error("[bench] LOSS: delivered/expected below 1.0 or sent messages missing from Postgres");
@@ -273,30 +318,29 @@ function report(r: {
   machine: { cpus: number; cpuModel: string; memGb: number; node: string };
   mode: string;
   at: string;
-  fanout: { edgechat: FanoutResult; direct: FanoutResult; floor: FanoutResult };
+  pinnedCores: boolean;
+  fanout: { edgechat: FanoutResult; direct: FanoutResult; floor: FanoutResult; peer: FanoutResult };
   ratios: {
+    peerFanoutP99: number | null;
+    peerCpuPerDelivery: number | null;
+    writeVsPeer: number | null;
     fanoutP99: number | null;
     cpuPerDelivery: number | null;
     directFanoutP99: number | null;
     directCpuPerDelivery: number | null;
   };
   ack: { rate: number; ack: LatencySummary; acked: number; sent: number };
-  write: {
-    sustainedRate: number;
-    acked: number;
-    sent: number;
-    postgresRows: number;
-    steps: { rate: number; ack: LatencySummary; acked: number; sent: number }[];
-  };
+  write: WriteResult;
+  peerWrite: WriteResult;
   idle: { edgechat: { sockets: number; bytesPerSocket: number }; floor: { sockets: number; bytesPerSocket: number } };
 }): string {
   const f = r.fanout;
   const row = (x: FanoutResult) =>
     `| ${x.system} | ${x.delivery.p50} | ${x.delivery.p99} | ${x.delivery.max} | ${x.deliveredRatio} | ${x.serverCpuUsPerDelivery} | ${x.loadGenCpuPct}% / loop p99 ${x.loadGenLoopP99Ms} ms${x.loadGenBottleneck ? " **(generator-bound)**" : ""} |`;
   return [
-    `### edgechat vs the floor (${r.mode} run, ${r.at})`,
+    `### edgechat vs the floor and Socket.IO (${r.mode} run, ${r.at})`,
     "",
-    `Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGb} GiB, load generator on Node ${r.machine.node} with worker threads. Server and generator share the cores.`,
+    `Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGb} GiB, load generator on Node ${r.machine.node} with worker threads. ${r.pinnedCores ? "Servers pinned to core 0, the load generator to core 1 (taskset); Postgres and Redis are shared system services." : "Server and generator share the cores (no taskset)."}`,
     "",
     `Fan-out: one room, ${f.edgechat.subscribers} subscribers, ${f.edgechat.rate} messages/s, ${BODY_BYTES}-byte bodies.`,
     "",
@@ -304,7 +348,10 @@ function report(r: {
     "|---|---|---|---|---|---|---|",
     row(f.edgechat),
     row(f.direct),
+    row(f.peer),
     row(f.floor),
+    "",
+    `Edgechat (runtime only) / Socket.IO: fan-out p99 **${r.ratios.peerFanoutP99}×**, server CPU per delivery **${r.ratios.peerCpuPerDelivery}×**.`,
     "",
     `Ratios edgechat/floor through wrangler dev: fan-out p99 **${r.ratios.fanoutP99}×**, server CPU per delivery **${r.ratios.cpuPerDelivery}×**. Straight to the worker runtime (no local proxy hop, as in production): p99 **${r.ratios.directFanoutP99}×**, CPU **${r.ratios.directCpuPerDelivery}×**.`,
     "",
@@ -314,9 +361,18 @@ function report(r: {
     "",
     `Write path into one room, persistence on: highest sustained rate **${r.write.sustainedRate} messages/s** (all acked, ack p99 ≤ ${SUSTAINED_P99_MS} ms). Zero loss check: ${r.write.postgresRows} rows in Postgres for ${r.write.sent} messages sent (${r.write.acked} acked within each step's settle window, the rest later).`,
     "",
-    "| offered msg/s | ack p50 ms | ack p99 ms | acked/sent |",
-    "|---|---|---|---|",
-    ...r.write.steps.map((s) => `| ${s.rate} | ${s.ack.p50} | ${s.ack.p99} | ${s.acked}/${s.sent} |`),
+    `The peer, Socket.IO storing each message row by row in the same Postgres before acking: **${r.peerWrite.sustainedRate} messages/s** (${r.peerWrite.postgresRows} rows for ${r.peerWrite.sent} sent). Edgechat / peer: **${r.ratios.writeVsPeer ?? "n/a"}×**.`,
+    "",
+    "| offered msg/s | edgechat ack p50 ms | p99 ms | acked/sent | socket.io+pg ack p50 ms | p99 ms | acked/sent |",
+    "|---|---|---|---|---|---|---|",
+    ...[...new Set([...r.write.steps, ...r.peerWrite.steps].map((s) => s.rate))]
+      .sort((a, b) => a - b)
+      .map((rate) => {
+        const e = r.write.steps.find((s) => s.rate === rate);
+        const p = r.peerWrite.steps.find((s) => s.rate === rate);
+        const cells = (x: typeof e) => (x ? `${x.ack.p50} | ${x.ack.p99} | ${x.acked}/${x.sent}` : "- | - | -");
+        return `| ${rate} | ${cells(e)} | ${cells(p)} |`;
+      }),
     "",
     `Idle memory per socket (RSS slope between ${r.idle.edgechat.sockets / 2} and ${r.idle.edgechat.sockets} sockets): edgechat ${r.idle.edgechat.bytesPerSocket} B in the worker runtime with the room hibernated; floor ${r.idle.floor.bytesPerSocket > 0 ? `${r.idle.floor.bytesPerSocket} B` : "below measurement noise (garbage collection moves RSS more than its sockets do)"}.`,
     "",

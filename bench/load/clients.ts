@@ -2,7 +2,7 @@
 import { Worker } from "node:worker_threads";
 import WebSocket from "ws";
 import { encode, type Histogram, merge, newHistogram, nowUs } from "../lib/histogram.ts";
-import { sendFrame } from "./protocol.ts";
+import { ackedId, type Dialect, SIO_CONNECT, SIO_PING, SIO_PONG, sendFrame, sioSendFrame } from "./protocol.ts";
 
 type Reply = Record<string, unknown>;
 
@@ -24,7 +24,7 @@ export class Subscribers {
   private readonly workers: Worker[];
   readonly ready: Promise<{ connected: number; connect: Histogram }>;
 
-  constructor(sockets: { url: string; headers: Record<string, string> }[], threads: number) {
+  constructor(sockets: { url: string; headers: Record<string, string>; dialect?: Dialect }[], threads: number) {
     const shares = Array.from({ length: threads }, (_, i) => sockets.filter((_, k) => k % threads === i));
     this.workers = shares
       .filter((share) => share.length > 0)
@@ -78,16 +78,22 @@ export class Sender {
   private ack = newHistogram();
   private acked = 0;
 
-  constructor(socket: { url: string; headers: Record<string, string> }) {
+  private readonly frame: typeof sendFrame;
+
+  constructor(socket: { url: string; headers: Record<string, string>; dialect?: Dialect }) {
+    const sio = socket.dialect === "socketio";
+    this.frame = sio ? sioSendFrame : sendFrame;
     this.ws = new WebSocket(socket.url, { headers: socket.headers, perMessageDeflate: false });
     this.opened = new Promise((resolve, reject) => {
-      this.ws.once("open", () => resolve());
+      this.ws.once("open", () => (sio ? this.ws.send(SIO_CONNECT) : resolve()));
       this.ws.once("error", reject);
+      if (sio) this.ws.on("message", (d) => d.toString().startsWith(SIO_CONNECT) && resolve());
     });
     this.ws.on("message", (data) => {
       const text = data.toString();
-      if (!text.startsWith('{"type":"ack"')) return;
-      const { clientMsgId } = JSON.parse(text) as { clientMsgId: string };
+      if (sio && text === SIO_PING) return this.ws.send(SIO_PONG);
+      const clientMsgId = ackedId(text);
+      if (clientMsgId === null) return;
       const sentAt = this.pending.get(clientMsgId);
       if (sentAt === undefined) return;
       this.pending.delete(clientMsgId);
@@ -119,7 +125,7 @@ export class Sender {
       maxLagMs = Math.max(maxLagMs, (now - due) / 1000);
       const id = `${o.idPrefix}-${i}`;
       this.pending.set(id, now);
-      this.ws.send(sendFrame(id, now, o.bodyBytes));
+      this.ws.send(this.frame(id, now, o.bodyBytes));
     }
     await new Promise((r) => setTimeout(r, o.settleMs ?? 1500));
     return { sent: total, acked: this.acked, ack: this.ack, maxLagMs };

@@ -1,6 +1,6 @@
 /** How the load generator talks to each system: the same frames, different addresses and credentials. */
 export interface Target {
-  name: "edgechat" | "floor";
+  name: string;
   /** Where one subscriber (or sender) connects, with its headers. */
   sockets: { url: string; headers: Record<string, string> }[];
   /** Edgechat acks sends; the floor has nothing to ack with. */
@@ -14,9 +14,36 @@ export function sendFrame(clientMsgId: string, sentAtUs: number, bytes: number):
   return JSON.stringify({ type: "send", clientMsgId, body });
 }
 
-/** The send time carried by a delivered frame (edgechat `message`, or the floor's relayed `send`). */
+/**
+ * Socket.IO speaks Engine.IO over the same WebSocket: `40` connects the namespace, `2`/`3` are the
+ * server's ping and our pong, and events are `42["name",payload]`. The generator speaks it directly, so
+ * every system is driven by the same client code.
+ */
+export type Dialect = "edgechat" | "socketio";
+export const SIO_CONNECT = "40";
+export const SIO_PING = "2";
+export const SIO_PONG = "3";
+
+export function sioSendFrame(clientMsgId: string, sentAtUs: number, bytes: number): string {
+  const frame = JSON.parse(sendFrame(clientMsgId, sentAtUs, bytes)) as { clientMsgId: string; body: string };
+  return `42${JSON.stringify(["send", { clientMsgId: frame.clientMsgId, body: frame.body }])}`;
+}
+
+/** The clientMsgId of an ack, in either dialect; null for anything else. */
+export function ackedId(text: string): string | null {
+  if (text.startsWith('{"type":"ack"')) return (JSON.parse(text) as { clientMsgId: string }).clientMsgId;
+  if (text.startsWith('42["ack"'))
+    return (JSON.parse(text.slice(2)) as [string, { clientMsgId: string }])[1].clientMsgId;
+  return null;
+}
+
+/** The send time carried by a delivered frame (edgechat `message`, Socket.IO `message`, the floor's relayed `send`). */
 export function deliveredStamp(text: string): number | null {
   if (!text.includes('"body"')) return null;
+  if (text.startsWith('42["message"')) {
+    const [, payload] = JSON.parse(text.slice(2)) as [string, { body: string }];
+    return (JSON.parse(payload.body) as { t: number }).t;
+  }
   const frame = JSON.parse(text) as { type?: string; body?: string };
   if ((frame.type !== "message" && frame.type !== "send") || typeof frame.body !== "string") return null;
   return (JSON.parse(frame.body) as { t: number }).t;

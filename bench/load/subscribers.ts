@@ -6,10 +6,10 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 import WebSocket from "ws";
 import { encode, newHistogram, nowUs } from "../lib/histogram.ts";
-import { deliveredStamp } from "./protocol.ts";
+import { type Dialect, deliveredStamp, SIO_CONNECT, SIO_PING, SIO_PONG } from "./protocol.ts";
 
 interface Input {
-  sockets: { url: string; headers: Record<string, string> }[];
+  sockets: { url: string; headers: Record<string, string>; dialect?: Dialect }[];
   connectConcurrency: number;
 }
 
@@ -28,15 +28,21 @@ function connectOne(s: Input["sockets"][number]): Promise<void> {
   return new Promise((resolve, reject) => {
     const started = nowUs();
     const ws = new WebSocket(s.url, { headers: s.headers, perMessageDeflate: false });
-    ws.on("open", () => {
+    const connected = () => {
       connectTimes.recordValue(Math.max(1, nowUs() - started));
       open.push(ws);
       resolve();
-    });
+    };
+    ws.on("open", () => (s.dialect === "socketio" ? ws.send(SIO_CONNECT) : connected()));
     ws.on("error", reject);
     ws.on("message", (data) => {
+      const text = data.toString();
+      if (s.dialect === "socketio") {
+        if (text === SIO_PING) return ws.send(SIO_PONG);
+        if (text.startsWith(SIO_CONNECT)) return connected();
+      }
       if (!recording) return;
-      const stamp = deliveredStamp(data.toString());
+      const stamp = deliveredStamp(text);
       if (stamp === null) return;
       delivered++;
       latency.recordValue(Math.max(1, nowUs() - stamp));

@@ -13,7 +13,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const NODE = process.execPath;
 
 export interface RunningSystem {
-  name: "edgechat" | "floor";
+  name: string;
   /** Every process whose CPU and memory count as this system's (server, bridges, databases). */
   pids(): number[];
   /** Pids of the runtime that holds the sockets (for memory per socket). */
@@ -21,15 +21,84 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-export async function startFloor(): Promise<RunningSystem & { port: number }> {
-  const child = spawn(NODE, [path.join(ROOT, "bench/servers/floor.ts"), "0"], {
-    detached: true,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+/**
+ * Servers run on core 0 and the load generator on core 1 (see pinLoadGenerator), so the two never
+ * compete for a core and the generator's own CPU shows whether it was the bottleneck.
+ */
+export const SERVER_CPUS = "0";
+const pinned = (args: string[]) =>
+  (hasTaskset() ? ["taskset", ["-c", SERVER_CPUS, ...args]] : [args[0], args.slice(1)]) as [string, string[]];
+
+let tasksetChecked: boolean | null = null;
+export function hasTaskset(): boolean {
+  if (tasksetChecked === null) {
+    try {
+      execFileSync("taskset", ["-p", String(process.pid)], { stdio: "ignore" });
+      tasksetChecked = true;
+    } catch {
+      tasksetChecked = false;
+    }
+  }
+  return tasksetChecked;
+}
+
+/** Pins this process (and the worker threads it starts later) to core 1. */
+export function pinLoadGenerator(): boolean {
+  if (!hasTaskset()) return false;
+  execFileSync("taskset", ["-a", "-cp", "1", String(process.pid)], { stdio: "ignore" });
+  return true;
+}
+
+async function startNodeServer(
+  name: string,
+  script: string,
+  args: string[],
+): Promise<RunningSystem & { port: number }> {
+  const [cmd, argv] = pinned([NODE, path.join(ROOT, script), "0", ...args]);
+  const child = spawn(cmd, argv, { detached: true, stdio: ["ignore", "pipe", "inherit"] });
   const [line] = (await once(child.stdout as NodeJS.ReadableStream, "data")) as [Buffer];
   const port = Number(/listening (\d+)/.exec(line.toString())?.[1]);
   const pid = child.pid as number;
-  return { name: "floor", port, pids: () => [pid], runtimePids: () => [pid], stop: () => stopGroup(child) };
+  return { name, port, pids: () => [pid], runtimePids: () => [pid], stop: () => stopGroup(child) };
+}
+
+export function startFloor() {
+  return startNodeServer("floor", "bench/servers/floor.ts", []);
+}
+
+/** Socket.IO 4 with rooms; with a database URL it stores every message row by row before acking. */
+export async function startSocketIo(databaseUrl?: string) {
+  const sys = await startNodeServer(
+    databaseUrl ? "socket.io + postgres" : "socket.io",
+    "bench/servers/socketio.ts",
+    databaseUrl ? ["--pg", databaseUrl] : [],
+  );
+  const dbServers = () => pidsMatching(/^(postgres|\/usr\/lib\/postgresql\/\S+\/bin\/postgres)/);
+  const own = sys.pids;
+  return {
+    ...sys,
+    // The persisting variant's cost includes Postgres, as edgechat's does.
+    pids: () => (databaseUrl ? [...new Set([...own(), ...dbServers()])] : own()),
+    socket: {
+      url: `ws://127.0.0.1:${sys.port}/socket.io/?EIO=4&transport=websocket`,
+      headers: {},
+      dialect: "socketio" as const,
+    },
+  };
+}
+
+/** Rows the persisting peer stored for sends whose ids start with `prefix`. */
+export async function countPeerRows(databaseUrl: string, prefix: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const r = await client.query("select count(*)::int as n from peer_messages where client_msg_id like $1", [
+      `${prefix}%`,
+    ]);
+    return r.rows[0].n as number;
+  } finally {
+    await client.end();
+  }
 }
 
 export interface EdgechatSystem extends RunningSystem {
@@ -50,6 +119,7 @@ export async function startEdgechat(logFile: string): Promise<EdgechatSystem> {
     database,
     logFile,
     env: { THROTTLE_MESSAGES: "1000000", THROTTLE_WINDOW_MS: "1000", ACCESS_TOKEN_TTL_SECONDS: "3600" },
+    cpus: hasTaskset() ? SERVER_CPUS : undefined,
   });
   const { port, secrets } = server;
   const devPid = server.pid;

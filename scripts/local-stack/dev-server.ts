@@ -25,10 +25,14 @@ export async function startDevServer(opts: {
   logFile: string;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Run pinned to these CPUs (taskset -c), e.g. for benchmarks. */
+  cpus?: string | undefined;
 }): Promise<DevServer> {
   const port = await freePort();
   const secrets = generateDevSecrets();
-  const child = spawn(process.execPath, [path.join(ROOT, "scripts/dev.ts")], {
+  const argv = [process.execPath, path.join(ROOT, "scripts/dev.ts")];
+  const [cmd, ...args] = opts.cpus ? ["taskset", "-c", opts.cpus, ...argv] : argv;
+  const child = spawn(cmd as string, args, {
     cwd: ROOT,
     env: {
       ...process.env,

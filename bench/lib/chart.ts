@@ -44,7 +44,7 @@ function bars(title: string, unit: string, groups: { name: string; values: [stri
       const w = Math.max(1, (v / max) * plot);
       out.push(
         `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[i % COLORS.length]}"/>`,
-        `<text x="${left + w + 4}" y="${y + barH - 3}">${v} ${unit}</text>`,
+        `<text x="${left + w + 4}" y="${y + barH - 3}">${v > 0 ? `${v} ${unit}` : "not reached"}</text>`,
       );
     });
   });
@@ -71,7 +71,7 @@ export function renderCharts(r: ChartInput, dir: string, stem: string): string[]
   }));
   const files = [
     [`${stem}-fanout.svg`, bars("Fan-out delivery latency (ms, lower is better)", "ms", fan)],
-    [`${stem}-write-path.svg`, bars("Write path: ack p99 per offered rate (ms; 0 = step not reached)", "ms", writes)],
+    [`${stem}-write-path.svg`, bars("Write path: ack p99 per offered rate (ms)", "ms", writes)],
   ] as const;
   for (const [name, svg] of files) writeFileSync(path.join(dir, name), `${svg}\n`);
   return files.map(([name]) => name);

@@ -136,7 +136,7 @@ async function ackLatency(sys: EdgechatSystem) {
 /** Raises the offered rate into one room until acks fall behind or p99 passes 50 ms; persistence stays on. */
 async function writePath(sys: EdgechatSystem) {
   const seeded = await seedRoom(sys, 0);
-  return writeRamp(sys.name, seeded.sender, () => countRows(sys, seeded.room));
+  return writeRamp(sys, seeded.sender, () => countRows(sys, seeded.room));
 }
 
 type WriteResult = Awaited<ReturnType<typeof writeRamp>>;
@@ -145,11 +145,8 @@ type WriteResult = Awaited<ReturnType<typeof writeRamp>>;
  * The same ramp for any system: open-loop sends at rising rates into one room, then a zero-loss check
  * against the system's store (`rows` counts what it persisted).
  */
-async function writeRamp(
-  system: string,
-  socket: { url: string; headers: Record<string, string>; dialect?: Dialect },
-  rows: () => Promise<number>,
-) {
+async function writeRamp(sys: RunningSystem, socket: Socket, rows: () => Promise<number>) {
+  const system = sys.name;
   const send = new Sender(socket);
   await send.opened;
   const steps: {
@@ -159,17 +156,34 @@ async function writeRamp(
     sent: number;
     senderMaxLagMs: number;
     sustained: boolean;
+    /** Server CPU per message by process (µs) during this step: where the write path's time goes. */
+    cpuUsPerMessage: Record<string, number>;
   }[] = [];
   let totalAcked = 0;
   let totalSent = 0;
   const base = await rows();
   for (const rate of plan.ramp) {
+    const before = snapshot(sys.pids());
     const run = await send.run({ rate, seconds: plan.rampSeconds, bodyBytes: BODY_BYTES, idPrefix: `w${rate}` });
+    const cpu = breakdown(before, sys.pids());
+    const cpuUsPerMessage = Object.fromEntries(
+      Object.entries(cpu)
+        .filter(([, ms]) => ms > 0)
+        .map(([name, ms]) => [name, Math.round((ms * 1000) / Math.max(1, run.sent))]),
+    );
     totalAcked += run.acked;
     totalSent += run.sent;
     const ack = summarize(run.ack);
     const sustained = run.acked === run.sent && ack.p99 <= SUSTAINED_P99_MS;
-    steps.push({ rate, ack, acked: run.acked, sent: run.sent, senderMaxLagMs: Math.round(run.maxLagMs), sustained });
+    steps.push({
+      rate,
+      ack,
+      acked: run.acked,
+      sent: run.sent,
+      senderMaxLagMs: Math.round(run.maxLagMs),
+      sustained,
+      cpuUsPerMessage,
+    });
     log(`${system} write path ${rate}/s: ack p99 ${ack.p99} ms, acked ${run.acked}/${run.sent}`);
     if (!sustained) break;
   }
@@ -265,7 +279,7 @@ async function main() {
     const peerDb = await startSocketIo(edge.databaseUrl);
     let peerWrite: WriteResult;
     try {
-      peerWrite = await writeRamp(peerDb.name, peerDb.socket, () => countPeerRows(edge.databaseUrl, "w"));
+      peerWrite = await writeRamp(peerDb, peerDb.socket, () => countPeerRows(edge.databaseUrl, "w"));
     } finally {
       await peerDb.stop();
     }
@@ -363,6 +377,8 @@ function report(r: {
     "",
     `The peer, Socket.IO storing each message row by row in the same Postgres before acking: **${r.peerWrite.sustainedRate} messages/s** (${r.peerWrite.postgresRows} rows for ${r.peerWrite.sent} sent). Edgechat / peer: **${r.ratios.writeVsPeer ?? "n/a"}×**.`,
     "",
+    `Server CPU per message by process (µs) at each system's last step: edgechat (${r.write.steps.at(-1)?.rate}/s) ${cpuText(r.write.steps.at(-1)?.cpuUsPerMessage)}; socket.io + postgres (${r.peerWrite.steps.at(-1)?.rate}/s) ${cpuText(r.peerWrite.steps.at(-1)?.cpuUsPerMessage)}.`,
+    "",
     "| offered msg/s | edgechat ack p50 ms | p99 ms | acked/sent | socket.io+pg ack p50 ms | p99 ms | acked/sent |",
     "|---|---|---|---|---|---|---|",
     ...[...new Set([...r.write.steps, ...r.peerWrite.steps].map((s) => s.rate))]
@@ -377,6 +393,12 @@ function report(r: {
     `Idle memory per socket (RSS slope between ${r.idle.edgechat.sockets / 2} and ${r.idle.edgechat.sockets} sockets): edgechat ${r.idle.edgechat.bytesPerSocket} B in the worker runtime with the room hibernated; floor ${r.idle.floor.bytesPerSocket > 0 ? `${r.idle.floor.bytesPerSocket} B` : "below measurement noise (garbage collection moves RSS more than its sockets do)"}.`,
     "",
   ].join("\n");
+}
+
+function cpuText(split: Record<string, number> | undefined): string {
+  const entries = Object.entries(split ?? {}).filter(([, us]) => us > 0);
+  const total = entries.reduce((n, [, us]) => n + us, 0);
+  return `${total} in all: ${entries.map(([name, us]) => `${name} ${us}`).join(", ")}`;
 }
 
 function breakdownText(x: FanoutResult): string {

@@ -1,20 +1,25 @@
 /**
- * `npm run bench:profile`: a CPU profile of the worker runtime (worker + room objects) while one room
- * fans out, taken through workerd's inspector. Prints the functions with the most self time and writes
- * bench/results/fanout.cpuprofile (open it in Chrome DevTools).
+ * `npm run bench:profile -- [fanout|write] [subscribers] [rate]`: a CPU profile of the worker runtime
+ * (worker + room objects) taken through workerd's inspector, while one room fans out (default) or while
+ * one sender writes into a room with no subscribers (the write path). Prints the functions with the most
+ * self time, the CPU of every server process per message, and writes bench/results/<mode>.cpuprofile
+ * (open it in Chrome DevTools).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
-import { processTree } from "./lib/proc.ts";
+import { breakdown, processTree, snapshot } from "./lib/proc.ts";
 import { Sender, Subscribers } from "./load/clients.ts";
 import { seedRoom, startEdgechat } from "./servers/systems.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const subscribers = Number(process.argv[2] ?? 1000);
-const rate = Number(process.argv[3] ?? 10);
+const args = process.argv.slice(2);
+const mode = args[0] === "write" ? "write" : "fanout";
+if (args[0] === "write" || args[0] === "fanout") args.shift();
+const subscribers = Number(args[0] ?? (mode === "write" ? 0 : 1000));
+const rate = Number(args[1] ?? (mode === "write" ? 100 : 10));
 
 interface ProfileNode {
   id: number;
@@ -31,10 +36,11 @@ async function inspectorUrl(runtimePids: number[]): Promise<string> {
   for (const line of listing.split("\n")) {
     if (!runtimePids.some((pid) => line.includes(`pid=${pid},`))) continue;
     const port = /127\.0\.0\.1:(\d+)/.exec(line)?.[1];
-    const targets = await fetch(`http://127.0.0.1:${port}/json/list`).then(
-      (r) => (r.ok ? (r.json() as Promise<{ webSocketDebuggerUrl?: string; id: string }[]>) : []),
-      () => [],
-    );
+    // The worker's own ports answer too (the web app's fallback page): only the inspector returns JSON.
+    const targets = await fetch(`http://127.0.0.1:${port}/json/list`)
+      .then((r) => r.json() as Promise<{ webSocketDebuggerUrl?: string; id: string }[]>)
+      .then((list) => (Array.isArray(list) ? list : []))
+      .catch(() => []);
     const target = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];
     if (target) return target.webSocketDebuggerUrl ?? `ws://127.0.0.1:${port}/${target.id}`;
   }
@@ -61,6 +67,39 @@ function cdp(url: string) {
   };
 }
 
+function startPerf(pids: number[]) {
+  const data = path.join(ROOT, "bench/results/perf.data");
+  const child = spawn("perf", ["record", "-F", "999", "-g", "-o", data, "-p", pids.join(",")], { stdio: "ignore" });
+  return {
+    async stop() {
+      child.kill("SIGINT");
+      await new Promise((r) => child.once("exit", r));
+      const report = execFileSync(
+        "perf",
+        ["report", "-i", data, "--stdio", "--no-children", "--sort", "dso,sym", "--percent-limit", "0.5", "-g", "none"],
+        { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+      );
+      writeFileSync(path.join(ROOT, `bench/results/${mode}.perf.txt`), report);
+      // Inclusive shares of the runtime's entry points: which kind of work (socket events, SQLite,
+      // outbound fetches, tail streams) the CPU goes to.
+      const inclusive = execFileSync(
+        "perf",
+        ["report", "-i", data, "--stdio", "--children", "--sort", "sym", "-g", "none", "--percent-limit", "2"],
+        { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+      );
+      const entries = /workerd::api::(HibernatableWebSocketCustomEvent::run|SqlStorage::exec|\(anonymous namespace\)::fetchImplNoOutputLock|JsRpcTargetBase::callImpl)|TailStreamTarget::report|WebSocket::send|sqlite3_step/;
+      const seen = new Set<string>();
+      console.log("\nRuntime CPU by entry point (perf, inclusive):");
+      for (const line of inclusive.split("\n")) {
+        const name = entries.exec(line)?.[0];
+        if (!name || seen.has(name)) continue;
+        seen.add(name);
+        console.log(`${line.trim().split(/\s+/)[0]?.padStart(8)}  ${name}`);
+      }
+    },
+  };
+}
+
 async function main() {
   const edge = await startEdgechat(path.join(ROOT, "bench/results/edgechat-dev.log"));
   try {
@@ -73,16 +112,31 @@ async function main() {
     const sender = new Sender(seeded.sender);
     await sender.opened;
     await sender.run({ rate, seconds: 1, bodyBytes: 200, idPrefix: "warm", settleMs: 500 });
-    await session.call("Profiler.enable");
-    await session.call("Profiler.start");
+    // PROFILE=0 measures the same run's CPU per process without the profiler's own overhead.
+    const profiling = process.env.PROFILE !== "0";
+    if (profiling) {
+      await session.call("Profiler.enable");
+      await session.call("Profiler.start");
+    }
     await subs.start();
-    await sender.run({ rate, seconds: 8, bodyBytes: 200, idPrefix: "prof" });
-    const { profile } = (await session.call("Profiler.stop")) as { profile: Profile };
+    // PERF=1 also samples the runtime's native side (SQLite, HTTP, WebSocket I/O), which the JS profile
+    // cannot see: bench/results/<mode>.perf.txt.
+    const perf = process.env.PERF === "1" ? startPerf(runtime.length ? runtime : edge.runtimePids()) : null;
+    const before = snapshot(edge.pids());
+    const run = await sender.run({ rate, seconds: 8, bodyBytes: 200, idPrefix: "prof" });
+    const cpu = breakdown(before, edge.pids());
+    if (perf) await perf.stop();
+    const { profile } = profiling
+      ? ((await session.call("Profiler.stop")) as { profile: Profile })
+      : { profile: { nodes: [], samples: [], timeDeltas: [] } };
     await subs.stop();
     sender.close();
     await subs.close();
     session.close();
-    writeFileSync(path.join(ROOT, "bench/results/fanout.cpuprofile"), JSON.stringify(profile));
+    if (profiling) writeFileSync(path.join(ROOT, `bench/results/${mode}.cpuprofile`), JSON.stringify(profile));
+    console.log(`\nServer CPU per message by process (µs), ${run.acked}/${run.sent} acked:`);
+    for (const [name, ms] of Object.entries(cpu).filter(([, ms]) => ms > 0))
+      console.log(`${String(Math.round((ms * 1000) / Math.max(1, run.sent))).padStart(8)}  ${name}`);
     const self = new Map<number, number>();
     for (const [i, node] of profile.samples.entries())
       self.set(node, (self.get(node) ?? 0) + (profile.timeDeltas[i] ?? 0));
@@ -96,7 +150,9 @@ async function main() {
       const key = `${f.functionName || "(anonymous)"} ${where}`.trim();
       byFunction.set(key, (byFunction.get(key) ?? 0) + us);
     }
-    console.log(`\nCPU profile of the worker runtime, ${subscribers} subscribers × ${rate} msg/s for 8 s (self time):`);
+    console.log(
+      `\nCPU profile of the worker runtime (${mode}), ${subscribers} subscribers × ${rate} msg/s for 8 s (self time):`,
+    );
     for (const [name, us] of [...byFunction.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
       console.log(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${name}`);
     }

@@ -31,6 +31,8 @@ const pinned = (args: string[]) =>
 
 let tasksetChecked: boolean | null = null;
 export function hasTaskset(): boolean {
+  // BENCH_PIN=0: no pinning, e.g. to profile one process without others preempting it on its core.
+  if (process.env.BENCH_PIN === "0") return false;
   if (tasksetChecked === null) {
     try {
       execFileSync("taskset", ["-p", String(process.pid)], { stdio: "ignore" });
@@ -125,6 +127,10 @@ export async function startEdgechat(logFile: string): Promise<EdgechatSystem> {
       ACCESS_TOKEN_TTL_SECONDS: "3600",
       RATE_LIMIT_IP_PER_MINUTE: "100000000",
       RATE_LIMIT_USER_PER_MINUTE: "100000000",
+      // wrangler dev streams every event of the worker to a local observability collector (a tail
+      // worker in the same runtime): a third of the runtime's CPU per message in bench:profile's perf
+      // view. It is a dev-tool feature production does not run, so the benchmark turns it off.
+      X_LOCAL_OBSERVABILITY: "false",
     },
     cpus: hasTaskset() ? SERVER_CPUS : undefined,
   });

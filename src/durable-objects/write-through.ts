@@ -37,10 +37,18 @@ export async function writeThrough(
 ): Promise<void> {
   const inserts = rows.filter((r) => r.kind === "message").map((r) => JSON.parse(r.payload) as MessagePayload);
   const statements: BatchItem<"pg">[] = [];
+  // Only who gets a job: members offline now and not muted. Filtering here, not in the room, keeps a
+  // busy 1,000-member room from pulling its whole member list over HTTP on every flush.
   const membersQuery = db
-    .select({ userId: roomMembers.userId, mutedUntil: roomMembers.mutedUntil })
+    .select({ userId: roomMembers.userId })
     .from(roomMembers)
-    .where(eq(roomMembers.roomId, roomId));
+    .where(
+      and(
+        eq(roomMembers.roomId, roomId),
+        sql`${roomMembers.userId} <> all(${sql.param(online)}::uuid[])`,
+        sql`(${roomMembers.mutedUntil} is null or ${roomMembers.mutedUntil} <= now())`,
+      ),
+    );
   if (inserts.length > 0) {
     statements.push(membersQuery);
     statements.push(
@@ -101,8 +109,8 @@ export async function writeThrough(
   const results = await db.batch([first, ...rest]);
 
   if (inserts.length > 0) {
-    const members = results[0] as { userId: string; mutedUntil: Date | null }[];
-    await enqueueNotifications(queue, roomId, inserts, members, new Set(online));
+    const offline = (results[0] as { userId: string }[]).map((m) => m.userId);
+    await enqueueNotifications(queue, roomId, inserts, offline);
   }
 }
 
@@ -170,14 +178,11 @@ async function enqueueNotifications(
   queue: Queue,
   roomId: string,
   inserts: MessagePayload[],
-  members: { userId: string; mutedUntil: Date | null }[],
-  online: Set<string>,
+  offline: string[],
 ): Promise<void> {
-  const now = Date.now();
   const jobs: MessageJob[] = [];
-  const offline = members.filter((m) => !online.has(m.userId) && !(m.mutedUntil && m.mutedUntil.getTime() > now));
   for (const { message, requestId } of inserts) {
-    const recipients = offline.filter((m) => m.userId !== message.senderId).map((m) => m.userId);
+    const recipients = offline.filter((userId) => userId !== message.senderId);
     for (let i = 0; i < recipients.length; i += MAX_RECIPIENTS_PER_JOB) {
       jobs.push({
         kind: "message",

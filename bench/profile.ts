@@ -87,7 +87,8 @@ function startPerf(pids: number[]) {
         ["report", "-i", data, "--stdio", "--children", "--sort", "sym", "-g", "none", "--percent-limit", "2"],
         { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
       );
-      const entries = /workerd::api::(HibernatableWebSocketCustomEvent::run|SqlStorage::exec|\(anonymous namespace\)::fetchImplNoOutputLock|JsRpcTargetBase::callImpl)|TailStreamTarget::report|WebSocket::send|sqlite3_step/;
+      const entries =
+        /workerd::api::(HibernatableWebSocketCustomEvent::run|SqlStorage::exec|\(anonymous namespace\)::fetchImplNoOutputLock|JsRpcTargetBase::callImpl)|TailStreamTarget::report|WebSocket::send|sqlite3_step/;
       const seen = new Set<string>();
       console.log("\nRuntime CPU by entry point (perf, inclusive):");
       for (const line of inclusive.split("\n")) {

@@ -8,17 +8,24 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderCharts } from "./lib/chart.ts";
-import { type LatencySummary, summarize } from "./lib/histogram.ts";
+import { summarize } from "./lib/histogram.ts";
 import { breakdown, cpuMeter, snapshot, usage } from "./lib/proc.ts";
+import { type FanoutResult, type RunResult, report, type WriteResult, type WriteStep } from "./lib/report.ts";
 import { Sender, Subscribers } from "./load/clients.ts";
 import type { Dialect } from "./load/protocol.ts";
+import { fanoutGrid } from "./scenarios/grid.ts";
+import { type HistoryResult, restHistory } from "./scenarios/history.ts";
+import { manyRooms } from "./scenarios/rooms.ts";
+import { throttleBurst } from "./scenarios/throttle.ts";
 import {
   countPeerRows,
   countRows,
   type EdgechatSystem,
   pinLoadGenerator,
   type RunningSystem,
+  seedPeerHistory,
   seedRoom,
+  seedRooms,
   startEdgechat,
   startFloor,
   startSocketIo,
@@ -38,6 +45,10 @@ const plan = quick
       rampSeconds: 2,
       idle: 100,
       threads: 2,
+      grid: { subscribers: [10, 100], rates: [1, 10], seconds: 2 },
+      rooms: { rooms: 20, members: 5, connectRate: 100, idleSeconds: 3, rate: 20, seconds: 3 },
+      history: { messages: 600, seconds: 2, connections: 10 },
+      throttle: { limit: 20, windowMs: 1000, multiple: 10, seconds: 2 },
     }
   : {
       subscribers: 1000,
@@ -49,25 +60,13 @@ const plan = quick
       rampSeconds: 5,
       idle: 1000,
       threads: 2,
+      grid: { subscribers: [10, 100, 1000, 5000], rates: [1, 10, 50], seconds: 5 },
+      rooms: { rooms: 1000, members: 10, connectRate: 500, idleSeconds: 15, rate: 200, seconds: 10 },
+      history: { messages: 600, seconds: 10, connections: 10 },
+      throttle: { limit: 20, windowMs: 1000, multiple: 10, seconds: 5 },
     };
 const BODY_BYTES = 200;
 const SUSTAINED_P99_MS = 50;
-
-interface FanoutResult {
-  system: string;
-  subscribers: number;
-  rate: number;
-  delivery: LatencySummary;
-  deliveredRatio: number;
-  serverCpuUsPerDelivery: number;
-  serverRssMb: number;
-  /** Server CPU per delivery split by process (µs). */
-  cpuBreakdownUs: Record<string, number>;
-  loadGenCpuPct: number;
-  loadGenLoopP99Ms: number;
-  senderMaxLagMs: number;
-  loadGenBottleneck: boolean;
-}
 
 const log = (line: string) => console.log(`[bench] ${line}`);
 
@@ -139,26 +138,15 @@ async function writePath(sys: EdgechatSystem) {
   return writeRamp(sys, seeded.sender, () => countRows(sys, seeded.room));
 }
 
-type WriteResult = Awaited<ReturnType<typeof writeRamp>>;
-
 /**
  * The same ramp for any system: open-loop sends at rising rates into one room, then a zero-loss check
  * against the system's store (`rows` counts what it persisted).
  */
-async function writeRamp(sys: RunningSystem, socket: Socket, rows: () => Promise<number>) {
+async function writeRamp(sys: RunningSystem, socket: Socket, rows: () => Promise<number>): Promise<WriteResult> {
   const system = sys.name;
   const send = new Sender(socket);
   await send.opened;
-  const steps: {
-    rate: number;
-    ack: LatencySummary;
-    acked: number;
-    sent: number;
-    senderMaxLagMs: number;
-    sustained: boolean;
-    /** Server CPU per message by process (µs) during this step: where the write path's time goes. */
-    cpuUsPerMessage: Record<string, number>;
-  }[] = [];
+  const steps: WriteStep[] = [];
   let totalAcked = 0;
   let totalSent = 0;
   const base = await rows();
@@ -222,6 +210,21 @@ async function idleMemory(sys: RunningSystem, sockets: { url: string; headers: R
   };
 }
 
+/** Per-system sockets for a one-room fan-out of `n` subscribers. */
+const floorRoom = (port: number, name: string) => async (n: number) => {
+  const socket = { url: `ws://127.0.0.1:${port}/?room=${name}-${n}`, headers: {} };
+  return { subscribers: Array.from({ length: n }, () => socket), sender: socket };
+};
+const sioRoom = (url: string, name: string) => async (n: number) => {
+  const socket = { url: `${url}&room=${name}-${n}`, headers: {}, dialect: "socketio" as const };
+  return { subscribers: Array.from({ length: n }, () => socket), sender: socket };
+};
+const sameRooms = (count: number, members: number, at: (room: number) => Socket) =>
+  Array.from({ length: count }, (_, r) => Array.from({ length: members }, () => at(r)));
+
+const gridPlan = { ...plan.grid, threads: plan.threads, bodyBytes: BODY_BYTES, p99LimitMs: SUSTAINED_P99_MS };
+const roomsPlan = { ...plan.rooms, threads: plan.threads, bodyBytes: BODY_BYTES };
+
 async function main() {
   mkdirSync(RESULTS, { recursive: true });
   const machine = {
@@ -248,6 +251,17 @@ async function main() {
     floor,
     Array.from({ length: plan.idle }, () => floorSocket),
   );
+  log("floor: fan-out grid");
+  const floorGrid = await fanoutGrid(floor, floorRoom(floor.port, "grid"), gridPlan);
+  log(`floor: ${plan.rooms.rooms} rooms × ${plan.rooms.members}, connect storm at ${plan.rooms.connectRate}/s`);
+  const floorRooms = await manyRooms(
+    floor,
+    sameRooms(plan.rooms.rooms, plan.rooms.members, (r) => ({
+      url: `ws://127.0.0.1:${floor.port}/?room=r${r}`,
+      headers: {},
+    })),
+    roomsPlan,
+  );
   await floor.stop();
 
   log("socket.io: fan-out");
@@ -257,10 +271,19 @@ async function main() {
     Array.from({ length: plan.subscribers }, () => sio.socket),
     sio.socket,
   );
+  log("socket.io: fan-out grid");
+  const sioGrid = await fanoutGrid(sio, sioRoom(sio.socket.url, "grid"), gridPlan);
+  log("socket.io: many rooms");
+  const sioRooms = await manyRooms(
+    sio,
+    sameRooms(plan.rooms.rooms, plan.rooms.members, (r) => ({ ...sio.socket, url: `${sio.socket.url}&room=r${r}` })),
+    roomsPlan,
+  );
   await sio.stop();
 
   log("edgechat: starting npm run dev stack (log: bench/results/edgechat-dev.log)");
   const edge = await startEdgechat(path.join(RESULTS, "edgechat-dev.log"));
+  let partial: Omit<RunResult, "throttle">;
   try {
     const seeded = await seedRoom(edge, plan.subscribers);
     log("edgechat: fan-out (through wrangler dev's proxy, as clients connect locally)");
@@ -275,20 +298,40 @@ async function main() {
     const ack = await ackLatency(edge);
     log("edgechat: write path");
     const write = await writePath(edge);
-    log("socket.io + postgres (row by row): write path");
+    log("socket.io + postgres (row by row): write path, then REST history");
     const peerDb = await startSocketIo(edge.databaseUrl);
     let peerWrite: WriteResult;
+    let peerHistory: HistoryResult[];
     try {
       peerWrite = await writeRamp(peerDb, peerDb.socket, () => countPeerRows(edge.databaseUrl, "w"));
+      peerHistory = await peerHistoryPages(edge.databaseUrl, peerDb.port);
     } finally {
       await peerDb.stop();
     }
+    log("edgechat: REST history (autocannon)");
+    const history = await edgeHistoryPages(edge);
     log("edgechat: idle memory (hibernated)");
     const idleRoom = await seedRoom(edge, plan.idle);
     const edgeIdle = await idleMemory(edge, idleRoom.subscribers);
+    log("edgechat: fan-out grid (runtime only)");
+    const edgeGrid = await fanoutGrid(
+      { ...edge, name: "edgechat (runtime only)" },
+      async (n) => seedRoom(edge, n, edge.directPort),
+      gridPlan,
+    );
+    log(`edgechat: ${plan.rooms.rooms} rooms × ${plan.rooms.members}, connect storm at ${plan.rooms.connectRate}/s`);
+    const seededRooms = await seedRooms(edge, plan.rooms.rooms, plan.rooms.members, edge.directPort);
+    const edgeRooms = {
+      ...(await manyRooms(
+        edge,
+        seededRooms.map((r) => r.members),
+        roomsPlan,
+      )),
+      system: "edgechat (runtime only)",
+    };
 
     const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
-    const result = {
+    partial = {
       at: new Date().toISOString(),
       mode: quick ? "quick" : "full",
       machine,
@@ -307,105 +350,84 @@ async function main() {
       write,
       peerWrite,
       idle: { edgechat: edgeIdle, floor: floorIdle },
+      grid: [edgeGrid, sioGrid, floorGrid],
+      rooms: [edgeRooms, sioRooms, floorRooms],
+      history: [...history, ...peerHistory],
     };
-    renderCharts(result, RESULTS, quick ? "quick" : "latest");
-    writeFileSync(path.join(RESULTS, quick ? "quick.json" : "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
-    const md = report(result);
-    writeFileSync(path.join(RESULTS, quick ? "quick.md" : "latest.md"), md);
-    console.log(`\n${md}`);
-    const lost =
-      edgeFanout.deliveredRatio < 1 ||
-      edgeDirect.deliveredRatio < 1 ||
-      write.postgresRows < write.sent ||
-      peerWrite.postgresRows < peerWrite.sent ||
-      ack.acked < ack.sent;
-    if (lost) {
-      console.error("[bench] LOSS: delivered/expected below 1.0 or sent messages missing from Postgres");
-      process.exitCode = 1;
-    }
   } finally {
     await edge.stop();
   }
+
+  log(`edgechat: throttle burst at ${plan.throttle.multiple}× the limit (its own stack, with that limit)`);
+  const limited = await startEdgechat(path.join(RESULTS, "edgechat-throttle.log"), {
+    THROTTLE_MESSAGES: String(plan.throttle.limit),
+    THROTTLE_WINDOW_MS: String(plan.throttle.windowMs),
+    // Measure the window itself for the whole burst, not the abuse cut-off that would end it early.
+    THROTTLE_ABUSE_REJECTIONS: "1000000000",
+  });
+  let throttle: RunResult["throttle"];
+  try {
+    const room = await seedRoom(limited, 0, limited.directPort);
+    throttle = await throttleBurst(room.sender, { ...plan.throttle, bodyBytes: BODY_BYTES });
+  } finally {
+    await limited.stop();
+  }
+
+  const result: RunResult = { ...partial, throttle };
+  renderCharts(result, RESULTS, quick ? "quick" : "latest");
+  writeFileSync(path.join(RESULTS, quick ? "quick.json" : "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
+  const md = report(result, { bodyBytes: BODY_BYTES, p99LimitMs: SUSTAINED_P99_MS });
+  writeFileSync(path.join(RESULTS, quick ? "quick.md" : "latest.md"), md);
+  console.log(`\n${md}`);
+  const lost =
+    result.fanout.edgechat.deliveredRatio < 1 ||
+    result.fanout.direct.deliveredRatio < 1 ||
+    result.write.postgresRows < result.write.sent ||
+    result.peerWrite.postgresRows < result.peerWrite.sent ||
+    result.ack.acked < result.ack.sent ||
+    result.rooms.some((r) => r.deliveredRatio < 1) ||
+    throttle.unanswered > 0;
+  if (lost) {
+    console.error("[bench] LOSS: delivered/expected below 1.0, sends unanswered, or messages missing from Postgres");
+    process.exitCode = 1;
+  }
 }
 
-function report(r: {
-  machine: { cpus: number; cpuModel: string; memGb: number; node: string };
-  mode: string;
-  at: string;
-  pinnedCores: boolean;
-  fanout: { edgechat: FanoutResult; direct: FanoutResult; floor: FanoutResult; peer: FanoutResult };
-  ratios: {
-    peerFanoutP99: number | null;
-    peerCpuPerDelivery: number | null;
-    writeVsPeer: number | null;
-    fanoutP99: number | null;
-    cpuPerDelivery: number | null;
-    directFanoutP99: number | null;
-    directCpuPerDelivery: number | null;
-  };
-  ack: { rate: number; ack: LatencySummary; acked: number; sent: number };
-  write: WriteResult;
-  peerWrite: WriteResult;
-  idle: { edgechat: { sockets: number; bytesPerSocket: number }; floor: { sockets: number; bytesPerSocket: number } };
-}): string {
-  const f = r.fanout;
-  const row = (x: FanoutResult) =>
-    `| ${x.system} | ${x.delivery.p50} | ${x.delivery.p99} | ${x.delivery.max} | ${x.deliveredRatio} | ${x.serverCpuUsPerDelivery} | ${x.loadGenCpuPct}% / loop p99 ${x.loadGenLoopP99Ms} ms${x.loadGenBottleneck ? " **(generator-bound)**" : ""} |`;
+/** Latest page (the Redis buffer) and a page older than the buffer (Postgres) of a seeded room. */
+async function edgeHistoryPages(edge: EdgechatSystem): Promise<HistoryResult[]> {
+  const seeded = await seedRoom(edge, 0, edge.directPort);
+  const send = new Sender(seeded.sender);
+  await send.opened;
+  await send.run({ rate: 300, seconds: plan.history.messages / 300, bodyBytes: BODY_BYTES, idPrefix: "hist" });
+  send.close();
+  for (let i = 0; i < 60 && (await countRows(edge, seeded.room)) < plan.history.messages; i++)
+    await new Promise((r) => setTimeout(r, 500));
+  const base = `http://127.0.0.1:${edge.directPort}/api/rooms/${seeded.room}/messages`;
+  const pages = [
+    ["edgechat latest page", `${base}?limit=50`],
+    ["edgechat old page", `${base}?limit=50&before=51`],
+  ] as const;
+  const out: HistoryResult[] = [];
+  for (const [name, url] of pages) {
+    const probe = await fetch(url, { headers: seeded.sender.headers });
+    const source = probe.headers.get("x-history-source") ?? "?";
+    await probe.arrayBuffer();
+    if (!probe.ok) throw new Error(`${name}: HTTP ${probe.status}`);
+    out.push({
+      ...(await restHistory(`${name} (${source})`, url, seeded.sender.headers, plan.history)),
+    });
+  }
+  return out;
+}
+
+/** The peer's history endpoint over the same number of rows, newest page and an old one. */
+async function peerHistoryPages(databaseUrl: string, port: number): Promise<HistoryResult[]> {
+  const firstId = await seedPeerHistory(databaseUrl, "hist", plan.history.messages);
+  const base = `http://127.0.0.1:${port}/history?room=hist`;
   return [
-    `### edgechat vs the floor and Socket.IO (${r.mode} run, ${r.at})`,
-    "",
-    `Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGb} GiB, load generator on Node ${r.machine.node} with worker threads. ${r.pinnedCores ? "Servers pinned to core 0, the load generator to core 1 (taskset); Postgres and Redis are shared system services." : "Server and generator share the cores (no taskset)."}`,
-    "",
-    `Fan-out: one room, ${f.edgechat.subscribers} subscribers, ${f.edgechat.rate} messages/s, ${BODY_BYTES}-byte bodies.`,
-    "",
-    "| system | delivery p50 ms | p99 ms | max ms | delivered/expected | server CPU µs/delivery | load generator CPU |",
-    "|---|---|---|---|---|---|---|",
-    row(f.edgechat),
-    row(f.direct),
-    row(f.peer),
-    row(f.floor),
-    "",
-    `Edgechat (runtime only) / Socket.IO: fan-out p99 **${r.ratios.peerFanoutP99}×**, server CPU per delivery **${r.ratios.peerCpuPerDelivery}×**.`,
-    "",
-    `Ratios edgechat/floor through wrangler dev: fan-out p99 **${r.ratios.fanoutP99}×**, server CPU per delivery **${r.ratios.cpuPerDelivery}×**. Straight to the worker runtime (no local proxy hop, as in production): p99 **${r.ratios.directFanoutP99}×**, CPU **${r.ratios.directCpuPerDelivery}×**.`,
-    "",
-    `Server CPU per delivery by process (µs), through wrangler dev: ${breakdownText(f.edgechat)}; runtime only: ${breakdownText(f.direct)}.`,
-    "",
-    `Send→ack at ${r.ack.rate} messages/s (edgechat): p50 ${r.ack.ack.p50} ms, p99 ${r.ack.ack.p99} ms, max ${r.ack.ack.max} ms, acked ${r.ack.acked}/${r.ack.sent}.`,
-    "",
-    `Write path into one room, persistence on: highest sustained rate **${r.write.sustainedRate} messages/s** (all acked, ack p99 ≤ ${SUSTAINED_P99_MS} ms). Zero loss check: ${r.write.postgresRows} rows in Postgres for ${r.write.sent} messages sent (${r.write.acked} acked within each step's settle window, the rest later).`,
-    "",
-    `The peer, Socket.IO storing each message row by row in the same Postgres before acking: **${r.peerWrite.sustainedRate} messages/s** (${r.peerWrite.postgresRows} rows for ${r.peerWrite.sent} sent). Edgechat / peer: **${r.ratios.writeVsPeer ?? "n/a"}×**.`,
-    "",
-    `Server CPU per message by process (µs) at each system's last step: edgechat (${r.write.steps.at(-1)?.rate}/s) ${cpuText(r.write.steps.at(-1)?.cpuUsPerMessage)}; socket.io + postgres (${r.peerWrite.steps.at(-1)?.rate}/s) ${cpuText(r.peerWrite.steps.at(-1)?.cpuUsPerMessage)}.`,
-    "",
-    "| offered msg/s | edgechat ack p50 ms | p99 ms | acked/sent | socket.io+pg ack p50 ms | p99 ms | acked/sent |",
-    "|---|---|---|---|---|---|---|",
-    ...[...new Set([...r.write.steps, ...r.peerWrite.steps].map((s) => s.rate))]
-      .sort((a, b) => a - b)
-      .map((rate) => {
-        const e = r.write.steps.find((s) => s.rate === rate);
-        const p = r.peerWrite.steps.find((s) => s.rate === rate);
-        const cells = (x: typeof e) => (x ? `${x.ack.p50} | ${x.ack.p99} | ${x.acked}/${x.sent}` : "- | - | -");
-        return `| ${rate} | ${cells(e)} | ${cells(p)} |`;
-      }),
-    "",
-    `Idle memory per socket (RSS slope between ${r.idle.edgechat.sockets / 2} and ${r.idle.edgechat.sockets} sockets): edgechat ${r.idle.edgechat.bytesPerSocket} B in the worker runtime with the room hibernated; floor ${r.idle.floor.bytesPerSocket > 0 ? `${r.idle.floor.bytesPerSocket} B` : "below measurement noise (garbage collection moves RSS more than its sockets do)"}.`,
-    "",
-  ].join("\n");
-}
-
-function cpuText(split: Record<string, number> | undefined): string {
-  const entries = Object.entries(split ?? {}).filter(([, us]) => us > 0);
-  const total = entries.reduce((n, [, us]) => n + us, 0);
-  return `${total} in all: ${entries.map(([name, us]) => `${name} ${us}`).join(", ")}`;
-}
-
-function breakdownText(x: FanoutResult): string {
-  return Object.entries(x.cpuBreakdownUs)
-    .filter(([, us]) => us > 0)
-    .map(([name, us]) => `${name} ${us}`)
-    .join(", ");
+    await restHistory("socket.io + postgres latest page", `${base}&limit=50`, {}, plan.history),
+    await restHistory("socket.io + postgres old page", `${base}&limit=50&before=${firstId + 50}`, {}, plan.history),
+  ];
 }
 
 main().catch((err: Error) => {

@@ -8,6 +8,8 @@ import type { LatencySummary } from "./histogram.ts";
 
 interface ChartInput {
   fanout: Record<string, { system: string; delivery: LatencySummary }>;
+  rooms?: { system: string; connect: LatencySummary; delivery: LatencySummary }[];
+  history?: { name: string; p50: number; p99: number }[];
   write: { system?: string; steps: { rate: number; ack: LatencySummary }[] };
   peerWrite: { system: string; steps: { rate: number; ack: LatencySummary }[] };
 }
@@ -69,10 +71,27 @@ export function renderCharts(r: ChartInput, dir: string, stem: string): string[]
     name: w.name,
     values: rates.map((rate) => [`${rate}/s`, w.steps.find((s) => s.rate === rate)?.ack.p99 ?? 0] as [string, number]),
   }));
-  const files = [
+  const rooms = (r.rooms ?? []).map((x) => ({
+    name: x.system,
+    values: [
+      ["connect p99", x.connect.p99],
+      ["delivery p50", x.delivery.p50],
+      ["delivery p99", x.delivery.p99],
+    ] as [string, number][],
+  }));
+  const history = (r.history ?? []).map((h) => ({
+    name: h.name.replace(/ \((redis|postgres)\)$/, ""),
+    values: [
+      ["p50", h.p50],
+      ["p99", h.p99],
+    ] as [string, number][],
+  }));
+  const files: [string, string][] = [
     [`${stem}-fanout.svg`, bars("Fan-out delivery latency (ms, lower is better)", "ms", fan)],
     [`${stem}-write-path.svg`, bars("Write path: ack p99 per offered rate (ms)", "ms", writes)],
-  ] as const;
+  ];
+  if (rooms.length) files.push([`${stem}-rooms.svg`, bars("Many rooms: connect storm and delivery (ms)", "ms", rooms)]);
+  if (history.length) files.push([`${stem}-history.svg`, bars("REST history page latency (ms)", "ms", history)]);
   for (const [name, svg] of files) writeFileSync(path.join(dir, name), `${svg}\n`);
   return files.map(([name]) => name);
 }

@@ -3,10 +3,11 @@ import { Worker } from "node:worker_threads";
 import WebSocket from "ws";
 import { encode, type Histogram, merge, newHistogram, nowUs } from "../lib/histogram.ts";
 import { ackedId, type Dialect, SIO_CONNECT, SIO_PING, SIO_PONG, sendFrame, sioSendFrame } from "./protocol.ts";
+import type { SocketSpec } from "./subscribers.ts";
 
 type Reply = Record<string, unknown>;
 
-function ask(worker: Worker, cmd: string, until: (r: Reply) => boolean): Promise<Reply> {
+function ask(worker: Worker, cmd: string, until: (r: Reply) => boolean, extra: object = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const onMessage = (r: Reply) => {
       if (r.error) reject(new Error(String(r.error)));
@@ -16,28 +17,54 @@ function ask(worker: Worker, cmd: string, until: (r: Reply) => boolean): Promise
       }
     };
     worker.on("message", onMessage);
-    if (cmd) worker.postMessage({ cmd });
+    if (cmd) worker.postMessage({ cmd, ...extra });
   });
 }
 
 export class Subscribers {
   private readonly workers: Worker[];
-  readonly ready: Promise<{ connected: number; connect: Histogram }>;
+  readonly ready: Promise<{ connected: number; failed: number; connect: Histogram }>;
 
-  constructor(sockets: { url: string; headers: Record<string, string>; dialect?: Dialect }[], threads: number) {
+  /** `connectRate` (sockets/s in all) paces the connects open loop; otherwise 25 at a time per thread. */
+  constructor(sockets: SocketSpec[], threads: number, opts: { connectRate?: number } = {}) {
     const shares = Array.from({ length: threads }, (_, i) => sockets.filter((_, k) => k % threads === i));
-    this.workers = shares
-      .filter((share) => share.length > 0)
-      .map(
-        (share) =>
-          new Worker(new URL("./subscribers.ts", import.meta.url), {
-            workerData: { sockets: share, connectConcurrency: 25 },
-          }),
-      );
+    const busy = shares.filter((share) => share.length > 0);
+    this.workers = busy.map(
+      (share) =>
+        new Worker(new URL("./subscribers.ts", import.meta.url), {
+          workerData: {
+            sockets: share,
+            connectConcurrency: 25,
+            ...(opts.connectRate ? { connectRate: opts.connectRate / busy.length } : {}),
+          },
+        }),
+    );
     this.ready = Promise.all(this.workers.map((w) => ask(w, "", (r) => Boolean(r.ready)))).then((replies) => ({
       connected: replies.reduce((n, r) => n + Number(r.connected), 0),
+      failed: replies.reduce((n, r) => n + Number(r.failed ?? 0), 0),
       connect: merge(replies.map((r) => String(r.connectHistogram))),
     }));
+  }
+
+  /**
+   * Open-loop sends from the sockets marked `sender`, `rate` per second in all (split over the threads),
+   * then the acks that came back within `settleMs`.
+   */
+  async send(o: { rate: number; seconds: number; bodyBytes: number; prefix: string; settleMs?: number }) {
+    const share = o.rate / this.workers.length;
+    const runs = await Promise.all(
+      this.workers.map((w, i) =>
+        ask(w, "send", (r) => "sent" in r, { send: { ...o, rate: share, prefix: `${o.prefix}-${i}` } }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, o.settleMs ?? 1500));
+    const acks = await Promise.all(this.workers.map((w) => ask(w, "acks", (r) => "ackHistogram" in r)));
+    return {
+      sent: runs.reduce((n, r) => n + Number(r.sent), 0),
+      maxLagMs: Math.max(...runs.map((r) => Number(r.maxLagMs))),
+      acked: acks.reduce((n, r) => n + Number(r.acked), 0),
+      ack: merge(acks.map((r) => String(r.ackHistogram))),
+    };
   }
 
   async start(): Promise<void> {

@@ -1,16 +1,35 @@
 /**
- * A worker thread holding a share of the subscribers. Spreading sockets over threads keeps one event loop
+ * A worker thread holding a share of the sockets. Spreading sockets over threads keeps one event loop
  * from serialising every delivery (on 2 cores a single loop with 1,000 sockets is the bottleneck).
+ * Sockets marked `sender` also send on command (the many-rooms scenario: one sender per room), open loop.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 import WebSocket from "ws";
 import { encode, newHistogram, nowUs } from "../lib/histogram.ts";
-import { type Dialect, deliveredStamp, SIO_CONNECT, SIO_PING, SIO_PONG } from "./protocol.ts";
+import {
+  ackedId,
+  type Dialect,
+  deliveredStamp,
+  SIO_CONNECT,
+  SIO_PING,
+  SIO_PONG,
+  sendFrame,
+  sioSendFrame,
+} from "./protocol.ts";
+
+export interface SocketSpec {
+  url: string;
+  headers: Record<string, string>;
+  dialect?: Dialect;
+  sender?: boolean;
+}
 
 interface Input {
-  sockets: { url: string; headers: Record<string, string>; dialect?: Dialect }[];
+  sockets: SocketSpec[];
   connectConcurrency: number;
+  /** Paced connects (sockets/s for this thread), open loop: a connect storm at a fixed arrival rate. */
+  connectRate?: number;
 }
 
 const input = workerData as Input;
@@ -19,18 +38,24 @@ if (!port) throw new Error("run as a worker thread");
 
 const latency = newHistogram();
 const connectTimes = newHistogram();
+const ackTimes = newHistogram();
+const pendingAcks = new Map<string, number>();
 let delivered = 0;
+let acked = 0;
+let failed = 0;
 let recording = false;
 const open: WebSocket[] = [];
+const senders: { ws: WebSocket; dialect?: Dialect }[] = [];
 const loop = monitorEventLoopDelay({ resolution: 10 });
 
-function connectOne(s: Input["sockets"][number]): Promise<void> {
+function connectOne(s: SocketSpec): Promise<void> {
   return new Promise((resolve, reject) => {
     const started = nowUs();
     const ws = new WebSocket(s.url, { headers: s.headers, perMessageDeflate: false });
     const connected = () => {
       connectTimes.recordValue(Math.max(1, nowUs() - started));
       open.push(ws);
+      if (s.sender) senders.push({ ws, ...(s.dialect ? { dialect: s.dialect } : {}) });
       resolve();
     };
     ws.on("open", () => (s.dialect === "socketio" ? ws.send(SIO_CONNECT) : connected()));
@@ -40,6 +65,16 @@ function connectOne(s: Input["sockets"][number]): Promise<void> {
       if (s.dialect === "socketio") {
         if (text === SIO_PING) return ws.send(SIO_PONG);
         if (text.startsWith(SIO_CONNECT)) return connected();
+      }
+      if (s.sender && pendingAcks.size > 0) {
+        const id = ackedId(text);
+        const sentAt = id === null ? undefined : pendingAcks.get(id);
+        if (id !== null && sentAt !== undefined) {
+          pendingAcks.delete(id);
+          acked++;
+          ackTimes.recordValue(Math.max(1, nowUs() - sentAt));
+          return;
+        }
       }
       if (!recording) return;
       const stamp = deliveredStamp(text);
@@ -52,13 +87,49 @@ function connectOne(s: Input["sockets"][number]): Promise<void> {
 
 async function connectAll(): Promise<void> {
   const queue = [...input.sockets];
+  if (input.connectRate) {
+    // Open loop: each connect starts on schedule whether or not earlier ones have finished.
+    const intervalUs = 1_000_000 / input.connectRate;
+    const startUs = nowUs();
+    const attempts: Promise<void>[] = [];
+    for (let i = 0; i < queue.length; i++) {
+      const wait = (startUs + i * intervalUs - nowUs()) / 1000;
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      attempts.push(connectOne(queue[i] as SocketSpec).catch(() => void failed++));
+    }
+    await Promise.all(attempts);
+    return;
+  }
   const workers = Array.from({ length: input.connectConcurrency }, async () => {
     for (let s = queue.shift(); s; s = queue.shift()) await connectOne(s);
   });
   await Promise.all(workers);
 }
 
-port.on("message", async (msg: { cmd: string }) => {
+/** Open-loop sends spread round robin over this thread's sender sockets. */
+async function sendAll(o: { rate: number; seconds: number; bodyBytes: number; prefix: string }) {
+  ackTimes.reset();
+  acked = 0;
+  pendingAcks.clear();
+  const total = senders.length ? Math.round(o.rate * o.seconds) : 0;
+  const intervalUs = 1_000_000 / o.rate;
+  const startUs = nowUs();
+  let maxLagMs = 0;
+  for (let i = 0; i < total; i++) {
+    const due = startUs + i * intervalUs;
+    const wait = (due - nowUs()) / 1000;
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const now = nowUs();
+    maxLagMs = Math.max(maxLagMs, (now - due) / 1000);
+    const { ws, dialect } = senders[i % senders.length] as (typeof senders)[number];
+    const id = `${o.prefix}-${i}`;
+    pendingAcks.set(id, now);
+    ws.send(dialect === "socketio" ? sioSendFrame(id, now, o.bodyBytes) : sendFrame(id, now, o.bodyBytes));
+  }
+  return { sent: total, maxLagMs };
+}
+
+port.on("message", async (msg: { cmd: string; send?: Parameters<typeof sendAll>[0] }) => {
   if (msg.cmd === "start") {
     latency.reset();
     delivered = 0;
@@ -66,6 +137,11 @@ port.on("message", async (msg: { cmd: string }) => {
     loop.enable();
     recording = true;
     port.postMessage({ ok: true });
+  } else if (msg.cmd === "send" && msg.send) {
+    const run = await sendAll(msg.send);
+    port.postMessage({ sent: run.sent, maxLagMs: run.maxLagMs });
+  } else if (msg.cmd === "acks") {
+    port.postMessage({ acked, ackHistogram: encode(ackTimes) });
   } else if (msg.cmd === "stop") {
     recording = false;
     loop.disable();
@@ -81,6 +157,6 @@ port.on("message", async (msg: { cmd: string }) => {
 });
 
 connectAll().then(
-  () => port.postMessage({ ready: true, connected: open.length, connectHistogram: encode(connectTimes) }),
+  () => port.postMessage({ ready: true, connected: open.length, failed, connectHistogram: encode(connectTimes) }),
   (err: Error) => port.postMessage({ error: err.message }),
 );

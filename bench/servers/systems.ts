@@ -8,6 +8,7 @@ import pg from "pg";
 import { startDevServer, stopGroup } from "../../scripts/local-stack/dev-server.ts";
 import { signAccessToken } from "../../src/worker/auth/jwt.ts";
 import { pidsMatching, processTree } from "../lib/proc.ts";
+import type { SocketSpec } from "../load/subscribers.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const NODE = process.execPath;
@@ -103,6 +104,22 @@ export async function countPeerRows(databaseUrl: string, prefix: string): Promis
   }
 }
 
+/** `count` rows in the peer's table for `room` (as its write path stores them); returns the first id. */
+export async function seedPeerHistory(databaseUrl: string, room: string, count: number): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const r = await client.query(
+      `insert into peer_messages (room, client_msg_id, body)
+       select $1, 'hist-' || n, repeat('x', 200) from generate_series(1, $2) as n returning id`,
+      [room, count],
+    );
+    return Math.min(...r.rows.map((row: { id: string }) => Number(row.id)));
+  } finally {
+    await client.end();
+  }
+}
+
 export interface EdgechatSystem extends RunningSystem {
   port: number;
   /**
@@ -115,7 +132,7 @@ export interface EdgechatSystem extends RunningSystem {
 }
 
 /** `npm run dev`'s stack on spare ports with its own database, the throttle lifted for load, persistence on. */
-export async function startEdgechat(logFile: string): Promise<EdgechatSystem> {
+export async function startEdgechat(logFile: string, vars: Record<string, string> = {}): Promise<EdgechatSystem> {
   const database = "edgechat_bench";
   const server = await startDevServer({
     database,
@@ -131,6 +148,7 @@ export async function startEdgechat(logFile: string): Promise<EdgechatSystem> {
       // worker in the same runtime): a third of the runtime's CPU per message in bench:profile's perf
       // view. It is a dev-tool feature production does not run, so the benchmark turns it off.
       X_LOCAL_OBSERVABILITY: "false",
+      ...vars,
     },
     cpus: hasTaskset() ? SERVER_CPUS : undefined,
   });
@@ -174,27 +192,42 @@ async function findDirectPort(devPid: number): Promise<number> {
 
 /** A room with one sender and `subscribers` members, each with an access token. */
 export async function seedRoom(sys: EdgechatSystem, subscribers: number, port = sys.port) {
+  const [room] = await seedRooms(sys, 1, subscribers + 1, port);
+  const [sender, ...rest] = (room as SeededRoom).members;
+  return { room: (room as SeededRoom).id, sender: sender as SocketSpec, subscribers: rest };
+}
+
+export interface SeededRoom {
+  id: string;
+  /** One socket spec per member; the first is the room's owner. */
+  members: SocketSpec[];
+}
+
+/** `rooms` group rooms of `members` users each (one SQL statement per table), with access tokens. */
+export async function seedRooms(sys: EdgechatSystem, rooms: number, members: number, port = sys.port) {
   const client = new pg.Client({ connectionString: sys.databaseUrl });
   await client.connect();
   try {
     const run = crypto.randomUUID().slice(0, 8);
-    const ids = Array.from({ length: subscribers + 1 }, () => crypto.randomUUID());
+    const ids = Array.from({ length: rooms * members }, () => crypto.randomUUID());
+    const roomIds = Array.from({ length: rooms }, () => crypto.randomUUID());
     await client.query(
       `insert into users (id, email, display_name, password_hash)
        select id, 'bench-' || $2 || '-' || n || '@bench.test', 'bench ' || n, 'x'
        from unnest($1::uuid[]) with ordinality as t(id, n)`,
       [ids, run],
     );
-    const room = crypto.randomUUID();
-    await client.query("insert into rooms (id, kind, name, created_by) values ($1, 'group', $2, $3)", [
-      room,
-      `bench ${run}`,
-      ids[0],
-    ]);
+    await client.query(
+      `insert into rooms (id, kind, name, created_by)
+       select id, 'group', 'bench ' || $3 || ' ' || n, ($2::uuid[])[(n - 1) * $4 + 1]
+       from unnest($1::uuid[]) with ordinality as t(id, n)`,
+      [roomIds, ids, run, members],
+    );
     await client.query(
       `insert into room_members (room_id, user_id, role)
-       select $1, id, case when n = 1 then 'owner' else 'member' end from unnest($2::uuid[]) with ordinality as t(id, n)`,
-      [room, ids],
+       select ($2::uuid[])[(n - 1) / $3 + 1], id, case when (n - 1) % $3 = 0 then 'owner' else 'member' end
+       from unnest($1::uuid[]) with ordinality as t(id, n)`,
+      [ids, roomIds, members],
     );
     const env = {
       ...sys.secrets,
@@ -203,11 +236,15 @@ export async function seedRoom(sys: EdgechatSystem, subscribers: number, port = 
       ACCESS_TOKEN_TTL_SECONDS: "3600",
     };
     const tokens = await Promise.all(ids.map((id) => signAccessToken(env as never, id)));
-    const socket = (token: string) => ({
-      url: `ws://127.0.0.1:${port}/api/rooms/${room}/ws`,
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    return { room, sender: socket(tokens[0] as string), subscribers: tokens.slice(1).map(socket) };
+    return roomIds.map(
+      (id, r): SeededRoom => ({
+        id,
+        members: tokens.slice(r * members, (r + 1) * members).map((token) => ({
+          url: `ws://127.0.0.1:${port}/api/rooms/${id}/ws`,
+          headers: { Authorization: `Bearer ${token}` },
+        })),
+      }),
+    );
   } finally {
     await client.end();
   }

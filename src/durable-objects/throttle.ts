@@ -19,9 +19,17 @@ export function decide(acceptedInWindow: number[], now: number, limits: Throttle
   return { allowed: false, retryAfterMs: Math.max(1, freeing + limits.windowMs - now) };
 }
 
-export function limitsFrom(env: { THROTTLE_MESSAGES?: string; THROTTLE_WINDOW_MS?: string }): ThrottleLimits {
+export function limitsFrom(env: {
+  THROTTLE_MESSAGES?: string;
+  THROTTLE_WINDOW_MS?: string;
+  THROTTLE_ABUSE_REJECTIONS?: string;
+}): ThrottleLimits {
   const messages = positiveInt(env.THROTTLE_MESSAGES, 3);
-  return { messages, windowMs: positiveInt(env.THROTTLE_WINDOW_MS, 5000), abuseRejections: Math.max(10, messages * 3) };
+  return {
+    messages,
+    windowMs: positiveInt(env.THROTTLE_WINDOW_MS, 5000),
+    abuseRejections: positiveInt(env.THROTTLE_ABUSE_REJECTIONS, Math.max(10, messages * 3)),
+  };
 }
 
 export function positiveInt(text: string | undefined, fallback: number): number {

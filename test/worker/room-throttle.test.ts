@@ -32,6 +32,14 @@ describe("sliding window (pure)", () => {
       windowMs: 1000,
       abuseRejections: 15,
     });
+    expect(
+      limitsFrom({ THROTTLE_MESSAGES: "5", THROTTLE_WINDOW_MS: "1000", THROTTLE_ABUSE_REJECTIONS: "100" }),
+    ).toEqual({ messages: 5, windowMs: 1000, abuseRejections: 100 });
+    expect(limitsFrom({ THROTTLE_MESSAGES: "5", THROTTLE_WINDOW_MS: "1000", THROTTLE_ABUSE_REJECTIONS: "0" })).toEqual({
+      messages: 5,
+      windowMs: 1000,
+      abuseRejections: 15,
+    });
     expect(limitsFrom({ THROTTLE_MESSAGES: "zero", THROTTLE_WINDOW_MS: "-1" })).toEqual({
       messages: 3,
       windowMs: 5000,

@@ -1,7 +1,8 @@
 /**
- * `npm run bench:profile -- [fanout|write] [subscribers] [rate]`: a CPU profile of the worker runtime
- * (worker + room objects) taken through workerd's inspector, while one room fans out (default) or while
- * one sender writes into a room with no subscribers (the write path). Prints the functions with the most
+ * `npm run bench:profile -- [fanout|write|history] [subscribers] [rate]`: a CPU profile of the worker
+ * runtime (worker + room objects) taken through workerd's inspector, while one room fans out (default),
+ * while one sender writes into a room with no subscribers (the write path), or while autocannon reads a
+ * room's latest history page (REST). Prints the functions with the most
  * self time, the CPU of every server process per message, and writes bench/results/<mode>.cpuprofile
  * (open it in Chrome DevTools).
  */
@@ -9,6 +10,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
 import WebSocket from "ws";
 import { breakdown, processTree, snapshot } from "./lib/proc.ts";
 import { Sender, Subscribers } from "./load/clients.ts";
@@ -16,9 +18,10 @@ import { seedRoom, startEdgechat } from "./servers/systems.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
-const mode = args[0] === "write" ? "write" : "fanout";
-if (args[0] === "write" || args[0] === "fanout") args.shift();
-const subscribers = Number(args[0] ?? (mode === "write" ? 0 : 1000));
+const MODES = ["fanout", "write", "history"] as const;
+const mode = MODES.find((m) => m === args[0]) ?? "fanout";
+if (MODES.some((m) => m === args[0])) args.shift();
+const subscribers = Number(args[0] ?? (mode === "fanout" ? 1000 : 0));
 const rate = Number(args[1] ?? (mode === "write" ? 100 : 10));
 
 interface ProfileNode {
@@ -113,6 +116,23 @@ async function main() {
     const sender = new Sender(seeded.sender);
     await sender.opened;
     await sender.run({ rate, seconds: 1, bodyBytes: 200, idPrefix: "warm", settleMs: 500 });
+    // History: 600 messages (more than the Redis buffer holds), then the latest page under autocannon.
+    if (mode === "history") await sender.run({ rate: 300, seconds: 2, bodyBytes: 200, idPrefix: "hist" });
+    const pageUrl = `http://127.0.0.1:${edge.directPort}/api/rooms/${seeded.room}/messages?limit=50`;
+    const work =
+      mode === "history"
+        ? async () => {
+            const r = await autocannon({ url: pageUrl, headers: seeded.sender.headers, connections: 10, duration: 8 });
+            return {
+              done: r.requests.total,
+              what: `${r.requests.total} requests (${r.non2xx} non-2xx)`,
+              unit: "request",
+            };
+          }
+        : async () => {
+            const run = await sender.run({ rate, seconds: 8, bodyBytes: 200, idPrefix: "prof" });
+            return { done: run.sent, what: `${run.acked}/${run.sent} acked`, unit: "message" };
+          };
     // PROFILE=0 measures the same run's CPU per process without the profiler's own overhead.
     const profiling = process.env.PROFILE !== "0";
     if (profiling) {
@@ -124,7 +144,7 @@ async function main() {
     // cannot see: bench/results/<mode>.perf.txt.
     const perf = process.env.PERF === "1" ? startPerf(runtime.length ? runtime : edge.runtimePids()) : null;
     const before = snapshot(edge.pids());
-    const run = await sender.run({ rate, seconds: 8, bodyBytes: 200, idPrefix: "prof" });
+    const run = await work();
     const cpu = breakdown(before, edge.pids());
     if (perf) await perf.stop();
     const { profile } = profiling
@@ -135,9 +155,9 @@ async function main() {
     await subs.close();
     session.close();
     if (profiling) writeFileSync(path.join(ROOT, `bench/results/${mode}.cpuprofile`), JSON.stringify(profile));
-    console.log(`\nServer CPU per message by process (µs), ${run.acked}/${run.sent} acked:`);
+    console.log(`\nServer CPU per ${run.unit} by process (µs), ${run.what}:`);
     for (const [name, ms] of Object.entries(cpu).filter(([, ms]) => ms > 0))
-      console.log(`${String(Math.round((ms * 1000) / Math.max(1, run.sent))).padStart(8)}  ${name}`);
+      console.log(`${String(Math.round((ms * 1000) / Math.max(1, run.done))).padStart(8)}  ${name}`);
     const self = new Map<number, number>();
     for (const [i, node] of profile.samples.entries())
       self.set(node, (self.get(node) ?? 0) + (profile.timeDeltas[i] ?? 0));

@@ -101,7 +101,7 @@ async function connectAll(): Promise<void> {
     return;
   }
   const workers = Array.from({ length: input.connectConcurrency }, async () => {
-    for (let s = queue.shift(); s; s = queue.shift()) await connectOne(s);
+    for (let s = queue.shift(); s; s = queue.shift()) await connectOne(s).catch(() => void failed++);
   });
   await Promise.all(workers);
 }

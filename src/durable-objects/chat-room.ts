@@ -14,7 +14,7 @@ import {
   type SendMessage,
 } from "../protocol/frames";
 import { verifyAccessToken } from "../worker/auth/jwt";
-import { logJson } from "../worker/log";
+import { logJson, setLogLevel } from "../worker/log";
 import { type ConnectionState, closeQuietly, userTag } from "./connection";
 import { type Actor, IDENTITY_HEADERS, type Role } from "./identity";
 import { OutboxFlusher, PG_TIMEOUT_MS } from "./outbox-flusher";
@@ -75,6 +75,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    setLogLevel(env.LOG_LEVEL);
     this.store = new RoomStore(ctx.storage);
     this.sockets = new SocketRegistry(ctx);
     this.outbox = new OutboxFlusher({

@@ -7,6 +7,9 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { attachments } from "../db/attachment-schema";
 import type { Db } from "../db/client";
+
+export { isPermanent } from "../db/errors";
+
 import { messageReactions, messages, pins, roomMembers, rooms } from "../db/schema";
 import { MAX_RECIPIENTS_PER_JOB, type MessageJob } from "../worker/queue/jobs";
 import type {
@@ -207,18 +210,4 @@ async function enqueueNotifications(
     bytes += size;
   }
   if (batch.length > 0) await queue.sendBatch(batch);
-}
-
-/**
- * Postgres refusing the data itself (SQLSTATE class 22 data exception, 23 integrity violation) will
- * refuse it again on every retry; anything else (connection, timeout, 5xx) is worth retrying.
- */
-export function isPermanent(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
 }

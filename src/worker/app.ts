@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { errorResponse, onError } from "./middleware/errors";
-import { perIp, perIpAuth, rateLimit } from "./middleware/rate-limit";
+import { apiRateLimit, perIpAuth, rateLimit } from "./middleware/rate-limit";
 import { requestLog } from "./middleware/request-log";
 import { adminRoutes } from "./routes/admin";
 import { attachmentRoutes } from "./routes/attachments";
@@ -27,7 +27,7 @@ app.use(
   }),
 );
 app.use(requestLog);
-app.use("/api/*", rateLimit(perIp));
+app.use("/api/*", apiRateLimit);
 app.use("/api/auth/login", rateLimit(perIpAuth));
 app.use("/api/auth/register", rateLimit(perIpAuth));
 app.route("/", health);

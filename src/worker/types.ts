@@ -13,5 +13,7 @@ export interface AppEnv {
     requestId: string;
     userId?: string;
     tokenExpiresAt?: number;
+    /** The per-user REST window has counted this request. */
+    userLimited?: boolean;
   };
 }

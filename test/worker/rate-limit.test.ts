@@ -59,6 +59,32 @@ describe("REST rate limits", () => {
     expect((await me(`c-${crypto.randomUUID()}`)).status).toBe(429);
   });
 
+  it("counts a signed-in request against its address and its user in one check, naming the one that refused", async () => {
+    const { createUser } = await import("../helpers/fixtures");
+    const ana = await createUser("ana");
+    const ip = `ip-${crypto.randomUUID()}`;
+    const tight = { RATE_LIMIT_IP_PER_MINUTE: "2", RATE_LIMIT_USER_PER_MINUTE: "100" };
+    const me = () => request("/api/auth/me", ip, { headers: { authorization: `Bearer ${ana.token}` } }, tight);
+    const first = await me();
+    expect(first.status).toBe(200);
+    // The tighter window is the one reported.
+    expect(first.headers.get("ratelimit-limit")).toBe("2");
+    expect(first.headers.get("ratelimit-remaining")).toBe("1");
+    expect((await me()).status).toBe(200);
+    const refused = await me();
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: { details: { limit: string } } }).error.details.limit).toBe("ip");
+  });
+
+  it("still limits by address when the bearer token is bogus, on public and private routes alike", async () => {
+    const ip = `bogus-${crypto.randomUUID()}`;
+    const tight = { RATE_LIMIT_IP_PER_MINUTE: "2" };
+    const bogus = { headers: { authorization: "Bearer not.a.token" } };
+    expect((await request("/api/push/vapid-public-key", ip, bogus, tight)).status).not.toBe(429);
+    expect((await request("/api/auth/me", ip, bogus, tight)).status).toBe(401);
+    expect((await request("/api/push/vapid-public-key", ip, bogus, tight)).status).toBe(429);
+  });
+
   it("fails open, and says so in the log, when Redis is down", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const res = await login(`down-${crypto.randomUUID()}`, {

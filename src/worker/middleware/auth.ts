@@ -1,8 +1,8 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { AppError } from "../../protocol/errors";
 import { verifyAccessToken } from "../auth/jwt";
 import type { AppEnv } from "../types";
-import { checkLimit, perUser } from "./rate-limit";
+import { checkLimits, perUser } from "./rate-limit";
 
 export const UNAUTHORIZED_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="edgechat", error="invalid_token"' };
 
@@ -10,23 +10,38 @@ export function bearerToken(header: string | undefined): string | null {
   return /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header ?? "")?.[1] ?? null;
 }
 
-/** Requires `Authorization: Bearer <access token>`; every failure is the same 401 with a Bearer challenge. */
-export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
-  // Several route groups guard the same paths; verify once per request.
-  if (c.get("userId")) return next();
+/**
+ * Sets the caller's identity from a valid `Authorization: Bearer` access token; false (and nothing set)
+ * when there is none or it does not verify. Verifies once per request.
+ */
+export async function tryAuthenticate(c: Context<AppEnv>): Promise<boolean> {
+  if (c.get("userId")) return true;
   const token = bearerToken(c.req.header("authorization"));
-  if (!token) {
-    throw new AppError(401, "unauthorized", "Missing or malformed bearer token", {
-      headers: { "WWW-Authenticate": 'Bearer realm="edgechat"' },
-    });
-  }
+  if (!token) return false;
   try {
     const claims = await verifyAccessToken(c.env, token);
     c.set("userId", claims.userId);
     c.set("tokenExpiresAt", claims.expiresAt);
+    return true;
   } catch {
-    throw new AppError(401, "unauthorized", "Invalid or expired token", { headers: UNAUTHORIZED_CHALLENGE });
+    return false;
   }
-  await checkLimit(c, perUser);
+}
+
+/** Requires `Authorization: Bearer <access token>`; every failure is the same 401 with a Bearer challenge. */
+export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!(await tryAuthenticate(c))) {
+    const malformed = !bearerToken(c.req.header("authorization"));
+    throw malformed
+      ? new AppError(401, "unauthorized", "Missing or malformed bearer token", {
+          headers: { "WWW-Authenticate": 'Bearer realm="edgechat"' },
+        })
+      : new AppError(401, "unauthorized", "Invalid or expired token", { headers: UNAUTHORIZED_CHALLENGE });
+  }
+  // apiRateLimit has counted this user already; anything mounted outside /api counts here.
+  if (!c.get("userLimited")) {
+    await checkLimits(c, [perUser]);
+    c.set("userLimited", true);
+  }
   await next();
 };

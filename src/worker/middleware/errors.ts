@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { describeCauses, isUnavailable } from "../../db/errors";
 import { AppError, type ErrorCode } from "../../protocol/errors";
 import { logJson } from "../log";
 import type { AppEnv } from "../types";
@@ -31,7 +32,14 @@ export function onError(err: Error, c: Context<AppEnv>): Response {
     const headers = Object.fromEntries(err.getResponse().headers);
     return errorResponse(c, err.status, code, err.message || code, undefined, headers);
   }
-  logJson("error", { msg: "unhandled error", requestId, error: err.message, stack: err.stack });
+  if (isUnavailable(err)) {
+    // Postgres unreachable or overloaded: the client may retry, and the log names the driver's cause.
+    logJson("warn", { msg: "database unavailable", requestId, error: describeCauses(err) });
+    return errorResponse(c, 503, "unavailable", "The database is unavailable; retry shortly", undefined, {
+      "Retry-After": "1",
+    });
+  }
+  logJson("error", { msg: "unhandled error", requestId, error: describeCauses(err), stack: err.stack });
   return errorResponse(c, 500, "internal", "Internal server error");
 }
 

@@ -35,6 +35,10 @@ roomSocket.get("/api/rooms/:id/ws", checkOrigin, async (c) => {
       ticket = await verifyTicket(c.env, ticketText, roomId);
       userId = ticket.userId;
       tokenExpiresAt = ticket.accessExpiresAt;
+    } else if (c.get("userId") && c.get("tokenExpiresAt")) {
+      // apiRateLimit already verified this request's bearer token.
+      userId = c.get("userId") as string;
+      tokenExpiresAt = c.get("tokenExpiresAt") as number;
     } else {
       const token = bearerToken(c.req.header("authorization"));
       if (!token) throw new Error("no credential");

@@ -3,7 +3,7 @@
  * against the floor (a bare `ws` broadcast server) in the same run, with the same load generator.
  * Prints a table and writes bench/results/latest.{json,md}.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -223,7 +223,22 @@ const sameRooms = (count: number, members: number, at: (room: number) => Socket)
   Array.from({ length: count }, (_, r) => Array.from({ length: members }, () => at(r)));
 
 const gridPlan = { ...plan.grid, threads: plan.threads, bodyBytes: BODY_BYTES, p99LimitMs: SUSTAINED_P99_MS };
-const roomsPlan = { ...plan.rooms, threads: plan.threads, bodyBytes: BODY_BYTES };
+/**
+ * Rooms that fit the machine's open-files limit. Under wrangler dev the worker runtime holds two file
+ * descriptors per WebSocket (the client's socket and its internal hop) and three per room (its SQLite
+ * database, WAL and shared memory); past the limit workerd aborts ("accept: Too many open files"). Every
+ * system gets the same number, so the comparison stays at one load.
+ */
+function roomsThatFit(wanted: number, members: number): number {
+  const line = readFileSync("/proc/self/limits", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("Max open files"));
+  const limit = Number(line?.split(/\s+/)[3] ?? 1024);
+  const fit = Math.floor((limit - 3000) / (2 * members + 3));
+  return Math.min(wanted, fit >= 100 ? Math.floor(fit / 100) * 100 : fit);
+}
+const roomCount = roomsThatFit(plan.rooms.rooms, plan.rooms.members);
+const roomsPlan = { ...plan.rooms, rooms: roomCount, threads: plan.threads, bodyBytes: BODY_BYTES };
 
 async function main() {
   mkdirSync(RESULTS, { recursive: true });
@@ -253,10 +268,14 @@ async function main() {
   );
   log("floor: fan-out grid");
   const floorGrid = await fanoutGrid(floor, floorRoom(floor.port, "grid"), gridPlan);
-  log(`floor: ${plan.rooms.rooms} rooms × ${plan.rooms.members}, connect storm at ${plan.rooms.connectRate}/s`);
+  if (roomCount < plan.rooms.rooms)
+    log(
+      `many rooms: ${roomCount} rooms instead of ${plan.rooms.rooms}, as many as this machine's open-files limit allows`,
+    );
+  log(`floor: ${roomCount} rooms × ${plan.rooms.members}, connect storm at ${plan.rooms.connectRate}/s`);
   const floorRooms = await manyRooms(
     floor,
-    sameRooms(plan.rooms.rooms, plan.rooms.members, (r) => ({
+    sameRooms(roomCount, plan.rooms.members, (r) => ({
       url: `ws://127.0.0.1:${floor.port}/?room=r${r}`,
       headers: {},
     })),
@@ -276,7 +295,7 @@ async function main() {
   log("socket.io: many rooms");
   const sioRooms = await manyRooms(
     sio,
-    sameRooms(plan.rooms.rooms, plan.rooms.members, (r) => ({ ...sio.socket, url: `${sio.socket.url}&room=r${r}` })),
+    sameRooms(roomCount, plan.rooms.members, (r) => ({ ...sio.socket, url: `${sio.socket.url}&room=r${r}` })),
     roomsPlan,
   );
   await sio.stop();
@@ -319,8 +338,8 @@ async function main() {
       async (n) => seedRoom(edge, n, edge.directPort),
       gridPlan,
     );
-    log(`edgechat: ${plan.rooms.rooms} rooms × ${plan.rooms.members}, connect storm at ${plan.rooms.connectRate}/s`);
-    const seededRooms = await seedRooms(edge, plan.rooms.rooms, plan.rooms.members, edge.directPort);
+    log(`edgechat: ${roomCount} rooms × ${plan.rooms.members}, connect storm at ${plan.rooms.connectRate}/s`);
+    const seededRooms = await seedRooms(edge, roomCount, plan.rooms.members, edge.directPort);
     const edgeRooms = {
       ...(await manyRooms(
         edge,

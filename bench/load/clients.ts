@@ -23,7 +23,7 @@ function ask(worker: Worker, cmd: string, until: (r: Reply) => boolean, extra: o
 
 export class Subscribers {
   private readonly workers: Worker[];
-  readonly ready: Promise<{ connected: number; failed: number; connect: Histogram }>;
+  readonly ready: Promise<{ connected: number; failed: number; firstError: string | null; connect: Histogram }>;
 
   /** `connectRate` (sockets/s in all) paces the connects open loop; otherwise 25 at a time per thread. */
   constructor(sockets: SocketSpec[], threads: number, opts: { connectRate?: number } = {}) {
@@ -42,6 +42,7 @@ export class Subscribers {
     this.ready = Promise.all(this.workers.map((w) => ask(w, "", (r) => Boolean(r.ready)))).then((replies) => ({
       connected: replies.reduce((n, r) => n + Number(r.connected), 0),
       failed: replies.reduce((n, r) => n + Number(r.failed ?? 0), 0),
+      firstError: (replies.find((r) => r.firstError)?.firstError as string | undefined) ?? null,
       connect: merge(replies.map((r) => String(r.connectHistogram))),
     }));
   }

@@ -43,6 +43,11 @@ const pendingAcks = new Map<string, number>();
 let delivered = 0;
 let acked = 0;
 let failed = 0;
+let firstError: string | null = null;
+const failure = (err: Error) => {
+  failed++;
+  firstError ??= String(err?.message ?? err);
+};
 let recording = false;
 const open: WebSocket[] = [];
 const senders: { ws: WebSocket; dialect?: Dialect }[] = [];
@@ -95,13 +100,13 @@ async function connectAll(): Promise<void> {
     for (let i = 0; i < queue.length; i++) {
       const wait = (startUs + i * intervalUs - nowUs()) / 1000;
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      attempts.push(connectOne(queue[i] as SocketSpec).catch(() => void failed++));
+      attempts.push(connectOne(queue[i] as SocketSpec).catch(failure));
     }
     await Promise.all(attempts);
     return;
   }
   const workers = Array.from({ length: input.connectConcurrency }, async () => {
-    for (let s = queue.shift(); s; s = queue.shift()) await connectOne(s).catch(() => void failed++);
+    for (let s = queue.shift(); s; s = queue.shift()) await connectOne(s).catch(failure);
   });
   await Promise.all(workers);
 }
@@ -157,6 +162,13 @@ port.on("message", async (msg: { cmd: string; send?: Parameters<typeof sendAll>[
 });
 
 connectAll().then(
-  () => port.postMessage({ ready: true, connected: open.length, failed, connectHistogram: encode(connectTimes) }),
+  () =>
+    port.postMessage({
+      ready: true,
+      connected: open.length,
+      failed,
+      firstError,
+      connectHistogram: encode(connectTimes),
+    }),
   (err: Error) => port.postMessage({ error: err.message }),
 );

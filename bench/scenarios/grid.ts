@@ -39,10 +39,18 @@ export async function fanoutGrid(
   for (const n of plan.subscribers) {
     const sockets = await room(n);
     const subs = new Subscribers(sockets.subscribers, plan.threads);
-    const { connected, failed } = await subs.ready;
-    if (failed > 0) console.log(`[bench] ${sys.name} grid: ${failed} of ${n} subscribers could not connect`);
+    const { connected, failed, firstError } = await subs.ready;
+    if (failed > 0)
+      console.log(`[bench] ${sys.name} grid: ${failed} of ${n} subscribers could not connect (first: ${firstError})`);
     const send = new Sender(sockets.sender);
-    await send.opened;
+    const opened = await send.opened.then(
+      () => true,
+      (err: Error) => (console.log(`[bench] ${sys.name} grid: the sender could not connect (${err.message})`), false),
+    );
+    if (!opened) {
+      await subs.close();
+      continue;
+    }
     for (const rate of plan.rates) {
       const server = cpuMeter(() => sys.pids());
       server.start();

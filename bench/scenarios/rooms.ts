@@ -49,7 +49,8 @@ export async function manyRooms(sys: RunningSystem, rooms: SocketSpec[][], plan:
   const sockets = rooms.flatMap((members) => members.map((m, i) => ({ ...m, sender: i === 0 })));
   const rssBefore = usage(sys.runtimePids()).rssBytes;
   const subs = new Subscribers(sockets, plan.threads, { connectRate: plan.connectRate });
-  const { connected, failed, connect } = await subs.ready;
+  const { connected, failed, firstError, connect } = await subs.ready;
+  if (failed > 0) console.log(`[bench] ${sys.name}: ${failed} sockets could not connect (first: ${firstError})`);
   await new Promise((r) => setTimeout(r, plan.idleSeconds * 1000));
   const rssIdle = usage(sys.runtimePids()).rssBytes;
 

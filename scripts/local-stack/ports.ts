@@ -45,6 +45,11 @@ export function listen(server: Server, port: number, what: string, envVar: strin
       reject(err.code === "EADDRINUSE" ? new PortInUseError(port, what, envVar) : err);
     };
     server.once("error", onError);
+    // The worker runtime keeps connections alive and reuses them; Node closing an idle one after its
+    // default 5 s races with that reuse and the runtime sees "Network connection lost" (seen under the
+    // benchmark's connect storm). Outlive the client's idle timeout instead.
+    server.keepAliveTimeout = 120_000;
+    server.headersTimeout = 125_000;
     server.listen(port, "127.0.0.1", () => {
       server.off("error", onError);
       resolve((server.address() as net.AddressInfo).port);

@@ -1,11 +1,14 @@
 /** Accounts, tokens and every attack on them, against the real worker and Postgres. */
 import { env, exports } from "cloudflare:workers";
+import { eq, sql } from "drizzle-orm";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { refreshTokens, users } from "../../src/db/schema";
 import { signAccessToken, signJwt } from "../../src/worker/auth/jwt";
 import { hashPassword, MAX_ITERATIONS, verifyPassword } from "../../src/worker/auth/password";
+import { issueRefreshToken } from "../../src/worker/auth/refresh-tokens";
 import { signTicket } from "../../src/worker/auth/ticket";
-import { createRoom } from "../helpers/fixtures";
+import { createRoom, db } from "../helpers/fixtures";
 import { connect } from "../helpers/sockets";
 
 type Json = Record<string, unknown> & { error?: { code: string; message: string; details?: { field: string }[] } };
@@ -157,6 +160,22 @@ describe("refresh tokens", () => {
     expect((await socket.waitClosed()).code).toBe(4001);
     expect((await call("POST", "/api/auth/refresh", { refreshToken: json.refreshToken })).res.status).toBe(401);
     expect((await call("POST", "/api/auth/logout", { refreshToken: json.refreshToken })).res.status).toBe(204);
+  });
+
+  it("a token that outlived its user's ban (issued while the ban committed) refreshes into a 403", async () => {
+    const { json } = await register();
+    // The ban as it lands between a login's password check and its token insert: the user row says
+    // banned, the token the login is about to hand out was not there to be revoked.
+    await db().update(users).set({ bannedAt: new Date() }).where(eq(users.id, json.user.id));
+    expect(await issueRefreshToken(db(), json.user.id)).toBeNull();
+    const refused = await call("POST", "/api/auth/refresh", { refreshToken: json.refreshToken });
+    expect(refused.res.status).toBe(403);
+    expect(refused.json.error?.code).toBe("forbidden");
+    const [{ n } = { n: -1 }] = await db()
+      .select({ n: sql<number>`count(*)::int` })
+      .from(refreshTokens)
+      .where(eq(refreshTokens.userId, json.user.id));
+    expect(n).toBe(1);
   });
 
   it("refuses unknown and malformed refresh tokens", async () => {

@@ -4,7 +4,7 @@
  * then claims the dedupe keys and writes the notifications in one statement, so a retried or duplicated
  * job can never count a message twice and a crash can never leave a claimed key without its notification.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { type NotificationKind, notificationSettings } from "../../db/notification-schema";
 import { messages, roomMembers, rooms, users } from "../../db/schema";
@@ -80,7 +80,8 @@ export async function collectMessage(db: Db, job: MessageJob, windowMs: number):
         push: notificationSettings.push,
       })
       .from(roomMembers)
-      .innerJoin(users, eq(users.id, roomMembers.userId))
+      // Banned since the message was sent: no notification.
+      .innerJoin(users, and(eq(users.id, roomMembers.userId), isNull(users.bannedAt)))
       .leftJoin(notificationSettings, eq(notificationSettings.userId, roomMembers.userId))
       .where(and(eq(roomMembers.roomId, job.roomId), inArray(roomMembers.userId, job.recipients))),
   ]);

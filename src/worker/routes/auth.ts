@@ -17,18 +17,19 @@ import { jsonBody } from "../validation";
 
 export const auth = new Hono<AppEnv>();
 
-/** Rooms told at once when a user logs out (their sockets are closed); bounded so a big account cannot fan out unbounded. */
-
 function publicUser(u: User) {
   return { id: u.id, email: u.email, displayName: u.displayName, createdAt: u.createdAt.toISOString() };
 }
 
 async function tokens(env: Bindings, db: Db, userId: string, familyId?: string) {
+  const refreshToken = await issueRefreshToken(db, userId, familyId);
+  // Banned between the password check and now: the ban wins.
+  if (!refreshToken) throw new AppError(403, "forbidden", "This account is suspended");
   return {
     tokenType: "Bearer" as const,
     accessToken: await signAccessToken(env, userId),
     expiresIn: Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 900),
-    refreshToken: await issueRefreshToken(db, userId, familyId),
+    refreshToken,
   };
 }
 
@@ -77,6 +78,7 @@ auth.post("/api/auth/refresh", async (c) => {
   const db = createDb(c.env);
   const rotated = await rotateRefreshToken(db, refreshToken);
   if (!rotated.ok) {
+    if (rotated.reason === "banned") throw new AppError(403, "forbidden", "This account is suspended");
     if (rotated.reason === "reused") {
       logJson("warn", { msg: "refresh token reused; family revoked", requestId: c.get("requestId") });
     }

@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { pushSubscriptions } from "../../src/db/notification-schema";
+import { users } from "../../src/db/schema";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
 import { settle, waitFor } from "../helpers/notify";
@@ -58,6 +59,29 @@ describe("web push", () => {
     });
     await settle();
     expect(await received(clientHash)).toHaveLength(1);
+  });
+
+  it("sends nothing to an expired subscription, nor to a user banned since subscribing", async () => {
+    const expired = await subscribedPair();
+    await db()
+      .update(pushSubscriptions)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(pushSubscriptions.userId, expired.ben.id));
+    const banned = await subscribedPair();
+    await db().update(users).set({ bannedAt: new Date() }).where(eq(users.id, banned.ben.id));
+    for (const { ana, room } of [expired, banned]) {
+      await api("POST", `/api/rooms/${room.id}/messages`, ana.token, { clientMsgId: "p3", body: "@Ben hello?" });
+    }
+    // A control pair proves pushes were flowing while the other two stayed silent.
+    const control = await subscribedPair();
+    await api("POST", `/api/rooms/${control.room.id}/messages`, control.ana.token, {
+      clientMsgId: "p4",
+      body: "@Ben hi",
+    });
+    await waitFor(async () => (await received(control.clientHash)).length > 0);
+    await settle();
+    expect(await received(expired.clientHash)).toHaveLength(0);
+    expect(await received(banned.clientHash)).toHaveLength(0);
   });
 
   it("drops a subscription the push service says is gone (410)", async () => {

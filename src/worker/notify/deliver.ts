@@ -3,9 +3,10 @@
  * failing or timing out throws a RetryableError, so the queue retries with backoff and finally dead-letters
  * it; a receiver saying the request itself is wrong throws a PermanentError, dead-lettered at once.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { notificationDeliveries, notificationSettings, pushSubscriptions } from "../../db/notification-schema";
+import { users } from "../../db/schema";
 import { logJson } from "../log";
 import type { DeliverJob } from "../queue/jobs";
 import type { NotifyConfig } from "./config";
@@ -28,6 +29,9 @@ export async function deliverNotification(db: Db, cfg: NotifyConfig, job: Delive
   if (done) return;
   const view = await loadView(db, job.notificationId);
   if (!view) return;
+  // Banned after the notification was written: tell them nothing more.
+  const [user] = await db.select({ bannedAt: users.bannedAt }).from(users).where(eq(users.id, view.userId)).limit(1);
+  if (!user || user.bannedAt) return;
 
   const status = job.target.startsWith("push:")
     ? await toPush(db, cfg, view, job.target.slice("push:".length))
@@ -82,8 +86,23 @@ async function toPush(
   subscriptionId: string,
 ): Promise<number | null> {
   if (!cfg.vapid) return null;
-  const [sub] = await db.select().from(pushSubscriptions).where(eq(pushSubscriptions.id, subscriptionId)).limit(1);
+  // The job names a subscription; it must still be this user's and unexpired, or the notification could
+  // reach a browser that another account has since registered the same endpoint from.
+  const [sub] = await db
+    .select()
+    .from(pushSubscriptions)
+    .where(
+      and(
+        eq(pushSubscriptions.id, subscriptionId),
+        eq(pushSubscriptions.userId, view.userId),
+        or(isNull(pushSubscriptions.expiresAt), gt(pushSubscriptions.expiresAt, sql`now()`)),
+      ),
+    )
+    .limit(1);
   if (!sub) return null;
+  // Checked again at send time: the rules may have tightened since the browser subscribed.
+  const problem = endpointProblem(sub.endpoint, cfg.allowLoopback);
+  if (problem) throw new PermanentError(`push endpoint ${problem}`);
   let res: Response;
   try {
     res = await sendPush(

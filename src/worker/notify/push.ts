@@ -58,7 +58,8 @@ export async function sendPush(
     vapid,
   );
   return withDeadline(opts.timeoutMs, (signal) =>
-    fetch(sub.endpoint, { ...payload, signal }).then(async (res) => {
+    // No redirects: a push service never needs one, and following it could send the payload elsewhere.
+    fetch(sub.endpoint, { ...payload, signal, redirect: "manual" }).then(async (res) => {
       await res.body?.cancel();
       return res;
     }),

@@ -13,6 +13,7 @@ import {
   PONG_FRAME,
   type SendMessage,
 } from "../protocol/frames";
+import { claimableAfter } from "../worker/attachments/policy";
 import { verifyAccessToken } from "../worker/auth/jwt";
 import { logJson, setLogLevel } from "../worker/log";
 import { type ConnectionState, closeQuietly, userTag } from "./connection";
@@ -300,13 +301,18 @@ export class ChatRoom extends DurableObject<Env> {
         };
       }
       const files = input.attachments?.length
-        ? this.store.claimAttachments(input.attachments, actor.userId, this.store.lastSeq() + 1)
+        ? this.store.claimAttachments(
+            input.attachments,
+            actor.userId,
+            this.store.lastSeq() + 1,
+            claimableAfter(this.env, Date.now()),
+          )
         : [];
       if (files === null) {
         return {
           status: "rejected",
           code: "unprocessable",
-          message: "an attachment is not yours, not uploaded to this room, or already sent",
+          message: "an attachment is not yours, not uploaded to this room, already sent, or expired",
         };
       }
       const message = this.store.insertMessage(
@@ -524,7 +530,7 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /** RPC: an upload finished (bytes in R2, row in Postgres); its uploader may now send it in a message. */
-  async attachmentReady(a: AttachmentRef & { uploaderId: string }): Promise<void> {
+  async attachmentReady(a: AttachmentRef & { uploaderId: string; createdAt: number }): Promise<void> {
     this.store.registerAttachment(a);
   }
 

@@ -111,7 +111,7 @@ const SCHEMA = `
   -- Uploads announced by the worker once their bytes are in R2; used_seq is the message that took each.
   CREATE TABLE IF NOT EXISTS room_attachments (
     id TEXT PRIMARY KEY, uploader_id TEXT NOT NULL, filename TEXT NOT NULL, content_type TEXT NOT NULL,
-    size INTEGER NOT NULL, used_seq INTEGER
+    size INTEGER NOT NULL, used_seq INTEGER, created_at INTEGER
   );
 `;
 
@@ -127,6 +127,9 @@ export class RoomStore {
     const columns = this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')").toArray();
     if (!columns.some((c) => c.name === "attachments"))
       this.sql.exec("ALTER TABLE messages ADD COLUMN attachments TEXT");
+    const uploads = this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('room_attachments')").toArray();
+    if (!uploads.some((c) => c.name === "created_at"))
+      this.sql.exec("ALTER TABLE room_attachments ADD COLUMN created_at INTEGER");
   }
 
   transaction<T>(fn: () => T): T {
@@ -215,29 +218,33 @@ export class RoomStore {
 
   // --- attachments --------------------------------------------------------------------------------
 
-  registerAttachment(a: AttachmentRef & { uploaderId: string }): void {
+  /** Idempotent: the worker announces an upload again when a client retries a PUT whose first announce failed. */
+  registerAttachment(a: AttachmentRef & { uploaderId: string; createdAt: number }): void {
     this.sql.exec(
-      "INSERT OR IGNORE INTO room_attachments (id, uploader_id, filename, content_type, size) VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR IGNORE INTO room_attachments (id, uploader_id, filename, content_type, size, created_at) VALUES (?, ?, ?, ?, ?, ?)",
       a.id,
       a.uploaderId,
       a.filename,
       a.contentType,
       a.size,
+      a.createdAt,
     );
   }
 
   /**
    * Takes the sender's uploaded, unused attachments for message `seq`, in the order given; null (and
-   * nothing taken) when any id is unknown here, someone else's, or already in a message.
+   * nothing taken) when any id is unknown here, someone else's, already in a message, or created before
+   * `createdAfter` (about to be swept as an orphan). Rows announced before created_at existed have none.
    */
-  claimAttachments(ids: string[], uploaderId: string, seq: number): AttachmentRef[] | null {
+  claimAttachments(ids: string[], uploaderId: string, seq: number, createdAfter: number): AttachmentRef[] | null {
     const refs: AttachmentRef[] = [];
     for (const id of ids) {
       const row = this.sql
         .exec<{ filename: string; content_type: string; size: number }>(
-          "SELECT filename, content_type, size FROM room_attachments WHERE id = ? AND uploader_id = ? AND used_seq IS NULL",
+          "SELECT filename, content_type, size FROM room_attachments WHERE id = ? AND uploader_id = ? AND used_seq IS NULL AND (created_at IS NULL OR created_at >= ?)",
           id,
           uploaderId,
+          createdAfter,
         )
         .next();
       if (row.done) return null;

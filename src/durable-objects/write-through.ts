@@ -3,14 +3,14 @@
  * notification jobs for members who were offline. Every statement is idempotent, so a batch retried after
  * a failure (or after Postgres committed but the reply was lost) changes nothing twice.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { attachments } from "../db/attachment-schema";
 import type { Db } from "../db/client";
 
 export { isPermanent } from "../db/errors";
 
-import { messageReactions, messages, pins, roomMembers, rooms } from "../db/schema";
+import { messageReactions, messages, pins, roomMembers, rooms, users } from "../db/schema";
 import { MAX_RECIPIENTS_PER_JOB, type MessageJob } from "../worker/queue/jobs";
 import type {
   DeletePayload,
@@ -41,10 +41,12 @@ export async function writeThrough(
   const inserts = rows.filter((r) => r.kind === "message").map((r) => JSON.parse(r.payload) as MessagePayload);
   const statements: BatchItem<"pg">[] = [];
   // Only who gets a job: members offline now and not muted. Filtering here, not in the room, keeps a
-  // busy 1,000-member room from pulling its whole member list over HTTP on every flush.
+  // busy 1,000-member room from pulling its whole member list over HTTP on every flush. Banned users
+  // are nobody's member, so they are not told either.
   const membersQuery = db
     .select({ userId: roomMembers.userId })
     .from(roomMembers)
+    .innerJoin(users, and(eq(users.id, roomMembers.userId), isNull(users.bannedAt)))
     .where(
       and(
         eq(roomMembers.roomId, roomId),
@@ -80,6 +82,8 @@ export async function writeThrough(
           .where(
             and(
               eq(attachments.roomId, roomId),
+              // Only from 'uploaded': a sweep that already took an orphan's bytes must not be undone.
+              eq(attachments.state, "uploaded"),
               inArray(
                 attachments.id,
                 m.attachments.map((a) => a.id),

@@ -1,5 +1,10 @@
 /** Attachments on R2: announce, streamed upload, download with ranges and ETag, sending, deletion, the sweep. */
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -9,7 +14,7 @@ import { contentDisposition, parseRange, sanitizeFilename } from "../../src/work
 import { drainOutbox } from "../helpers/drain";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import { SocketPool } from "../helpers/rooms";
+import { SocketPool, stubFor } from "../helpers/rooms";
 
 const pool = new SocketPool();
 
@@ -227,6 +232,39 @@ describe("refusals", () => {
     socket.send({ type: "send", clientMsgId: "ws2", body: "" });
     expect(await socket.next("error")).toMatchObject({ code: "bad_frame" });
     pool.closeAll();
+  });
+
+  it("refuses an upload the orphan sweep is about to take", async () => {
+    const { ana, room } = await setup();
+    const { id } = await uploaded(room.id, ana.token, randomBytes(10));
+    const aged = Date.now() - 23.5 * 3_600_000;
+    await runInDurableObject(stubFor(room.id), (_instance, state) => {
+      state.storage.sql.exec("UPDATE room_attachments SET created_at = ? WHERE id = ?", aged, id);
+    });
+    const res = await api("POST", `/api/rooms/${room.id}/messages`, ana.token, {
+      clientMsgId: "late",
+      body: "x",
+      attachments: [id],
+    });
+    expect(res.status).toBe(422);
+    expect(res.json.error.message).toMatch(/expired/);
+  });
+
+  it("a retried PUT tells the room again when the first announcement was lost", async () => {
+    const { ana, room } = await setup();
+    const bytes = randomBytes(10);
+    const { id } = await uploaded(room.id, ana.token, bytes);
+    // As if the room object had failed between the bytes landing in R2 and hearing about them.
+    await runInDurableObject(stubFor(room.id), (_instance, state) => {
+      state.storage.sql.exec("DELETE FROM room_attachments WHERE id = ?", id);
+    });
+    expect((await put(id, ana.token, bytes, "application/pdf")).status).toBe(409);
+    const res = await api("POST", `/api/rooms/${room.id}/messages`, ana.token, {
+      clientMsgId: "retried",
+      body: "x",
+      attachments: [id],
+    });
+    expect(res.status).toBe(201);
   });
 });
 

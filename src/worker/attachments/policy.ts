@@ -17,8 +17,22 @@ export function attachmentPolicy(env: Bindings): AttachmentPolicy {
         .map((t) => t.trim().toLowerCase())
         .filter(Boolean),
     ),
-    orphanHours: positiveInt(env.ATTACHMENT_ORPHAN_HOURS, 24),
+    orphanHours: orphanHours(env),
   };
+}
+
+export function orphanHours(env: Pick<Env, "ATTACHMENT_ORPHAN_HOURS">): number {
+  return positiveInt(env.ATTACHMENT_ORPHAN_HOURS, 24);
+}
+
+/**
+ * Uploads created before this time may no longer go into a message: the sweep is about to take them.
+ * The margin (an hour, or half the window when it is shorter) leaves time for the message to reach
+ * Postgres, where 'sent' protects it, before the sweep looks.
+ */
+export function claimableAfter(env: Pick<Env, "ATTACHMENT_ORPHAN_HOURS">, now: number): number {
+  const windowMs = orphanHours(env) * 3_600_000;
+  return now - (windowMs - Math.min(3_600_000, windowMs / 2));
 }
 
 /** `image/PNG; charset=x` → `image/png`. */

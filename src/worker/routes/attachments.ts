@@ -13,7 +13,7 @@ import { streamToR2, UploadIncomplete, UploadTooLarge } from "../attachments/sto
 import { requireUser } from "../middleware/auth";
 import { membership } from "../room-access";
 import { memberRole, roomStub } from "../rooms";
-import type { AppEnv } from "../types";
+import type { AppEnv, Bindings } from "../types";
 import { jsonBody } from "../validation";
 
 export const attachmentRoutes = new Hono<AppEnv>();
@@ -82,6 +82,9 @@ attachmentRoutes.put("/api/attachments/:id/content", async (c) => {
   if (problem || !row) {
     // Refused before reading: release the body so the runtime does not keep the client's upload waiting.
     await c.req.raw.body?.cancel().catch(() => undefined);
+    // A retried PUT after the first one stored the bytes but failed to tell the room: tell it now, so
+    // the upload can still be sent. The answer stays 409; the bytes are not replaced.
+    if (row?.state === "uploaded") await announce(c.env, row);
     throw problem ?? notFound();
   }
   const body = c.req.raw.body;
@@ -100,15 +103,21 @@ attachmentRoutes.put("/api/attachments/:id/content", async (c) => {
     .where(and(eq(attachments.id, id), eq(attachments.state, "pending")))
     .returning();
   if (!done) throw new AppError(409, "conflict", "The bytes of this attachment are already uploaded");
-  await roomStub(c.env, done.roomId).attachmentReady({
-    id: done.id,
-    uploaderId: me,
-    filename: done.filename,
-    contentType: done.contentType,
-    size: done.size,
-  });
+  await announce(c.env, done);
   return c.json({ attachment: view(done) });
 });
+
+/** Tells the room an upload's bytes are in R2, so its uploader may send it (idempotent in the room). */
+async function announce(env: Bindings, a: Attachment): Promise<void> {
+  await roomStub(env, a.roomId).attachmentReady({
+    id: a.id,
+    uploaderId: a.uploaderId,
+    filename: a.filename,
+    contentType: a.contentType,
+    size: a.size,
+    createdAt: a.createdAt.getTime(),
+  });
+}
 
 function uploadProblem(
   row: Attachment | undefined,

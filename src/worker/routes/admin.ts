@@ -100,8 +100,15 @@ adminRoutes.delete("/api/admin/rooms/:id", async (c) => {
   const id = idParam(c.req.param("id"), "Room");
   const [deleted] = await createDb(c.env).delete(rooms).where(eq(rooms.id, id)).returning({ id: rooms.id });
   if (!deleted) throw new AppError(404, "not_found", "Room not found");
-  const closed = await roomStub(c.env, id).destroy();
+  // Files before the object: once the row is gone a retry answers 404, so nothing after this point may
+  // be left for a retry to finish. An unreachable object is logged; its sockets lose their room anyway.
   const files = await deleteRoomFiles(c.env, id);
+  const closed = await roomStub(c.env, id)
+    .destroy()
+    .catch((err: Error) => {
+      logJson("error", { msg: "room object not destroyed", roomId: id, error: err.message });
+      return null;
+    });
   if (redisConfigured(c.env)) {
     await withRedis(c.env, (r) => r.del(`room:${id}:recent`)).catch((err: Error) =>
       logJson("warn", { msg: "room buffer not removed", roomId: id, error: err.message }),

@@ -3,6 +3,9 @@ import { inc, maybeFlushMetrics, observe } from "../../lib/metrics";
 import { logJson } from "../log";
 import type { AppEnv } from "../types";
 
+/** Any other method string a client invents would become a new series: they are counted as "other". */
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
 /**
  * One line per request, and its counts for /metrics. Logs the path only (never the query string, which
  * may carry a ticket); metrics use the route pattern, so ids never become label values.
@@ -20,7 +23,8 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
     userId: c.get("userId"),
   });
   const route = c.req.routePath && c.req.routePath !== "/*" && c.res.status !== 404 ? c.req.routePath : "unmatched";
-  inc("edgechat_http_requests_total", { route, method: c.req.method, status: c.res.status });
+  const method = METHODS.has(c.req.method) ? c.req.method : "other";
+  inc("edgechat_http_requests_total", { route, method, status: c.res.status });
   observe("edgechat_http_request_duration_seconds", { route }, (Date.now() - started) / 1000);
   try {
     maybeFlushMetrics(c.env, (p) => c.executionCtx.waitUntil(p));

@@ -45,7 +45,10 @@ export async function fanoutGrid(
     const send = new Sender(sockets.sender);
     const opened = await send.opened.then(
       () => true,
-      (err: Error) => (console.log(`[bench] ${sys.name} grid: the sender could not connect (${err.message})`), false),
+      (err: Error) => {
+        console.log(`[bench] ${sys.name} grid: the sender could not connect (${err.message})`);
+        return false;
+      },
     );
     if (!opened) {
       await subs.close();

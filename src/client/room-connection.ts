@@ -347,6 +347,9 @@ export class RoomConnection extends Emitter<RoomEvents> {
         return;
       case "auth.refreshed":
         return;
+      case "presence.batch":
+        for (const change of frame.changes) this.emit("presence", change);
+        return;
       default: {
         const { type, ...rest } = frame;
         this.emit(type, rest as never);

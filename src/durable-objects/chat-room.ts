@@ -19,6 +19,7 @@ import { logJson, setLogLevel } from "../worker/log";
 import { type ConnectionState, closeQuietly, userTag } from "./connection";
 import { type Actor, IDENTITY_HEADERS, type Role } from "./identity";
 import { OutboxFlusher, PG_TIMEOUT_MS } from "./outbox-flusher";
+import { PresenceAnnouncer } from "./presence";
 import { RecentBuffer } from "./recent-buffer";
 import { replay } from "./resume";
 import { RoomStore } from "./room-store";
@@ -69,6 +70,7 @@ export class ChatRoom extends DurableObject<Env> {
   /** The room's sockets and their state (public so tests can age a socket's heartbeat). */
   readonly sockets: SocketRegistry;
   private readonly outbox: OutboxFlusher;
+  private readonly presence: PresenceAnnouncer;
   private cachedRoomId: string | null = null;
   /** Changed messages waiting for the Redis buffer; one pipelined call at a time carries them all. */
   private bufferPending = new Map<number, MessageView>();
@@ -84,6 +86,12 @@ export class ChatRoom extends DurableObject<Env> {
       env: () => this.env,
       roomId: () => this.roomId(),
       onlineUsers: () => this.sockets.onlineUsers(),
+      armAlarm: (at) => this.armAlarm(at),
+    });
+    this.presence = new PresenceAnnouncer({
+      store: this.store,
+      sockets: this.sockets,
+      windowMs: () => positiveInt(this.env.PRESENCE_COALESCE_MS, 250),
       armAlarm: (at) => this.armAlarm(at),
     });
     // Heartbeats are answered by the runtime without waking the object.
@@ -130,8 +138,12 @@ export class ChatRoom extends DurableObject<Env> {
       online: this.sockets.onlineUsers(),
       you: userId,
     });
-    if (firstSocketOfUser) this.sockets.broadcast({ type: "presence", userId, state: "joined" }, server);
-    await this.scheduleAlarm();
+    if (firstSocketOfUser) this.presence.changed(userId, "joined", server, now);
+    // Only this socket's deadlines can be new: bringing the alarm forward to them is enough, and spares a
+    // connect storm a scan of every socket per connect.
+    this.armAlarm(
+      Math.max(Math.min(state.tokenExpiresAt * 1000 - AUTH_WARN_MS, now + heartbeatTimeoutMs(this.env)), now + 50),
+    );
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -554,6 +566,7 @@ export class ChatRoom extends DurableObject<Env> {
     try {
       if (this.store.outboxStats().depth > 0) await this.flushSoon(true);
       this.sweepSockets(now);
+      this.presence.flushDue(now);
       this.store.pruneThrottle(now - limitsFrom(this.env).windowMs);
     } catch (err) {
       logJson("error", { msg: "room alarm failed", roomId: this.roomId(), error: (err as Error).message });
@@ -582,6 +595,8 @@ export class ChatRoom extends DurableObject<Env> {
     const now = Date.now();
     const times: number[] = [];
     if (this.store.outboxStats().depth > 0) times.push(this.outbox.retryAt() || now + 1000);
+    const presenceAt = this.presence.nextAt();
+    if (presenceAt !== null) times.push(presenceAt);
     for (const [ws, conn] of this.sockets.live()) {
       const expiresAt = conn.tokenExpiresAt * 1000;
       times.push(conn.warned ? expiresAt : expiresAt - AUTH_WARN_MS);
@@ -655,7 +670,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (!conn || conn.departed) return;
     this.sockets.update(ws, { departed: true });
     const stillHere = this.sockets.live(conn.userId).next().done === false;
-    if (!stillHere) this.sockets.broadcast({ type: "presence", userId: conn.userId, state: "left" }, ws);
+    if (!stillHere) this.presence.changed(conn.userId, "left", ws, Date.now());
   }
 
   private rememberRoomId(roomId: string): void {

@@ -108,6 +108,8 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS read_marks (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  -- Users whose presence changed while announcements were being coalesced (presence.ts).
+  CREATE TABLE IF NOT EXISTS presence_pending (user_id TEXT PRIMARY KEY);
   -- Uploads announced by the worker once their bytes are in R2; used_seq is the message that took each.
   CREATE TABLE IF NOT EXISTS room_attachments (
     id TEXT PRIMARY KEY, uploader_id TEXT NOT NULL, filename TEXT NOT NULL, content_type TEXT NOT NULL,
@@ -149,6 +151,26 @@ export class RoomStore {
       key,
       String(value),
     );
+  }
+
+  // --- presence -----------------------------------------------------------------------------------
+
+  queuePresence(userId: string): void {
+    this.sql.exec("INSERT OR IGNORE INTO presence_pending (user_id) VALUES (?)", userId);
+  }
+
+  hasPendingPresence(): boolean {
+    return !this.sql.exec("SELECT 1 FROM presence_pending LIMIT 1").next().done;
+  }
+
+  /** The queued users, in no particular order, and an empty queue after. */
+  takePresence(): string[] {
+    const users = this.sql
+      .exec<{ user_id: string }>("SELECT user_id FROM presence_pending")
+      .toArray()
+      .map((r) => r.user_id);
+    this.sql.exec("DELETE FROM presence_pending");
+    return users;
   }
 
   /** Counters operators read through `stats()` (throttle hits); kept in SQLite so restarts keep them. */

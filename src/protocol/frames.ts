@@ -96,6 +96,8 @@ export type ServerFrame =
   | { type: "reaction"; seq: number; userId: string; emoji: string; on: boolean }
   | { type: "pinned"; seq: number; userId: string; on: boolean }
   | { type: "presence"; userId: string; state: "joined" | "left" }
+  /** Several presence changes announced together (a connect storm); clients apply each in order. */
+  | { type: "presence.batch"; changes: { userId: string; state: "joined" | "left" }[] }
   | { type: "typing"; userId: string; on: boolean }
   | { type: "resumed"; fromSeq: number; toSeq: number; more: boolean }
   | { type: "throttled"; retryAfterMs: number; clientMsgId?: string }

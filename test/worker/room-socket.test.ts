@@ -206,3 +206,37 @@ describe("bad frames", () => {
     expect((await a.waitClosed()).code).toBe(1009);
   });
 });
+
+describe("presence in a connect storm", () => {
+  it("announces a burst of joins in fewer frames than joins, each user in the state they end in", async () => {
+    const ana = await createUser("ana");
+    const others = await Promise.all(["bo", "cy", "di", "ed", "fa", "gu"].map((name) => createUser(name)));
+    const room = await createRoom(
+      ana.id,
+      others.map((u) => u.id),
+    );
+    const a = await join(room.id, ana.token);
+    await a.next("welcome");
+    const sockets = await Promise.all(others.map((u) => join(room.id, u.token)));
+    // Gone again within the burst: whatever was announced first, the last word on it must be `left`.
+    sockets[0]?.close();
+    const expected = new Map(others.map((u, i) => [u.id, i === 0 ? "left" : "joined"]));
+    const seen = new Map<string, string>();
+    let frames = 0;
+    await vi.waitUntil(
+      () => {
+        for (const f of a.frames.splice(0)) {
+          if (f.type === "presence") seen.set(f.userId as string, f.state as string);
+          else if (f.type === "presence.batch")
+            for (const c of f.changes as { userId: string; state: string }[]) seen.set(c.userId, c.state);
+          else continue;
+          frames++;
+        }
+        return [...expected].every(([id, state]) => seen.get(id) === state);
+      },
+      { timeout: 3000, interval: 20 },
+    );
+    expect(frames).toBeLessThan(others.length);
+    expect(seen.has(ana.id)).toBe(false);
+  });
+});

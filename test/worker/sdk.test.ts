@@ -173,6 +173,19 @@ describe("RoomConnection", () => {
     expect(rows.map((r) => r.body).sort()).toEqual(["first", "fourth", "second", "third"]);
   });
 
+  it("turns presence announced together into one presence event per user", async () => {
+    const { client: ana } = await signedUp("ana");
+    const others = await Promise.all(["ben", "cat", "dan"].map((n) => signedUp(n)));
+    const room = await ana.rooms.create({ name: "storm" });
+    for (const o of others) await ana.rooms.invite(room.id, o.user.id);
+    const a = await listen(ana, room.id);
+    const seen = new Map<string, string>();
+    a.conn.on("presence", (p) => seen.set(p.userId, p.state));
+    await Promise.all(others.map((o) => listen(o.client, room.id)));
+    await until(() => seen.size === others.length);
+    expect([...seen.values()]).toEqual(["joined", "joined", "joined"]);
+  });
+
   it("stops for good when removed from the room, rejecting unacked sends", async () => {
     const { client: ana } = await signedUp("ana");
     const { client: ben, user: benUser } = await signedUp("ben");

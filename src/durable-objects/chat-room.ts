@@ -141,9 +141,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (firstSocketOfUser) this.presence.changed(userId, "joined", server, now);
     // Only this socket's deadlines can be new: bringing the alarm forward to them is enough, and spares a
     // connect storm a scan of every socket per connect.
-    this.armAlarm(
-      Math.max(Math.min(state.tokenExpiresAt * 1000 - AUTH_WARN_MS, now + heartbeatTimeoutMs(this.env)), now + 50),
-    );
+    this.armAlarm(Math.max(Math.min(...this.socketDeadlines(server, state)), now + 50));
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -597,11 +595,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (this.store.outboxStats().depth > 0) times.push(this.outbox.retryAt() || now + 1000);
     const presenceAt = this.presence.nextAt();
     if (presenceAt !== null) times.push(presenceAt);
-    for (const [ws, conn] of this.sockets.live()) {
-      const expiresAt = conn.tokenExpiresAt * 1000;
-      times.push(conn.warned ? expiresAt : expiresAt - AUTH_WARN_MS);
-      times.push(this.lastSeen(ws, conn) + heartbeatTimeoutMs(this.env));
-    }
+    for (const [ws, conn] of this.sockets.live()) times.push(...this.socketDeadlines(ws, conn));
     if (times.length === 0) {
       this.store.setMeta("alarmAt", 0);
       await this.ctx.storage.deleteAlarm();
@@ -654,6 +648,12 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   // --- helpers ----------------------------------------------------------------------------------------
+
+  /** When the alarm must next look at this socket: its auth warning or expiry, and its heartbeat timeout. */
+  private socketDeadlines(ws: WebSocket, conn: ConnectionState): [number, number] {
+    const expiresAt = conn.tokenExpiresAt * 1000;
+    return [conn.warned ? expiresAt : expiresAt - AUTH_WARN_MS, this.lastSeen(ws, conn) + heartbeatTimeoutMs(this.env)];
+  }
 
   /** Latest sign of life: a frame, or a ping the runtime answered without waking us. */
   private lastSeen(ws: WebSocket, conn: ConnectionState): number {

@@ -8,7 +8,7 @@ import type { ServerFrame } from "../protocol/frames";
 import type { RoomStore } from "./room-store";
 import type { SocketRegistry } from "./sockets";
 
-export type PresenceState = "joined" | "left";
+export type PresenceState = Extract<ServerFrame, { type: "presence" }>["state"];
 
 export interface PresenceDeps {
   store: RoomStore;
@@ -51,16 +51,18 @@ export class PresenceAnnouncer {
    */
   flushDue(now: number): void {
     const { store, sockets } = this.deps;
-    if (!store.hasPendingPresence() || now < this.lastAt + this.deps.windowMs()) return;
+    if (now < this.lastAt + this.deps.windowMs()) return;
+    const users = store.takePresence();
+    if (users.length === 0) return;
     const online = new Set(sockets.onlineUsers());
-    const changes = store
-      .takePresence()
-      .map((userId) => ({ userId, state: (online.has(userId) ? "joined" : "left") as PresenceState }));
+    const changes = users.map((userId) => ({
+      userId,
+      state: (online.has(userId) ? "joined" : "left") as PresenceState,
+    }));
     this.lastAt = now;
     const [only] = changes;
-    if (!only) return;
     const frame: ServerFrame =
-      changes.length === 1 ? { type: "presence", ...only } : { type: "presence.batch", changes };
+      only && changes.length === 1 ? { type: "presence", ...only } : { type: "presence.batch", changes };
     sockets.broadcast(frame);
   }
 }

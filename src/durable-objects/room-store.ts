@@ -169,7 +169,7 @@ export class RoomStore {
       .exec<{ user_id: string }>("SELECT user_id FROM presence_pending")
       .toArray()
       .map((r) => r.user_id);
-    this.sql.exec("DELETE FROM presence_pending");
+    if (users.length > 0) this.sql.exec("DELETE FROM presence_pending");
     return users;
   }
 

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     "--port",
     String(PORT),
     "--persist-to",
-    path.join(ROOT, ".local", "wrangler"),
+    process.env.DEV_PERSIST_DIR ?? path.join(ROOT, ".local", "wrangler"),
     "--show-interactive-dev-session=false",
     "--env-file",
     writeDevEnvFile(connection),

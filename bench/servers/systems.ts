@@ -1,7 +1,8 @@
 /** Starting, seeding and stopping the systems under test, each in its own process group. */
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -134,6 +135,7 @@ export interface EdgechatSystem extends RunningSystem {
 /** `npm run dev`'s stack on spare ports with its own database, the throttle lifted for load, persistence on. */
 export async function startEdgechat(logFile: string, vars: Record<string, string> = {}): Promise<EdgechatSystem> {
   const database = "edgechat_bench";
+  const stateDir = roomStateDir();
   const server = await startDevServer({
     database,
     logFile,
@@ -152,6 +154,7 @@ export async function startEdgechat(logFile: string, vars: Record<string, string
       // 4 ms of its CPU per request in bench:profile history); production ships logs off the request
       // path. Warnings and errors still show.
       LOG_LEVEL: "warn",
+      DEV_PERSIST_DIR: stateDir,
       ...vars,
     },
     cpus: hasTaskset() ? SERVER_CPUS : undefined,
@@ -168,8 +171,22 @@ export async function startEdgechat(logFile: string, vars: Record<string, string
     secrets,
     pids: () => [...new Set([...processTree([devPid]), ...dbServers()])],
     runtimePids: () => processTree([devPid]).filter((pid) => pidsMatching(/workerd/).includes(pid)),
-    stop: () => server.stop(),
+    stop: async () => {
+      await server.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
   };
+}
+
+/**
+ * Where wrangler dev keeps the rooms' SQLite: tmpfs unless BENCH_STATE=disk. A production room commits
+ * by replicating to other machines, never by fsync on the server's own disk; local workerd fsyncs on
+ * every commit, and on this VM's shared disk those fsyncs stall behind Postgres's own (ack p99 163 ms
+ * at 20/s and 250/s unsustainable on disk in the 2026-12-02 run). Postgres stays on disk for every system.
+ */
+function roomStateDir(): string {
+  const base = process.env.BENCH_STATE !== "disk" && existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir();
+  return mkdtempSync(path.join(base, "edgechat-bench-state-"));
 }
 
 /** Of the worker runtime's listening ports, the one that answers /health like the worker does. */

@@ -2,19 +2,27 @@
 import { execFileSync } from "node:child_process";
 import WebSocket from "ws";
 
+/**
+ * wrangler dev's inspector proxy (port 9229 unless set, in a second workerd) for the worker runtime. The
+ * runtime's own inspector (`core:user:<name>`) holds one session, and the proxy takes it back whenever
+ * it reconnects, so a direct session goes silent mid-run; the proxy's session is the stable one.
+ */
 export async function inspectorUrl(runtimePids: number[]): Promise<string> {
   const listing = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" });
+  const found: { webSocketDebuggerUrl?: string; id: string }[] = [];
   for (const line of listing.split("\n")) {
     if (!runtimePids.some((pid) => line.includes(`pid=${pid},`))) continue;
     const port = /127\.0\.0\.1:(\d+)/.exec(line)?.[1];
     // The worker's own ports answer too (the web app's fallback page): only the inspector returns JSON.
-    const targets = await fetch(`http://127.0.0.1:${port}/json/list`)
+    // Some of its ports speak capnp and never answer HTTP: without a timeout the probe waits forever.
+    const targets = await fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(2000) })
       .then((r) => r.json() as Promise<{ webSocketDebuggerUrl?: string; id: string }[]>)
       .then((list) => (Array.isArray(list) ? list : []))
       .catch(() => []);
-    const target = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];
-    if (target) return target.webSocketDebuggerUrl ?? `ws://127.0.0.1:${port}/${target.id}`;
+    found.push(...targets.filter((t) => t.webSocketDebuggerUrl));
   }
+  const target = found.find((t) => !t.id.startsWith("core:")) ?? found[0];
+  if (target?.webSocketDebuggerUrl) return target.webSocketDebuggerUrl;
   throw new Error("no inspector found on the worker runtime");
 }
 

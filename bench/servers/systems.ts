@@ -189,8 +189,11 @@ function roomStateDir(): string {
   return mkdtempSync(path.join(base, "edgechat-bench-state-"));
 }
 
-/** Of the worker runtime's listening ports, the one that answers /health like the worker does. */
-async function findDirectPort(devPid: number): Promise<number> {
+/**
+ * Of the worker runtime's listening ports, the one that answers /health with `marker` in its body: the
+ * worker's own socket, without wrangler dev's proxy in front.
+ */
+export async function findDirectPort(devPid: number, marker = '"postgres"'): Promise<number> {
   const runtime = processTree([devPid]).filter((pid) => {
     try {
       return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--inspector-addr");
@@ -206,7 +209,7 @@ async function findDirectPort(devPid: number): Promise<number> {
       (r) => r.text(),
       () => "",
     );
-    if (body.includes('"postgres"')) return port;
+    if (body.includes(marker)) return port;
   }
   throw new Error("could not find the worker runtime's own port");
 }

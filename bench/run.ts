@@ -56,7 +56,7 @@ const plan = quick
       seconds: 10,
       ackRate: 20,
       ackSeconds: 10,
-      ramp: [100, 250, 500, 750, 1000],
+      ramp: [100, 250, 500, 1000, 1500, 2000, 3000, 4000],
       rampSeconds: 5,
       idle: 1000,
       threads: 2,

@@ -536,7 +536,7 @@ export class ChatRoom extends DurableObject<Env> {
     for (const ws of sockets) closeQuietly(ws, 4004, "room deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.store.wiped();
+    this.store.forget();
     return sockets.length;
   }
 

@@ -12,10 +12,14 @@ export interface ThrottleLimits {
 export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
 
 export function decide(acceptedInWindow: number[], now: number, limits: ThrottleLimits): ThrottleDecision {
-  const live = acceptedInWindow.filter((t) => t > now - limits.windowMs);
-  if (live.length < limits.messages) return { allowed: true };
-  // The send that frees a slot is the (live.length - messages + 1)-th oldest leaving the window.
-  const freeing = live[live.length - limits.messages] as number;
+  // Called on every send with up to `messages` entries: count without allocating, copy only to refuse.
+  const cutoff = now - limits.windowMs;
+  let live = 0;
+  for (const t of acceptedInWindow) if (t > cutoff) live++;
+  if (live < limits.messages) return { allowed: true };
+  // The send that frees a slot is the (live - messages + 1)-th oldest leaving the window.
+  const inWindow = acceptedInWindow.filter((t) => t > cutoff);
+  const freeing = inWindow[live - limits.messages] as number;
   return { allowed: false, retryAfterMs: Math.max(1, freeing + limits.windowMs - now) };
 }
 

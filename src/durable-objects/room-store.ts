@@ -394,10 +394,6 @@ export class RoomStore {
   }
 
   /**
-   * The accepted sends that decide the next one: empty while the user is under `limit` in the window
-   * (a count, cheap however high the limit), else the newest `limit` timestamps, oldest first.
-   */
-  /**
    * The user's accepted send times after `since`, oldest first. Read from throttle_log once per wake-up
    * and kept in memory after: counting the log on every send cost a scan of every send in the window
    * (a fifth of the runtime's CPU at 1,000/s in bench:profile write); the log stays the durable copy.

@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { startDevServer, stopGroup } from "../../scripts/local-stack/dev-server.ts";
-import { signAccessToken } from "../../src/worker/auth/jwt.ts";
+import { signAccessToken } from "../../src/lib/jwt.ts";
 import { pidsMatching, processTree } from "../lib/proc.ts";
 import type { SocketSpec } from "../load/subscribers.ts";
 

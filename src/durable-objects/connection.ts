@@ -1,3 +1,5 @@
+import type { DisconnectReason } from "../protocol/room-rpc";
+
 /**
  * Per-socket state kept in the WebSocket attachment so it survives hibernation. Ids only:
  * the runtime caps an attachment at 16 KiB.
@@ -25,13 +27,23 @@ export function userTag(userId: string): string {
   return `user:${userId}`;
 }
 
-/** Ends a socket without throwing: 1005/1006 are reserved (cannot be sent) and reasons are capped at 123 bytes. */
+/** Close codes for users the worker disconnects: 4001 asks the client to sign in again, 4003 not to retry. */
+export const DISCONNECT_CLOSE: Record<DisconnectReason, readonly [number, string]> = {
+  logged_out: [4001, "logged out"],
+  removed: [4003, "removed from room"],
+  banned: [4003, "account suspended"],
+};
+
+/**
+ * Ends a socket without throwing, reasons capped at 123 bytes. 1005 (no code) and 1006 (abnormal) are
+ * never sent: they describe a close that already happened, so there is no handshake left to answer.
+ */
 export function closeQuietly(ws: WebSocket, code: number, reason = ""): void {
-  const safe = code === 1005 || code === 1006 ? 1000 : code;
+  if (code === 1005 || code === 1006) return;
   let text = reason;
   while (new TextEncoder().encode(text).length > 123) text = text.slice(0, -1);
   try {
-    ws.close(safe, text);
+    ws.close(code, text);
   } catch {
     // already closed
   }

@@ -4,7 +4,7 @@
  */
 import { createDb } from "../db/client";
 import { withDeadline } from "../lib/deadline";
-import { logJson } from "../worker/log";
+import { logJson } from "../lib/log";
 import type { OutboxRow, RoomStore } from "./room-store";
 import { isPermanent, writeThrough } from "./write-through";
 

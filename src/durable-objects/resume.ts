@@ -6,9 +6,10 @@ import { and, asc, eq, gt, lt } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { toMessageView } from "../db/message-view";
 import { messages } from "../db/schema";
+import { logJson } from "../lib/log";
 import type { MessageView } from "../protocol/frames";
 import type { RoomStore } from "./room-store";
-import { send } from "./sockets";
+import { type SocketRegistry, send } from "./sockets";
 
 /** Messages per resume; past this the client gets `more: true` and resumes again from toSeq. */
 export const MAX_REPLAY = 1000;
@@ -17,6 +18,44 @@ interface ReplayDeps {
   store: RoomStore;
   db: () => Db;
   roomId: string;
+}
+
+export interface ResumeDeps {
+  store: RoomStore;
+  sockets: SocketRegistry;
+  roomId: string;
+  /** Runs a Postgres read under the room's deadline. */
+  read: <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+}
+
+/**
+ * A client's `resume {lastSeq}`: live messages for this socket wait (the replay's tail includes them),
+ * then it gets everything after lastSeq. An unreachable Postgres is an `unavailable` error to retry.
+ */
+export async function resume(ws: WebSocket, lastSeq: number, deps: ResumeDeps): Promise<void> {
+  const last = deps.store.lastSeq();
+  if (lastSeq > last) {
+    return send(ws, {
+      type: "error",
+      code: "resync_required",
+      message: `lastSeq ${lastSeq} is past this room's last seq ${last}; drop local state and resume from 0`,
+      ref: "resume",
+    });
+  }
+  deps.sockets.update(ws, { resuming: true });
+  try {
+    await deps.read((db) => replay(ws, lastSeq, { store: deps.store, db: () => db, roomId: deps.roomId }));
+  } catch (err) {
+    logJson("warn", { msg: "resume failed", roomId: deps.roomId, error: (err as Error).message });
+    send(ws, {
+      type: "error",
+      code: "unavailable",
+      message: "history is unavailable right now; resume again shortly",
+      ref: "resume",
+    });
+  } finally {
+    deps.sockets.update(ws, { resuming: false });
+  }
 }
 
 export async function replay(ws: WebSocket, lastSeq: number, deps: ReplayDeps): Promise<void> {

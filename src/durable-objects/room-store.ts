@@ -216,7 +216,8 @@ export class RoomStore {
     return row.done ? null : row.value.seq;
   }
 
-  owner(seq: number): { senderId: string; deleted: boolean } | null {
+  /** Who sent message `seq` and whether it is deleted; null when the room has no such message. */
+  messageState(seq: number): { senderId: string; deleted: boolean } | null {
     const row = this.sql
       .exec<{ sender_id: string; deleted: number }>("SELECT sender_id, deleted FROM message_index WHERE seq = ?", seq)
       .next();
@@ -305,6 +306,11 @@ export class RoomStore {
       .exec<RingRow>("SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit)
       .toArray()
       .map((r) => toView(r, roomId));
+  }
+
+  /** Message `seq` as the ring holds it, or null once it has been trimmed (or never existed). */
+  messageInRing(seq: number, roomId: string): MessageView | null {
+    return this.ringRange(seq - 1, 1, roomId).find((m) => m.seq === seq) ?? null;
   }
 
   /**

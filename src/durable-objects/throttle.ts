@@ -1,3 +1,5 @@
+import { positiveSetting, wholeSetting } from "../lib/config";
+
 /**
  * Exact sliding-window log: a send is allowed when fewer than `messages` sends were accepted in the last
  * `windowMs`. A timestamp t counts while t > now - windowMs, so the earliest retry is oldest + windowMs.
@@ -28,15 +30,10 @@ export function limitsFrom(env: {
   THROTTLE_WINDOW_MS?: string;
   THROTTLE_ABUSE_REJECTIONS?: string;
 }): ThrottleLimits {
-  const messages = positiveInt(env.THROTTLE_MESSAGES, 3);
+  const messages = positiveSetting(env, "THROTTLE_MESSAGES");
   return {
     messages,
-    windowMs: positiveInt(env.THROTTLE_WINDOW_MS, 5000),
-    abuseRejections: positiveInt(env.THROTTLE_ABUSE_REJECTIONS, Math.max(10, messages * 3)),
+    windowMs: positiveSetting(env, "THROTTLE_WINDOW_MS"),
+    abuseRejections: wholeSetting(env, "THROTTLE_ABUSE_REJECTIONS") || Math.max(10, messages * 3),
   };
-}
-
-export function positiveInt(text: string | undefined, fallback: number): number {
-  const n = Number(text);
-  return Number.isInteger(n) && n > 0 ? n : fallback;
 }

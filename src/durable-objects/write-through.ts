@@ -11,7 +11,7 @@ import type { Db } from "../db/client";
 export { isPermanent } from "../db/errors";
 
 import { messageReactions, messages, pins, roomMembers, rooms, users } from "../db/schema";
-import { MAX_RECIPIENTS_PER_JOB, type MessageJob } from "../worker/queue/jobs";
+import { MAX_RECIPIENTS_PER_JOB, type MessageJob } from "../protocol/jobs";
 import type {
   DeletePayload,
   EditPayload,

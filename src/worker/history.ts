@@ -8,11 +8,11 @@ import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { toMessageView } from "../db/message-view";
 import { messages } from "../db/schema";
-import { RecentBuffer } from "../durable-objects/recent-buffer";
-import { positiveInt } from "../durable-objects/throttle";
+import { recentBufferLimits } from "../lib/config";
+import { logJson } from "../lib/log";
+import { RecentBuffer } from "../lib/recent-buffer";
 import { redisConfigured, withRedis } from "../lib/redis";
 import type { MessageView } from "../protocol/frames";
-import { logJson } from "./log";
 import type { Bindings } from "./types";
 
 export interface HistoryQuery {
@@ -28,10 +28,7 @@ export interface HistoryPage {
 
 function bufferFor(env: Bindings, roomId: string) {
   return (redis: Parameters<Parameters<typeof withRedis>[1]>[0]) =>
-    new RecentBuffer(redis, roomId, {
-      size: positiveInt(env.RECENT_BUFFER_SIZE, 500),
-      ttlSeconds: positiveInt(env.RECENT_BUFFER_TTL_SECONDS, 86_400),
-    });
+    new RecentBuffer(redis, roomId, recentBufferLimits(env));
 }
 
 /** `knownLastSeq`: the room's last seq as Postgres has it; a buffer whose newest entry is older is behind. */

@@ -1,6 +1,6 @@
+import { setLogLevel } from "../lib/log";
 import { app } from "./app";
 import { sweepAttachments } from "./attachments/sweep";
-import { setLogLevel } from "./log";
 import { handleQueue } from "./queue/consumer";
 import type { Bindings } from "./types";
 

@@ -2,8 +2,8 @@ import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { createDb } from "../db/client";
 import { type Room, roomMembers, rooms } from "../db/schema";
-import type { Actor, Role } from "../durable-objects/identity";
 import { AppError } from "../protocol/errors";
+import type { Actor, Role } from "../protocol/identity";
 import type { AppEnv } from "./types";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

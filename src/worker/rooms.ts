@@ -1,9 +1,9 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
 import { roomMembers, users } from "../db/schema";
-import type { Role } from "../durable-objects/identity";
 import { mapBounded } from "../lib/bounded";
-import { logJson } from "./log";
+import { logJson } from "../lib/log";
+import type { Role } from "../protocol/identity";
 import type { Bindings } from "./types";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { createDb } from "../../src/db/client";
 import { roomMembers, rooms, users } from "../../src/db/schema";
-import { signAccessToken } from "../../src/worker/auth/jwt";
+import { signAccessToken } from "../../src/lib/jwt";
 
 export const db = () => createDb(env);
 

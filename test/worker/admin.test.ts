@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { deadLetters } from "../../src/db/notification-schema";
 import { users } from "../../src/db/schema";
-import { signAccessToken } from "../../src/worker/auth/jwt";
+import { signAccessToken } from "../../src/lib/jwt";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
 import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";

@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { refreshTokens, users } from "../../src/db/schema";
-import { signAccessToken, signJwt } from "../../src/worker/auth/jwt";
+import { signAccessToken, signJwt } from "../../src/lib/jwt";
 import { hashPassword, MAX_ITERATIONS, verifyPassword } from "../../src/worker/auth/password";
 import { issueRefreshToken } from "../../src/worker/auth/refresh-tokens";
 import { signTicket } from "../../src/worker/auth/ticket";

@@ -11,9 +11,9 @@ import {
   queueFailures,
 } from "../../src/db/notification-schema";
 import { messages, roomMembers } from "../../src/db/schema";
+import type { MessageJob, QueueJob } from "../../src/protocol/jobs";
 import worker from "../../src/worker";
 import { backoffSeconds } from "../../src/worker/queue/consumer";
-import type { MessageJob, QueueJob } from "../../src/worker/queue/jobs";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { failNext, hookUrl, receiverCalls, settle } from "../helpers/notify";
 

@@ -5,7 +5,7 @@ import { env } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
 import type { ChatRoom } from "../../src/durable-objects/chat-room";
-import { type BufferedMessage, RecentBuffer } from "../../src/durable-objects/recent-buffer";
+import { type BufferedMessage, RecentBuffer } from "../../src/lib/recent-buffer";
 import { createRoom, createUser } from "../helpers/fixtures";
 import { connect } from "../helpers/sockets";
 

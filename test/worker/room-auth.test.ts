@@ -3,7 +3,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChatRoom } from "../../src/durable-objects/chat-room";
-import { signAccessToken } from "../../src/worker/auth/jwt";
+import { signAccessToken } from "../../src/lib/jwt";
 import { createRoom, createUser } from "../helpers/fixtures";
 import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
 import { connect, TestSocket, upgrade } from "../helpers/sockets";

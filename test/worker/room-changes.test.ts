@@ -112,20 +112,28 @@ describe("the RPC seam used by REST", () => {
     const b = await pool.join(room.id, (users[1] as { token: string }).token);
     const stub = stubFor(room.id);
     const actor = { roomId: room.id, userId: users[0].id, role: "owner" as const };
-    const first = await stub.sendMessage(actor, { clientMsgId: "rest-1", body: "via REST" });
+    const first = await stub.command(actor, { type: "send", clientMsgId: "rest-1", body: "via REST" });
     expect(first).toMatchObject({ status: "accepted", message: { seq: 1, body: "via REST", senderId: users[0].id } });
     expect(await b.next("message")).toMatchObject({ seq: 1, clientMsgId: "rest-1" });
-    expect(await stub.sendMessage(actor, { clientMsgId: "rest-1", body: "again" })).toMatchObject({
+    expect(await stub.command(actor, { type: "send", clientMsgId: "rest-1", body: "again" })).toMatchObject({
       status: "duplicate",
       seq: 1,
       message: { body: "via REST" },
     });
-    expect(await stub.editMessage(actor, 1, "edited via REST")).toEqual({ status: "ok" });
-    expect(await stub.readUpTo({ ...actor, userId: (users[1] as { id: string }).id, role: "member" }, 1)).toEqual({
+    expect(await stub.command(actor, { type: "edit", seq: 1, body: "edited via REST" })).toEqual({ status: "ok" });
+    expect(
+      await stub.command(
+        { ...actor, userId: (users[1] as { id: string }).id, role: "member" },
+        { type: "read", seq: 1 },
+      ),
+    ).toEqual({
       status: "ok",
     });
     expect(
-      await stub.deleteMessage({ ...actor, userId: (users[1] as { id: string }).id, role: "member" }, 1),
+      await stub.command(
+        { ...actor, userId: (users[1] as { id: string }).id, role: "member" },
+        { type: "delete", seq: 1 },
+      ),
     ).toMatchObject({
       status: "rejected",
       code: "forbidden",

@@ -171,9 +171,9 @@ describe("write-through to Postgres", () => {
     for (let round = 0; round < 3; round++) {
       await Promise.all(
         senders.map((u, i) =>
-          stub.sendMessage(
+          stub.command(
             { roomId: room.id, userId: u.id, role: "member" },
-            { clientMsgId: `bulk-${i}-${round}`, body: "x" },
+            { type: "send", clientMsgId: `bulk-${i}-${round}`, body: "x" },
           ),
         ),
       );

@@ -2,8 +2,8 @@ import { eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import { createDb } from "../../db/client";
 import { users } from "../../db/schema";
+import { verifyAccessToken } from "../../lib/jwt";
 import { AppError } from "../../protocol/errors";
-import { verifyAccessToken } from "../auth/jwt";
 import { bearerToken } from "../middleware/auth";
 import type { AppEnv, Bindings } from "../types";
 

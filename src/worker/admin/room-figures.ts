@@ -2,8 +2,8 @@
 import { desc, gt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { rooms } from "../../db/schema";
-import type { RoomStats } from "../../durable-objects/chat-room";
 import { mapBounded } from "../../lib/bounded";
+import type { RoomStats } from "../../protocol/room-rpc";
 import { roomStub } from "../rooms";
 import type { Bindings } from "../types";
 

@@ -6,9 +6,9 @@
 import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import { attachments } from "../../db/attachment-schema";
 import { createDb } from "../../db/client";
-import { logJson } from "../log";
+import { attachmentPolicy } from "../../lib/attachment-policy";
+import { logJson } from "../../lib/log";
 import type { Bindings } from "../types";
-import { attachmentPolicy } from "./policy";
 
 const BATCH = 500;
 const MAX_BATCHES = 20;

@@ -2,7 +2,7 @@
  * WebSocket tickets for browsers, which cannot set headers on an upgrade: a 30-second JWT bound to one
  * user and one room, passed as `?ticket=`. The room records its id, so each ticket opens one socket.
  */
-import { type JwtEnv, signJwt, verifyJwt } from "./jwt";
+import { type JwtEnv, signJwt, verifyJwt } from "../../lib/jwt";
 
 export const TICKET_TTL_SECONDS = 30;
 const TICKET_TYP = "ws-ticket";

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
+import { verifyAccessToken } from "../../lib/jwt";
 import { AppError } from "../../protocol/errors";
-import { verifyAccessToken } from "../auth/jwt";
 import type { AppEnv } from "../types";
 import { checkLimits, perUser } from "./rate-limit";
 

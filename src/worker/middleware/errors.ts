@@ -2,8 +2,8 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { describeCauses, isUnavailable } from "../../db/errors";
+import { logJson } from "../../lib/log";
 import { AppError, type ErrorCode } from "../../protocol/errors";
-import { logJson } from "../log";
 import type { AppEnv } from "../types";
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {

@@ -5,10 +5,10 @@
  * while Redis is down would turn a cache outage into a full outage.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { positiveInt } from "../../durable-objects/throttle";
+import { positiveSetting } from "../../lib/config";
+import { logJson } from "../../lib/log";
 import { redisConfigured, withRedis } from "../../lib/redis";
 import { AppError } from "../../protocol/errors";
-import { logJson } from "../log";
 import type { AppEnv, Bindings } from "../types";
 import { tryAuthenticate } from "./auth";
 
@@ -132,13 +132,13 @@ export const apiRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 export const perIp: Limit = {
   name: "ip",
-  perMinute: (env) => positiveInt(env.RATE_LIMIT_IP_PER_MINUTE, 600),
+  perMinute: (env) => positiveSetting(env, "RATE_LIMIT_IP_PER_MINUTE"),
   key: clientIp,
 };
 
 export const perUser: Limit = {
   name: "user",
-  perMinute: (env) => positiveInt(env.RATE_LIMIT_USER_PER_MINUTE, 300),
+  perMinute: (env) => positiveSetting(env, "RATE_LIMIT_USER_PER_MINUTE"),
   key: (c) => c.get("userId") ?? null,
   blockKey: (c) => {
     const userId = c.get("userId");
@@ -154,6 +154,6 @@ export function bannedKey(userId: string): string {
 /** Login and register: a much smaller budget per address, against password guessing and sign-up floods. */
 export const perIpAuth: Limit = {
   name: "auth",
-  perMinute: (env) => positiveInt(env.RATE_LIMIT_AUTH_PER_MINUTE, 10),
+  perMinute: (env) => positiveSetting(env, "RATE_LIMIT_AUTH_PER_MINUTE"),
   key: clientIp,
 };

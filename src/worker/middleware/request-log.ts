@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
+import { logJson } from "../../lib/log";
 import { inc, maybeFlushMetrics, observe } from "../../lib/metrics";
-import { logJson } from "../log";
 import type { AppEnv } from "../types";
 
 /** Any other method string a client invents would become a new series: they are counted as "other". */

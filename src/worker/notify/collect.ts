@@ -8,7 +8,7 @@ import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { type NotificationKind, notificationSettings } from "../../db/notification-schema";
 import { messages, roomMembers, rooms, users } from "../../db/schema";
-import type { MessageJob } from "../queue/jobs";
+import type { MessageJob } from "../../protocol/jobs";
 import { mentions } from "./mentions";
 import { previewOf } from "./text";
 

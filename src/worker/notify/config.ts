@@ -1,3 +1,4 @@
+import { wholeSetting } from "../../lib/config";
 import type { Bindings } from "../types";
 
 export interface VapidConfig {
@@ -18,19 +19,14 @@ export interface NotifyConfig {
   vapid: VapidConfig | null;
 }
 
-function wholeNumber(text: string | undefined, fallback: number): number {
-  const n = Number(text);
-  return text !== undefined && text !== "" && Number.isInteger(n) && n >= 0 ? n : fallback;
-}
-
 export function notifyConfig(env: Bindings): NotifyConfig {
   const vapidReady = Boolean(env.VAPID_PUBLIC_KEY && env.VAPID_PRIVATE_KEY && env.VAPID_SUBJECT);
   return {
-    digestWindowMs: wholeNumber(env.NOTIFY_DIGEST_WINDOW_MS, 60_000),
+    digestWindowMs: wholeSetting(env, "NOTIFY_DIGEST_WINDOW_MS"),
     webhookUrl: env.NOTIFY_WEBHOOK_URL ? env.NOTIFY_WEBHOOK_URL : null,
     webhookSecret: env.NOTIFY_WEBHOOK_SECRET ?? "",
-    webhookTimeoutMs: Math.max(100, wholeNumber(env.NOTIFY_WEBHOOK_TIMEOUT_MS, 5000)),
-    retryBaseSeconds: wholeNumber(env.NOTIFY_RETRY_BASE_SECONDS, 2),
+    webhookTimeoutMs: Math.max(100, wholeSetting(env, "NOTIFY_WEBHOOK_TIMEOUT_MS")),
+    retryBaseSeconds: wholeSetting(env, "NOTIFY_RETRY_BASE_SECONDS"),
     allowLoopback: env.ALLOW_LOOPBACK_ENDPOINTS === "true",
     vapid: vapidReady
       ? { subject: env.VAPID_SUBJECT, publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY }

@@ -7,7 +7,7 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { notificationSettings, notifications, pushSubscriptions } from "../../db/notification-schema";
-import type { DeliverJob, DeliveryTarget, FlushJob } from "../queue/jobs";
+import type { DeliverJob, DeliveryTarget, FlushJob } from "../../protocol/jobs";
 import type { NotifyConfig } from "./config";
 
 export type FlushOutcome = { done: true } | { notDueForSeconds: number };

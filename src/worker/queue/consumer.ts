@@ -5,15 +5,15 @@
  */
 import { createDb, type Db } from "../../db/client";
 import { mapBounded } from "../../lib/bounded";
+import { logJson } from "../../lib/log";
 import { flushMetrics, inc } from "../../lib/metrics";
-import { logJson } from "../log";
+import { type QueueJob, queueJob } from "../../protocol/jobs";
 import { collectMessage } from "../notify/collect";
 import { type NotifyConfig, notifyConfig } from "../notify/config";
 import { deliverNotification, PermanentError } from "../notify/deliver";
 import { flushNotification, queueFlushes } from "../notify/flush";
 import type { Bindings } from "../types";
 import { clearFailure, recordDeadLetter, recordFailure } from "./failures";
-import { type QueueJob, queueJob } from "./jobs";
 
 const CONCURRENCY = 8;
 const DLQ_SUFFIX = "-dlq";

@@ -2,11 +2,14 @@
  * Operators' API: deployment figures, room inspection, dead letters, bans, room deletion. Every route
  * is behind requireAdmin, which makes it look absent (404) to anyone else.
  */
+
 import { and, count, desc, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb } from "../../db/client";
 import { deadLetters, queueFailures } from "../../db/notification-schema";
 import { messages, refreshTokens, roomMembers, rooms, users } from "../../db/schema";
+import { positiveSetting } from "../../lib/config";
+import { logJson } from "../../lib/log";
 import { redisConfigured, withRedis } from "../../lib/redis";
 import { banBody, deadLettersQuery, userLookupQuery } from "../../protocol/admin";
 import { AppError } from "../../protocol/errors";
@@ -14,7 +17,6 @@ import { isAdmin, requireAdmin } from "../admin/access";
 import { activeRoomIds, fleetFigures, roomFigures, STATS_ROOMS } from "../admin/room-figures";
 import { deleteRoomFiles } from "../attachments/sweep";
 import { decodeCursor, encodeCursor } from "../cursor";
-import { logJson } from "../log";
 import { bannedKey } from "../middleware/rate-limit";
 import { ADMIN_ROUTES, openApiDocument } from "../openapi";
 import { disconnectEverywhere, roomStub } from "../rooms";
@@ -170,7 +172,7 @@ adminRoutes.post("/api/admin/users/:id/ban", async (c) => {
   ]);
   if (!user) throw new AppError(404, "not_found", "User not found");
   // Access tokens stay valid until they expire; this marker makes every API call refuse them until then.
-  const ttl = Number(c.env.ACCESS_TOKEN_TTL_SECONDS ?? 900) + 60;
+  const ttl = positiveSetting(c.env, "ACCESS_TOKEN_TTL_SECONDS") + 60;
   if (redisConfigured(c.env)) {
     await withRedis(c.env, (r) => r.set(bannedKey(id), "1", { ex: ttl })).catch((err: Error) =>
       logJson("error", { msg: "ban marker not set; tokens expire on their own", userId: id, error: err.message }),

@@ -6,9 +6,15 @@ import { and, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { type Attachment, attachments } from "../../db/attachment-schema";
 import { createDb } from "../../db/client";
+import {
+  attachmentPolicy,
+  contentDisposition,
+  mediaType,
+  parseRange,
+  sanitizeFilename,
+} from "../../lib/attachment-policy";
 import { AppError } from "../../protocol/errors";
 import { createAttachmentBody } from "../../protocol/rooms";
-import { attachmentPolicy, contentDisposition, mediaType, parseRange, sanitizeFilename } from "../attachments/policy";
 import { streamToR2, UploadIncomplete, UploadTooLarge } from "../attachments/store";
 import { requireUser } from "../middleware/auth";
 import { membership } from "../room-access";

@@ -3,12 +3,13 @@ import { Hono } from "hono";
 import { createDb, type Db } from "../../db/client";
 import { notifications } from "../../db/notification-schema";
 import { type User, users } from "../../db/schema";
+import { positiveSetting } from "../../lib/config";
+import { signAccessToken } from "../../lib/jwt";
+import { logJson } from "../../lib/log";
 import { loginBody, refreshBody, registerBody, updateMeBody } from "../../protocol/auth";
 import { AppError } from "../../protocol/errors";
-import { signAccessToken } from "../auth/jwt";
 import { decoyHash, hashPassword, verifyPassword } from "../auth/password";
 import { familyOf, issueRefreshToken, revokeFamily, rotateRefreshToken } from "../auth/refresh-tokens";
-import { logJson } from "../log";
 import { requireUser, UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
 import { unreadFor } from "../notify/views";
 import { disconnectEverywhere } from "../rooms";
@@ -28,7 +29,7 @@ async function tokens(env: Bindings, db: Db, userId: string, familyId?: string) 
   return {
     tokenType: "Bearer" as const,
     accessToken: await signAccessToken(env, userId),
-    expiresIn: Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 900),
+    expiresIn: positiveSetting(env, "ACCESS_TOKEN_TTL_SECONDS"),
     refreshToken,
   };
 }
@@ -88,7 +89,7 @@ auth.post("/api/auth/refresh", async (c) => {
   return c.json({
     tokenType: "Bearer",
     accessToken: await signAccessToken(c.env, rotated.userId),
-    expiresIn: Number(c.env.ACCESS_TOKEN_TTL_SECONDS ?? 900),
+    expiresIn: positiveSetting(c.env, "ACCESS_TOKEN_TTL_SECONDS"),
     refreshToken: rotated.token,
   });
 });

@@ -3,9 +3,9 @@ import { Hono } from "hono";
 import { createDb } from "../../db/client";
 import { toMessageView } from "../../db/message-view";
 import { messages, pins } from "../../db/schema";
-import type { ChangeResult } from "../../durable-objects/chat-room";
 import { AppError, type ErrorCode } from "../../protocol/errors";
 import { editMessage, emoji, sendMessage } from "../../protocol/frames";
+import type { CommandResult } from "../../protocol/room-rpc";
 import { historyQuery, reactionBody, readBody } from "../../protocol/rooms";
 import { readHistory } from "../history";
 import { requireUser } from "../middleware/auth";
@@ -29,7 +29,7 @@ function rejected(result: { code: ErrorCode; message: string }): AppError {
   return new AppError(STATUS[result.code] ?? 400, result.code, result.message);
 }
 
-function changed(result: ChangeResult): void {
+function changed(result: CommandResult): void {
   if (result.status === "rejected") throw rejected(result);
 }
 
@@ -58,7 +58,7 @@ messageRoutes.get("/api/rooms/:id/messages", async (c) => {
 messageRoutes.post("/api/rooms/:id/messages", async (c) => {
   const { room, actor } = await membership(c, c.req.param("id"));
   const body = await jsonBody(c, sendMessage);
-  const result = await roomStub(c.env, room.id).sendMessage(actor, body);
+  const result = await roomStub(c.env, room.id).command(actor, { type: "send", ...body });
   switch (result.status) {
     case "accepted":
       return c.json({ message: result.message }, 201);
@@ -75,6 +75,8 @@ messageRoutes.post("/api/rooms/:id/messages", async (c) => {
     }
     case "rejected":
       throw rejected(result);
+    case "ok":
+      throw new AppError(500, "internal", "The room answered a send without a message");
   }
 });
 
@@ -82,13 +84,13 @@ messageRoutes.patch("/api/messages/:roomId/:seq", async (c) => {
   const { room, actor } = await membership(c, c.req.param("roomId"));
   const seq = seqParam(c.req.param("seq"));
   const { body } = await jsonBody(c, editMessage.pick({ body: true }));
-  changed(await roomStub(c.env, room.id).editMessage(actor, seq, body));
+  changed(await roomStub(c.env, room.id).command(actor, { type: "edit", seq, body }));
   return c.json({ seq, body });
 });
 
 messageRoutes.delete("/api/messages/:roomId/:seq", async (c) => {
   const { room, actor } = await membership(c, c.req.param("roomId"));
-  changed(await roomStub(c.env, room.id).deleteMessage(actor, seqParam(c.req.param("seq"))));
+  changed(await roomStub(c.env, room.id).command(actor, { type: "delete", seq: seqParam(c.req.param("seq")) }));
   return c.body(null, 204);
 });
 
@@ -96,14 +98,21 @@ messageRoutes.delete("/api/messages/:roomId/:seq", async (c) => {
 messageRoutes.post("/api/rooms/:id/read", async (c) => {
   const { room, actor } = await membership(c, c.req.param("id"));
   const { seq } = await jsonBody(c, readBody);
-  changed(await roomStub(c.env, room.id).readUpTo(actor, seq));
+  changed(await roomStub(c.env, room.id).command(actor, { type: "read", seq }));
   return c.body(null, 204);
 });
 
 messageRoutes.post("/api/messages/:roomId/:seq/reactions", async (c) => {
   const { room, actor } = await membership(c, c.req.param("roomId"));
   const { emoji: chosen } = await jsonBody(c, reactionBody);
-  changed(await roomStub(c.env, room.id).reactTo(actor, seqParam(c.req.param("seq")), chosen, true));
+  changed(
+    await roomStub(c.env, room.id).command(actor, {
+      type: "react",
+      seq: seqParam(c.req.param("seq")),
+      emoji: chosen,
+      on: true,
+    }),
+  );
   return c.body(null, 204);
 });
 
@@ -114,7 +123,14 @@ messageRoutes.delete("/api/messages/:roomId/:seq/reactions/:emoji", async (c) =>
     throw new AppError(400, "validation_failed", "Invalid emoji", {
       details: [{ field: "emoji", message: "one emoji or :shortcode:" }],
     });
-  changed(await roomStub(c.env, room.id).reactTo(actor, seqParam(c.req.param("seq")), parsed.data, false));
+  changed(
+    await roomStub(c.env, room.id).command(actor, {
+      type: "react",
+      seq: seqParam(c.req.param("seq")),
+      emoji: parsed.data,
+      on: false,
+    }),
+  );
   return c.body(null, 204);
 });
 
@@ -124,7 +140,7 @@ for (const [method, on] of [
 ] as const) {
   messageRoutes[method]("/api/messages/:roomId/:seq/pin", async (c) => {
     const { room, actor } = await membership(c, c.req.param("roomId"));
-    changed(await roomStub(c.env, room.id).pinMessage(actor, seqParam(c.req.param("seq")), on));
+    changed(await roomStub(c.env, room.id).command(actor, { type: "pin", seq: seqParam(c.req.param("seq")), on }));
     return c.body(null, 204);
   });
 }

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
-import { IDENTITY_HEADERS } from "../../durable-objects/identity";
+import { verifyAccessToken } from "../../lib/jwt";
 import { AppError } from "../../protocol/errors";
-import { verifyAccessToken } from "../auth/jwt";
+import { IDENTITY_HEADERS } from "../../protocol/identity";
 import { signTicket, TICKET_TTL_SECONDS, type TicketClaims, verifyTicket } from "../auth/ticket";
 import { bearerToken, requireUser, UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
 import { memberRole, roomStub } from "../rooms";

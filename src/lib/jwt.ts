@@ -3,6 +3,7 @@
  * the new public key to JWT_VERIFY_KEYS, then switching JWT_SIGNING_KEY, then dropping the old key.
  */
 import { createLocalJWKSet, importJWK, type JSONWebKeySet, type JWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
+import { positiveSetting } from "./config";
 
 /** Pinned: verification never accepts any other algorithm (no `none`, no HS256 confusion). */
 export const JWT_ALG = "ES256";
@@ -65,7 +66,7 @@ export async function verifyJwt<T extends JWTPayload>(env: JwtEnv, token: string
 }
 
 export async function signAccessToken(env: JwtEnv, userId: string, now = Math.floor(Date.now() / 1000)) {
-  const ttlSeconds = Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 900);
+  const ttlSeconds = positiveSetting(env, "ACCESS_TOKEN_TTL_SECONDS");
   return signJwt(env, { typ: ACCESS_TOKEN_TYP }, { subject: userId, audience: env.JWT_AUDIENCE, ttlSeconds, now });
 }
 

@@ -1,6 +1,5 @@
 /** What may be uploaded, and how a stored file is named and shown when downloaded. */
-import { positiveInt } from "../../durable-objects/throttle";
-import type { Bindings } from "../types";
+import { positiveSetting } from "./config";
 
 export interface AttachmentPolicy {
   maxBytes: number;
@@ -8,9 +7,11 @@ export interface AttachmentPolicy {
   orphanHours: number;
 }
 
-export function attachmentPolicy(env: Bindings): AttachmentPolicy {
+export function attachmentPolicy(
+  env: Pick<Env, "ATTACHMENT_MAX_BYTES" | "ATTACHMENT_TYPES" | "ATTACHMENT_ORPHAN_HOURS">,
+): AttachmentPolicy {
   return {
-    maxBytes: positiveInt(env.ATTACHMENT_MAX_BYTES, 25 * 1024 * 1024),
+    maxBytes: positiveSetting(env, "ATTACHMENT_MAX_BYTES"),
     types: new Set(
       (env.ATTACHMENT_TYPES ?? "")
         .split(",")
@@ -22,7 +23,7 @@ export function attachmentPolicy(env: Bindings): AttachmentPolicy {
 }
 
 export function orphanHours(env: Pick<Env, "ATTACHMENT_ORPHAN_HOURS">): number {
-  return positiveInt(env.ATTACHMENT_ORPHAN_HOURS, 24);
+  return positiveSetting(env, "ATTACHMENT_ORPHAN_HOURS");
 }
 
 /**

@@ -1,0 +1,45 @@
+/**
+ * A command decides; the room applies. Commands run inside the room's SQLite transaction and return
+ * what they decided plus what must follow once it has committed, so the "commit, then broadcast, then
+ * refresh the buffer, then write through" sequence lives in one place (RoomEffects) instead of six.
+ */
+import type { MessageView, ServerFrame } from "../../protocol/frames";
+import type { Actor } from "../../protocol/identity";
+import type { RoomSettings } from "../room-settings";
+import type { RoomStore } from "../room-store";
+
+export interface Effects {
+  /** Frames for every socket of the room, in this order. */
+  broadcast: ServerFrame[];
+  /** Messages whose copy in the Redis recent buffer must be refreshed. */
+  buffer: MessageView[];
+  /** The command added outbox rows: write them through to Postgres. */
+  outbox: boolean;
+  /** Metric counters to bump by one. */
+  counters: string[];
+}
+
+export interface Decision<R> {
+  result: R;
+  effects: Effects;
+}
+
+export interface CommandContext {
+  store: RoomStore;
+  settings: RoomSettings;
+  roomId: string;
+  actor: Actor;
+  now: number;
+}
+
+export function effects(patch: Partial<Effects> = {}): Effects {
+  return { broadcast: [], buffer: [], outbox: false, counters: [], ...patch };
+}
+
+export function decided<R>(result: R, patch?: Partial<Effects>): Decision<R> {
+  return { result, effects: effects(patch) };
+}
+
+export function isModerator(actor: Actor): boolean {
+  return actor.role === "owner" || actor.role === "admin";
+}

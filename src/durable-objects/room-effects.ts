@@ -1,0 +1,30 @@
+import { inc } from "../lib/metrics";
+import type { BufferWriter } from "./buffer-writer";
+import type { Effects } from "./commands";
+import type { OutboxFlusher } from "./outbox-flusher";
+import type { SocketRegistry } from "./sockets";
+
+export interface RoomEffectsDeps {
+  sockets: SocketRegistry;
+  buffer: BufferWriter;
+  outbox: OutboxFlusher;
+}
+
+/**
+ * Where a committed command's consequences happen, in one order for every command: counters, frames to
+ * every socket, the Redis buffer (best effort), then the write-through to Postgres.
+ */
+export class RoomEffects {
+  private readonly deps: RoomEffectsDeps;
+
+  constructor(deps: RoomEffectsDeps) {
+    this.deps = deps;
+  }
+
+  apply(effects: Effects): void {
+    for (const name of effects.counters) inc(name);
+    for (const frame of effects.broadcast) this.deps.sockets.broadcast(frame);
+    this.deps.buffer.queue(effects.buffer);
+    if (effects.outbox) void this.deps.outbox.flushSoon();
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Every numeric setting of a deployment, with its default, in one table. wrangler.jsonc documents each
+ * var; this is what the code falls back to when a var is missing or not a number, so the two places that
+ * read a setting (the worker and the room, say) can never disagree on its default.
+ */
+
+/** Settings that must be a positive whole number. */
+const POSITIVE = {
+  ACCESS_TOKEN_TTL_SECONDS: 900,
+  THROTTLE_MESSAGES: 3,
+  THROTTLE_WINDOW_MS: 5000,
+  ROOM_HEARTBEAT_TIMEOUT_MS: 120_000,
+  ROOM_RING_SIZE: 1000,
+  PRESENCE_COALESCE_MS: 250,
+  RATE_LIMIT_IP_PER_MINUTE: 600,
+  RATE_LIMIT_USER_PER_MINUTE: 300,
+  RATE_LIMIT_AUTH_PER_MINUTE: 10,
+  RECENT_BUFFER_SIZE: 500,
+  RECENT_BUFFER_TTL_SECONDS: 86_400,
+  ATTACHMENT_MAX_BYTES: 25 * 1024 * 1024,
+  ATTACHMENT_ORPHAN_HOURS: 24,
+} as const;
+
+/** Settings where 0 is meaningful (tests retry at once, a zero window turns digests off). */
+const WHOLE = {
+  NOTIFY_DIGEST_WINDOW_MS: 60_000,
+  NOTIFY_WEBHOOK_TIMEOUT_MS: 5000,
+  NOTIFY_RETRY_BASE_SECONDS: 2,
+  /** 0: three windows' worth of the throttle limit, at least 10 (see throttleLimits). */
+  THROTTLE_ABUSE_REJECTIONS: 0,
+} as const;
+
+export type PositiveSetting = keyof typeof POSITIVE;
+export type WholeSetting = keyof typeof WHOLE;
+type SettingsEnv = Partial<Record<PositiveSetting | WholeSetting, string>>;
+
+export function positiveSetting(env: SettingsEnv, name: PositiveSetting): number {
+  return positiveInt(env[name], POSITIVE[name]);
+}
+
+export function wholeSetting(env: SettingsEnv, name: WholeSetting): number {
+  return wholeNumber(env[name], WHOLE[name]);
+}
+
+export function positiveInt(text: string | undefined, fallback: number): number {
+  const n = Number(text);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+export function wholeNumber(text: string | undefined, fallback: number): number {
+  if (text === undefined || text.trim() === "") return fallback;
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 0 ? n : fallback;
+}
+
+/** The recent-message buffer's shape, read by the room (writer) and REST history (reader). */
+export function recentBufferLimits(env: SettingsEnv): { size: number; ttlSeconds: number } {
+  return {
+    size: positiveSetting(env, "RECENT_BUFFER_SIZE"),
+    ttlSeconds: positiveSetting(env, "RECENT_BUFFER_TTL_SECONDS"),
+  };
+}

@@ -6,27 +6,27 @@ import { setLogLevel } from "../lib/log";
 import { maybeFlushMetrics } from "../lib/metrics";
 import { RecentBuffer } from "../lib/recent-buffer";
 import { redisConfigured, withRedis } from "../lib/redis";
-import { type AttachmentRef, type ClientFrame, PING_FRAME, PONG_FRAME } from "../protocol/frames";
-import { type Actor, IDENTITY_HEADERS, type Role } from "../protocol/identity";
+import { type AttachmentRef, PING_FRAME, PONG_FRAME } from "../protocol/frames";
+import type { Actor, Role } from "../protocol/identity";
 import type { CommandResult, DisconnectReason, RoomCommand, RoomStats } from "../protocol/room-rpc";
 import { AlarmClock } from "./alarm-clock";
 import { BufferWriter } from "./buffer-writer";
 import { runCommand } from "./commands";
-import { type ConnectionState, closeQuietly, DISCONNECT_CLOSE, userTag } from "./connection";
+import { type ConnectionState, closeQuietly, DISCONNECT_CLOSE } from "./connection";
 import { guarded } from "./error-path";
-import { commandRef, internalError, parseFrame, replyFor } from "./frame-dispatch";
+import { dispatchFrame, type FrameHandlers } from "./frame-dispatch";
+import { internalError } from "./frame-parse";
 import { Heartbeats } from "./heartbeats";
 import { OutboxFlusher, PG_TIMEOUT_MS } from "./outbox-flusher";
 import { PresenceAnnouncer } from "./presence";
 import { resume } from "./resume";
+import { RoomAlarm } from "./room-alarm";
 import { RoomEffects } from "./room-effects";
-import { type AuthMethod, roomLog } from "./room-log";
+import { roomLog } from "./room-log";
 import { roomSettings } from "./room-settings";
 import { RoomStore } from "./room-store";
+import { acceptSocket } from "./socket-accept";
 import { SocketRegistry, send } from "./sockets";
-
-/** Per-socket lastFrameAt is rewritten at most this often, to spare attachment writes. */
-const HEARTBEAT_WRITE_MS = 30_000;
 
 /**
  * One object per chat room and the single writer of everything in it. This file is the object's wiring:
@@ -40,7 +40,9 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly store: RoomStore;
   /** The room's sockets and their state (public so tests can age a socket's heartbeat). */
   readonly sockets: SocketRegistry;
-  private readonly alarms: AlarmClock;
+  private readonly clock: AlarmClock;
+  private readonly timers: RoomAlarm;
+  private readonly frames: FrameHandlers;
   private readonly outbox: OutboxFlusher;
   private readonly presence: PresenceAnnouncer;
   private readonly heartbeats: Heartbeats;
@@ -52,8 +54,8 @@ export class ChatRoom extends DurableObject<Env> {
     setLogLevel(env.LOG_LEVEL);
     this.store = new RoomStore(ctx.storage);
     this.sockets = new SocketRegistry(ctx);
-    this.alarms = new AlarmClock(ctx.storage, this.store);
-    const arm = (at: number) => this.alarms.arm(at);
+    this.clock = new AlarmClock(ctx.storage, this.store);
+    const arm = (at: number) => this.clock.arm(at);
     this.outbox = new OutboxFlusher({
       store: this.store,
       env: () => this.env,
@@ -79,6 +81,23 @@ export class ChatRoom extends DurableObject<Env> {
       roomId: () => this.roomId(),
     });
     this.effects = new RoomEffects({ sockets: this.sockets, buffer, outbox: this.outbox });
+    this.timers = new RoomAlarm({
+      clock: this.clock,
+      store: this.store,
+      outbox: this.outbox,
+      heartbeats: this.heartbeats,
+      presence: this.presence,
+      throttleWindowMs: () => this.settings().throttle.windowMs,
+      roomId: () => this.roomId(),
+    });
+    this.frames = {
+      sockets: this.sockets,
+      roomId: () => this.roomId(),
+      apply: (actor, command) => this.apply(actor, command),
+      resume: (ws, lastSeq) => this.replay(ws, lastSeq),
+      refreshAuth: (ws, conn, token) => this.refreshAuth(ws, conn, token),
+      throttled: (ws, conn) => this.closeIfAbusive(ws, conn),
+    };
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
@@ -86,121 +105,34 @@ export class ChatRoom extends DurableObject<Env> {
   // --- connecting ---------------------------------------------------------------------------------
 
   override fetch(request: Request): Promise<Response> {
-    return guarded("fetch", this.roomId(), () => this.acceptSocket(request), {
-      fallback: (incident) =>
-        Response.json({ error: { code: "internal", message: `room error (incident ${incident})` } }, { status: 500 }),
-    });
-  }
-
-  private async acceptSocket(request: Request): Promise<Response> {
-    const h = (name: string) => request.headers.get(name);
-    const userId = h(IDENTITY_HEADERS.userId);
-    const roomId = h(IDENTITY_HEADERS.roomId);
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !roomId) {
-      // Only the worker talks to this object, always with identity; anything else is a bug upstream.
-      return new Response("expected an authenticated WebSocket upgrade from the worker", { status: 400 });
-    }
-    this.learnRoomId(roomId);
-    const now = Date.now();
-    const ticketId = h(IDENTITY_HEADERS.ticketId);
-    if (ticketId && !this.store.useTicket(ticketId, Number(h(IDENTITY_HEADERS.ticketExpiresAt)) * 1000, now)) {
-      return Response.json({ error: { code: "unauthorized", message: "ticket already used" } }, { status: 401 });
-    }
-    const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
-    const firstSocketOfUser = this.sockets.live(userId).next().done === true;
-    // Tagged per user so operators' tools can address one user's sockets without waking every attachment.
-    this.ctx.acceptWebSocket(server, [userTag(userId)]);
-    const requestId = h(IDENTITY_HEADERS.requestId);
-    const state: ConnectionState = {
-      userId,
-      connId: crypto.randomUUID(),
-      role: (h(IDENTITY_HEADERS.role) as Role | null) ?? "member",
-      tokenExpiresAt: Number(h(IDENTITY_HEADERS.tokenExpiresAt) ?? 0),
-      warned: false,
-      connectedAt: now,
-      lastFrameAt: now,
-      resuming: false,
-      ...(requestId ? { requestId } : {}),
-    };
-    this.sockets.add(server, state);
-    send(server, {
-      type: "welcome",
-      roomId,
-      lastSeq: this.store.lastSeq(),
-      online: this.sockets.onlineUsers(),
-      you: userId,
-    });
-    if (firstSocketOfUser) this.presence.changed(userId, "joined", server, now);
-    roomLog.connected(roomId, state, (ticketId ? "ticket" : "bearer") satisfies AuthMethod);
-    // Only this socket's deadlines can be new: bringing the alarm forward to them is enough, and spares a
-    // connect storm a scan of every socket per connect.
-    this.alarms.arm(Math.max(Math.min(...this.heartbeats.deadlines(server, state)), now + 50));
-    return new Response(null, { status: 101, webSocket: client });
+    return guarded(
+      "fetch",
+      this.roomId(),
+      async () =>
+        acceptSocket(request, {
+          ctx: this.ctx,
+          store: this.store,
+          sockets: this.sockets,
+          presence: this.presence,
+          heartbeats: this.heartbeats,
+          alarms: this.clock,
+          learnRoomId: (id) => this.learnRoomId(id),
+        }),
+      {
+        fallback: (incident) =>
+          Response.json({ error: { code: "internal", message: `room error (incident ${incident})` } }, { status: 500 }),
+      },
+    );
   }
 
   // --- frames -----------------------------------------------------------------------------------------
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     let ref = "frame";
-    await guarded("webSocketMessage", this.roomId(), () => this.onFrame(ws, message, (r) => (ref = r)), {
+    await guarded("webSocketMessage", this.roomId(), () => dispatchFrame(ws, message, this.frames, (r) => (ref = r)), {
       fallback: (incident) => send(ws, internalError(ref, incident)),
       context: () => ({ ref, connId: this.sockets.of(ws)?.connId }),
     });
-  }
-
-  private async onFrame(ws: WebSocket, message: string | ArrayBuffer, setRef: (ref: string) => void): Promise<void> {
-    const conn = this.sockets.of(ws);
-    if (!conn) return closeQuietly(ws, 1011, "missing connection state");
-    const now = Date.now();
-    if (now - conn.lastFrameAt > HEARTBEAT_WRITE_MS) this.sockets.update(ws, { lastFrameAt: now });
-    const parsed = parseFrame(message);
-    if (parsed.kind === "close") return closeQuietly(ws, parsed.code, parsed.reason);
-    if (parsed.kind === "refused") {
-      roomLog.refused(this.roomId(), conn, parsed.reply.code);
-      return send(ws, parsed.reply);
-    }
-    const frame = parsed.frame;
-    switch (frame.type) {
-      case "ping":
-        return send(ws, { type: "pong" });
-      case "typing":
-        // Typing is never stored; clients expire it themselves if no update follows.
-        return this.sockets.broadcast({ type: "typing", userId: conn.userId, on: frame.on }, ws);
-      case "resume":
-        setRef("resume");
-        return this.replay(ws, frame.lastSeq);
-      case "auth.refresh":
-        setRef("auth.refresh");
-        return this.refreshAuth(ws, conn, frame.token);
-      default:
-        return this.commandFromSocket(ws, conn, frame, setRef);
-    }
-  }
-
-  private commandFromSocket(
-    ws: WebSocket,
-    conn: ConnectionState,
-    frame: Extract<ClientFrame, RoomCommand>,
-    setRef: (ref: string) => void,
-  ): void {
-    setRef(commandRef(frame));
-    const actor: Actor = {
-      roomId: this.roomId() ?? "",
-      userId: conn.userId,
-      role: conn.role,
-      ...(conn.requestId ? { requestId: conn.requestId } : {}),
-    };
-    const started = Date.now();
-    const result = this.apply(actor, frame);
-    const reply = replyFor(frame, result);
-    if (reply) send(ws, reply);
-    if (result.status === "accepted") {
-      roomLog.accepted(actor.roomId, conn, result.message.seq, result.message.body?.length ?? 0, Date.now() - started);
-    } else if (result.status === "throttled") {
-      roomLog.throttled(actor.roomId, conn, result.retryAfterMs);
-      this.closeIfAbusive(ws, conn);
-    }
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -223,10 +155,22 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** RPC: a member's command through REST. WebSocket frames take the same path. */
   command(actor: Actor, command: RoomCommand): Promise<CommandResult> {
-    return guarded("command", this.roomId(), async () => {
-      this.learnRoomId(actor.roomId);
-      return this.apply(actor, command);
-    });
+    return guarded(
+      "command",
+      this.roomId(),
+      async () => {
+        this.learnRoomId(actor.roomId);
+        return this.apply(actor, command);
+      },
+      // A result, not a throw: the worker maps it like any refusal (500 internal, naming the incident).
+      {
+        fallback: (incident) => ({
+          status: "rejected",
+          code: "internal",
+          message: `room error (incident ${incident})`,
+        }),
+      },
+    );
   }
 
   private apply<C extends RoomCommand>(actor: Actor, command: C): CommandResult<C> {
@@ -269,7 +213,7 @@ export class ChatRoom extends DurableObject<Env> {
     }
     this.sockets.update(ws, { tokenExpiresAt: claims.expiresAt, warned: false });
     send(ws, { type: "auth.refreshed", expiresAt: claims.expiresAt });
-    await this.scheduleAlarm();
+    await this.timers.reschedule();
   }
 
   /** RPC: a member was removed (4003) or logged out (4001): close their sockets. */
@@ -312,29 +256,8 @@ export class ChatRoom extends DurableObject<Env> {
     });
   }
 
-  // --- alarm: one timer for outbox retries, presence, token expiry and heartbeat sweeps -----------
-
-  override async alarm(): Promise<void> {
-    this.alarms.fired();
-    const now = Date.now();
-    // Never let the alarm throw: the platform gives up after 6 retries, we must not.
-    await guarded("alarm", this.roomId(), async () => {
-      if (this.store.outboxStats().depth > 0) await this.outbox.flushSoon(true);
-      this.heartbeats.sweep(now);
-      this.presence.flushDue(now);
-      this.store.pruneThrottle(now - this.settings().throttle.windowMs);
-    }).catch(() => undefined);
-    await this.scheduleAlarm();
-  }
-
-  /** Sets the alarm to the earliest thing this room must do next, or clears it when there is nothing. */
-  private async scheduleAlarm(): Promise<void> {
-    const now = Date.now();
-    const times = this.heartbeats.allDeadlines();
-    if (this.store.outboxStats().depth > 0) times.push(this.outbox.retryAt() || now + 1000);
-    const presenceAt = this.presence.nextAt();
-    if (presenceAt !== null) times.push(presenceAt);
-    await this.alarms.reschedule(times, now);
+  override alarm(): Promise<void> {
+    return this.timers.run();
   }
 
   // --- inspection -----------------------------------------------------------------------------------

@@ -1,106 +1,85 @@
 /**
- * From a raw WebSocket message to a validated client frame, and from a command's result to the frame
- * that answers it. Pure functions: the room object only wires them to sockets (and plain Node tests run
- * them against any input).
+ * Routes one client frame to what handles it: commands (send, edit, delete, react, read) to the room's
+ * one command path, the rest (ping, typing, resume, auth.refresh) to their handlers. Whatever a frame
+ * is, the socket gets an answer: an ack, an error, or the effect itself.
  */
-import type { ErrorCode } from "../protocol/errors";
-import { CLIENT_FRAME_TYPES, type ClientFrame, clientFrame, type ServerFrame } from "../protocol/frames";
+import type { ClientFrame } from "../protocol/frames";
+import type { Actor } from "../protocol/identity";
 import type { CommandResult, RoomCommand } from "../protocol/room-rpc";
+import { type ConnectionState, closeQuietly } from "./connection";
+import { commandRef, parseFrame, replyFor } from "./frame-parse";
+import { roomLog } from "./room-log";
+import { type SocketRegistry, send } from "./sockets";
 
-/** Frames above this close the socket with 1009 (message too big). */
-export const MAX_FRAME_BYTES = 64 * 1024;
+/** Per-socket lastFrameAt is rewritten at most this often, to spare attachment writes. */
+const HEARTBEAT_WRITE_MS = 30_000;
 
-export type ParsedFrame =
-  | { kind: "frame"; frame: ClientFrame }
-  | { kind: "refused"; reply: Extract<ServerFrame, { type: "error" }> }
-  | { kind: "close"; code: number; reason: string };
-
-export function parseFrame(message: string | ArrayBuffer): ParsedFrame {
-  if (typeof message !== "string") {
-    return refused("bad_frame", "binary frames are not supported; send JSON text");
-  }
-  // Length in UTF-16 units bounds the UTF-8 size from below; only frames that might be too big are encoded.
-  if (
-    message.length > MAX_FRAME_BYTES ||
-    (message.length * 3 > MAX_FRAME_BYTES && utf8Length(message) > MAX_FRAME_BYTES)
-  ) {
-    return { kind: "close", code: 1009, reason: "frame too large" };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(message);
-  } catch {
-    return refused("bad_frame", "frame is not valid JSON");
-  }
-  const parsed = clientFrame.safeParse(json);
-  if (parsed.success) return { kind: "frame", frame: parsed.data };
-  return { kind: "refused", reply: frameError(json, parsed.error.issues) };
+export interface FrameHandlers {
+  sockets: SocketRegistry;
+  roomId: () => string | null;
+  apply: (actor: Actor, command: RoomCommand) => CommandResult;
+  resume: (ws: WebSocket, lastSeq: number) => Promise<void>;
+  refreshAuth: (ws: WebSocket, conn: ConnectionState, token: string) => Promise<void>;
+  /** Called after a throttled send: closes the socket if its sender keeps going (1008). */
+  throttled: (ws: WebSocket, conn: ConnectionState) => void;
 }
 
-/**
- * The error for a frame the schema refused. The frame is arbitrary JSON: read its fields by type only
- * (an object's own toString may be anything, `{"type":{"toString":1}}` once threw here).
- */
-export function frameError(
-  json: unknown,
-  issues: { path: PropertyKey[]; message: string }[],
-): Extract<ServerFrame, { type: "error" }> {
-  const fields =
-    typeof json === "object" && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
-  const type = fields.type;
-  const known = typeof type === "string" && CLIENT_FRAME_TYPES.has(type);
-  const ref = typeof fields.clientMsgId === "string" ? fields.clientMsgId.slice(0, 64) : undefined;
-  const shown =
-    typeof type === "string" ? JSON.stringify(type.slice(0, 64)) : `(${type === null ? "null" : typeof type})`;
-  return {
-    type: "error",
-    code: known ? "bad_frame" : "unknown_frame_type",
-    message: known
-      ? issues
-          .map(
-            (i) => `${i.path.map((p) => (typeof p === "symbol" ? "?" : String(p))).join(".") || "frame"}: ${i.message}`,
-          )
-          .join("; ")
-      : `unknown frame type: ${shown}`,
-    ...(ref ? { ref } : {}),
+/** `setRef` names the frame for the error path, so an unexpected throw is answered with the right ref. */
+export async function dispatchFrame(
+  ws: WebSocket,
+  message: string | ArrayBuffer,
+  h: FrameHandlers,
+  setRef: (ref: string) => void,
+): Promise<void> {
+  const conn = h.sockets.of(ws);
+  if (!conn) return closeQuietly(ws, 1011, "missing connection state");
+  const now = Date.now();
+  if (now - conn.lastFrameAt > HEARTBEAT_WRITE_MS) h.sockets.update(ws, { lastFrameAt: now });
+  const parsed = parseFrame(message);
+  if (parsed.kind === "close") return closeQuietly(ws, parsed.code, parsed.reason);
+  if (parsed.kind === "refused") {
+    roomLog.refused(h.roomId(), conn, parsed.reply.code);
+    return send(ws, parsed.reply);
+  }
+  const frame = parsed.frame;
+  switch (frame.type) {
+    case "ping":
+      return send(ws, { type: "pong" });
+    case "typing":
+      // Typing is never stored; clients expire it themselves if no update follows.
+      return h.sockets.broadcast({ type: "typing", userId: conn.userId, on: frame.on }, ws);
+    case "resume":
+      setRef("resume");
+      return h.resume(ws, frame.lastSeq);
+    case "auth.refresh":
+      setRef("auth.refresh");
+      return h.refreshAuth(ws, conn, frame.token);
+    default:
+      setRef(commandRef(frame));
+      return runFromSocket(ws, conn, frame, h);
+  }
+}
+
+function runFromSocket(
+  ws: WebSocket,
+  conn: ConnectionState,
+  command: Extract<ClientFrame, RoomCommand>,
+  h: FrameHandlers,
+): void {
+  const actor: Actor = {
+    roomId: h.roomId() ?? "",
+    userId: conn.userId,
+    role: conn.role,
+    ...(conn.requestId ? { requestId: conn.requestId } : {}),
   };
-}
-
-/** How a client names a command in error frames: its clientMsgId for sends, `verb:seq` for the rest. */
-export function commandRef(command: RoomCommand): string {
-  return command.type === "send" ? command.clientMsgId : `${command.type}:${command.seq}`;
-}
-
-/** The frame that answers a command on the socket that sent it (others learn of it by broadcast). */
-export function replyFor(command: RoomCommand, result: CommandResult): ServerFrame | null {
-  const ref = commandRef(command);
-  switch (result.status) {
-    case "accepted":
-      return { type: "ack", clientMsgId: ref, seq: result.message.seq };
-    case "duplicate":
-      return { type: "ack", clientMsgId: ref, seq: result.seq, duplicate: true };
-    case "throttled":
-      return { type: "throttled", retryAfterMs: result.retryAfterMs, clientMsgId: ref };
-    case "rejected":
-      return { type: "error", code: result.code, message: result.message, ref };
-    case "ok":
-      return null;
+  const started = Date.now();
+  const result = h.apply(actor, command);
+  const reply = replyFor(command, result);
+  if (reply) send(ws, reply);
+  if (result.status === "accepted") {
+    roomLog.accepted(actor.roomId, conn, result.message.seq, result.message.body?.length ?? 0, Date.now() - started);
+  } else if (result.status === "throttled") {
+    roomLog.throttled(actor.roomId, conn, result.retryAfterMs);
+    h.throttled(ws, conn);
   }
-}
-
-export function internalError(ref: string, incident: string): Extract<ServerFrame, { type: "error" }> {
-  return {
-    type: "error",
-    code: "internal" satisfies ErrorCode,
-    message: `the room could not handle this frame (incident ${incident}); nothing was changed`,
-    ref,
-  };
-}
-
-function refused(code: ErrorCode, message: string): ParsedFrame {
-  return { kind: "refused", reply: { type: "error", code, message } };
-}
-
-function utf8Length(text: string): number {
-  return new TextEncoder().encode(text).length;
 }

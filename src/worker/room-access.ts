@@ -1,12 +1,10 @@
-import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { createDb } from "../db/client";
-import { type Room, roomMembers, rooms } from "../db/schema";
+import { findMembership } from "../db/membership";
+import type { Room } from "../db/schema";
 import { AppError } from "../protocol/errors";
 import type { Actor, Role } from "../protocol/identity";
 import type { AppEnv } from "./types";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const ROLE_RANK: Record<Role, number> = { member: 0, admin: 1, owner: 2 };
 
@@ -15,21 +13,15 @@ export function notFound(): AppError {
 }
 
 /**
- * The room and the caller's role, or 404 for anyone who is not a member: a non-member cannot tell a
- * room they may not see from one that does not exist.
+ * The room and the caller's role, or 404 for anyone who is not a member (or is banned): a non-member
+ * cannot tell a room they may not see from one that does not exist.
  */
 export async function membership(
   c: Context<AppEnv>,
   roomId: string,
 ): Promise<{ room: Room; role: Role; actor: Actor }> {
-  if (!UUID.test(roomId)) throw notFound();
   const userId = c.get("userId") as string;
-  const [row] = await createDb(c.env)
-    .select({ room: rooms, role: roomMembers.role })
-    .from(rooms)
-    .innerJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, userId)))
-    .where(eq(rooms.id, roomId.toLowerCase()))
-    .limit(1);
+  const row = await findMembership(createDb(c.env), roomId, userId);
   if (!row) throw notFound();
   return {
     room: row.room,

@@ -23,6 +23,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   forbidden: 403,
   conflict: 409,
   unprocessable: 422,
+  internal: 500,
 };
 
 function rejected(result: { code: ErrorCode; message: string }): AppError {

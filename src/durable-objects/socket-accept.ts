@@ -1,0 +1,64 @@
+/**
+ * A WebSocket upgrade the worker has authenticated and authorised: the room records a ticket once,
+ * accepts the socket with the Hibernation API, welcomes it and announces the user if they just arrived.
+ */
+import { IDENTITY_HEADERS, type Role } from "../protocol/identity";
+import type { AlarmClock } from "./alarm-clock";
+import { type ConnectionState, userTag } from "./connection";
+import type { Heartbeats } from "./heartbeats";
+import type { PresenceAnnouncer } from "./presence";
+import { roomLog } from "./room-log";
+import type { RoomStore } from "./room-store";
+import { type SocketRegistry, send } from "./sockets";
+
+export interface AcceptDeps {
+  ctx: DurableObjectState;
+  store: RoomStore;
+  sockets: SocketRegistry;
+  presence: PresenceAnnouncer;
+  heartbeats: Heartbeats;
+  alarms: AlarmClock;
+  learnRoomId: (roomId: string) => void;
+}
+
+export function acceptSocket(request: Request, deps: AcceptDeps): Response {
+  const { ctx, store, sockets } = deps;
+  const h = (name: string) => request.headers.get(name);
+  const userId = h(IDENTITY_HEADERS.userId);
+  const roomId = h(IDENTITY_HEADERS.roomId);
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !roomId) {
+    // Only the worker talks to this object, always with identity; anything else is a bug upstream.
+    return new Response("expected an authenticated WebSocket upgrade from the worker", { status: 400 });
+  }
+  deps.learnRoomId(roomId);
+  const now = Date.now();
+  const ticketId = h(IDENTITY_HEADERS.ticketId);
+  if (ticketId && !store.useTicket(ticketId, Number(h(IDENTITY_HEADERS.ticketExpiresAt)) * 1000, now)) {
+    return Response.json({ error: { code: "unauthorized", message: "ticket already used" } }, { status: 401 });
+  }
+  const pair = new WebSocketPair();
+  const [client, server] = [pair[0], pair[1]];
+  const firstSocketOfUser = sockets.live(userId).next().done === true;
+  // Tagged per user so operators' tools can address one user's sockets without waking every attachment.
+  ctx.acceptWebSocket(server, [userTag(userId)]);
+  const requestId = h(IDENTITY_HEADERS.requestId);
+  const state: ConnectionState = {
+    userId,
+    connId: crypto.randomUUID(),
+    role: (h(IDENTITY_HEADERS.role) as Role | null) ?? "member",
+    tokenExpiresAt: Number(h(IDENTITY_HEADERS.tokenExpiresAt) ?? 0),
+    warned: false,
+    connectedAt: now,
+    lastFrameAt: now,
+    resuming: false,
+    ...(requestId ? { requestId } : {}),
+  };
+  sockets.add(server, state);
+  send(server, { type: "welcome", roomId, lastSeq: store.lastSeq(), online: sockets.onlineUsers(), you: userId });
+  if (firstSocketOfUser) deps.presence.changed(userId, "joined", server, now);
+  roomLog.connected(roomId, state, ticketId ? "ticket" : "bearer");
+  // Only this socket's deadlines can be new: bringing the alarm forward to them is enough, and spares a
+  // connect storm a scan of every socket per connect.
+  deps.alarms.arm(Math.max(Math.min(...deps.heartbeats.deadlines(server, state)), now + 50));
+  return new Response(null, { status: 101, webSocket: client });
+}

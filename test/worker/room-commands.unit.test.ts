@@ -1,0 +1,130 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { runCommand } from "../../src/durable-objects/commands";
+import { roomSettings } from "../../src/durable-objects/room-settings";
+import { RoomStore } from "../../src/durable-objects/room-store";
+import type { Actor } from "../../src/protocol/identity";
+import type { RoomCommand } from "../../src/protocol/room-rpc";
+
+/**
+ * Unit: the room's commands against a real RoomStore (the object's own SQLite, no sockets, no worker),
+ * checking what each decides and which effects it asks for.
+ */
+async function withStore(
+  fn: (run: (actor: Actor, command: RoomCommand, now?: number) => unknown, store: RoomStore) => void,
+) {
+  const stub = env.ROOMS.get(env.ROOMS.idFromName(`unit-${crypto.randomUUID()}`));
+  await runInDurableObject(stub, (_instance, state) => {
+    const store = new RoomStore(state.storage);
+    const settings = roomSettings(env);
+    fn(
+      (actor, command, now = Date.now()) => runCommand({ store, settings, roomId: actor.roomId, actor, now }, command),
+      store,
+    );
+  });
+}
+
+const ana: Actor = { roomId: "r1", userId: "ana", role: "member" };
+const bob: Actor = { roomId: "r1", userId: "bob", role: "member" };
+const boss: Actor = { roomId: "r1", userId: "boss", role: "admin" };
+
+describe("room commands (unit)", () => {
+  it("send: accepts with the next seq and every effect; a resend is a duplicate with none", async () => {
+    await withStore((run) => {
+      const first = run(ana, { type: "send", clientMsgId: "m1", body: "hi" }) as {
+        result: { status: string; message: { seq: number } };
+        effects: { broadcast: { type: string }[]; buffer: unknown[]; outbox: boolean; counters: string[] };
+      };
+      expect(first.result).toMatchObject({ status: "accepted", message: { seq: 1, body: "hi", senderId: "ana" } });
+      expect(first.effects.broadcast.map((f) => f.type)).toEqual(["message"]);
+      expect(first.effects.buffer).toHaveLength(1);
+      expect(first.effects.outbox).toBe(true);
+      expect(first.effects.counters).toEqual(["edgechat_messages_accepted_total"]);
+      const again = run(ana, { type: "send", clientMsgId: "m1", body: "hi" });
+      expect(again).toMatchObject({
+        result: { status: "duplicate", seq: 1 },
+        effects: { broadcast: [], outbox: false },
+      });
+      // Another sender may reuse the same clientMsgId: ids are per sender.
+      expect(run(bob, { type: "send", clientMsgId: "m1", body: "yo" })).toMatchObject({
+        result: { status: "accepted", message: { seq: 2 } },
+      });
+    });
+  });
+
+  it("send: the throttle refuses the fourth send in the window and counts it, with no broadcast", async () => {
+    await withStore((run) => {
+      const now = 1_000_000;
+      for (let i = 0; i < 3; i++) run(ana, { type: "send", clientMsgId: `t${i}`, body: "x" }, now + i);
+      expect(run(ana, { type: "send", clientMsgId: "t3", body: "x" }, now + 3)).toEqual({
+        result: { status: "throttled", retryAfterMs: 4997 },
+        effects: { broadcast: [], buffer: [], outbox: false, counters: ["edgechat_messages_throttled_total"] },
+      });
+    });
+  });
+
+  it("edit and delete: only the sender edits; the sender or a moderator deletes; deleting twice is ok", async () => {
+    await withStore((run) => {
+      run(ana, { type: "send", clientMsgId: "e1", body: "draft" });
+      expect(run(bob, { type: "edit", seq: 1, body: "mine now" })).toMatchObject({
+        result: { status: "rejected", code: "forbidden" },
+        effects: { outbox: false },
+      });
+      expect(run(ana, { type: "edit", seq: 1, body: "final" })).toMatchObject({
+        result: { status: "ok" },
+        effects: { broadcast: [{ type: "edited", seq: 1, body: "final" }], outbox: true },
+      });
+      expect(run(bob, { type: "delete", seq: 1 })).toMatchObject({ result: { code: "forbidden" } });
+      expect(run(boss, { type: "delete", seq: 1 })).toMatchObject({
+        result: { status: "ok" },
+        effects: { broadcast: [{ type: "deleted", seq: 1 }] },
+      });
+      expect(run(boss, { type: "delete", seq: 1 })).toMatchObject({
+        result: { status: "ok" },
+        effects: { outbox: false },
+      });
+      expect(run(ana, { type: "edit", seq: 1, body: "zombie" })).toMatchObject({ result: { code: "conflict" } });
+      expect(run(ana, { type: "edit", seq: 9, body: "nothing" })).toMatchObject({ result: { code: "not_found" } });
+    });
+  });
+
+  it("react, pin, read: change once, then report ok with no effects; read marks only move forward", async () => {
+    await withStore((run) => {
+      run(ana, { type: "send", clientMsgId: "p1", body: "pin me" });
+      run(ana, { type: "send", clientMsgId: "p2", body: "read me" });
+      const react = { type: "react", seq: 1, emoji: "👍", on: true } as const;
+      expect(run(bob, react)).toMatchObject({ effects: { broadcast: [{ type: "reaction" }], outbox: true } });
+      expect(run(bob, react)).toMatchObject({ result: { status: "ok" }, effects: { broadcast: [], outbox: false } });
+      expect(run(bob, { type: "pin", seq: 1, on: true })).toMatchObject({
+        effects: { broadcast: [{ type: "pinned" }] },
+      });
+      expect(run(ana, { type: "pin", seq: 1, on: false })).toMatchObject({ result: { code: "forbidden" } });
+      expect(run(boss, { type: "pin", seq: 1, on: false })).toMatchObject({ result: { status: "ok" } });
+      expect(run(bob, { type: "read", seq: 2 })).toMatchObject({
+        effects: { broadcast: [{ type: "receipt", seq: 2 }] },
+      });
+      expect(run(bob, { type: "read", seq: 1 })).toMatchObject({
+        result: { status: "ok" },
+        effects: { broadcast: [] },
+      });
+      expect(run(bob, { type: "read", seq: 3 })).toMatchObject({ result: { code: "unprocessable" } });
+    });
+  });
+
+  it("a command that throws leaves nothing behind: no seq taken, no outbox row", async () => {
+    await withStore((run, store) => {
+      const original = store.enqueue.bind(store);
+      store.enqueue = () => {
+        throw new Error("outbox full");
+      };
+      expect(() => run(ana, { type: "send", clientMsgId: "x1", body: "boom" })).toThrow("outbox full");
+      store.enqueue = original;
+      expect(store.lastSeq()).toBe(0);
+      expect(store.outboxStats().depth).toBe(0);
+      expect(run(ana, { type: "send", clientMsgId: "x1", body: "ok" })).toMatchObject({
+        result: { message: { seq: 1 } },
+      });
+    });
+  });
+});

@@ -82,4 +82,10 @@ describe("the room's error path (integration)", () => {
     expect(edit.status).toBe(500);
     expect(edit.json.error?.code).toBe("internal");
   });
+
+  it("knows its own id from the id's name, before any caller has told it", async () => {
+    const ana = await createUser("ana");
+    const room = await createRoom(ana.id);
+    expect((await stubFor(room.id).stats()).roomId).toBe(room.id);
+  });
 });

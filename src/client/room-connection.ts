@@ -59,7 +59,14 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private status: ConnectionState = "idle";
   /** Highest seq delivered to listeners, in order; null until the first welcome. */
   private delivered: number | null;
+  /**
+   * Unacked sends in the order the app made them. One is on the wire at a time: with several in flight,
+   * a throttled send could be overtaken by the next one once the window opened, storing "5" before "4".
+   */
   private readonly outbox = new Map<string, Pending>();
+  /** The clientMsgId on the wire (sent, not yet answered), or null. */
+  private inFlight: string | null = null;
+  private holdTimer: ReturnType<typeof setTimeout> | undefined;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
@@ -158,7 +165,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
         resolve: (r) => resolve({ ...r, clientMsgId: frame.clientMsgId }),
         reject,
       });
-      this.write(frame);
+      this.pump();
     });
   }
 
@@ -255,6 +262,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
 
   private teardown(): void {
     clearTimeout(this.retryTimer);
+    clearTimeout(this.holdTimer);
     clearInterval(this.pingTimer);
     this.pingSentAt = null;
     this.resuming = false;
@@ -320,13 +328,20 @@ export class RoomConnection extends Emitter<RoomEvents> {
         const p = this.outbox.get(frame.clientMsgId);
         this.outbox.delete(frame.clientMsgId);
         p?.resolve({ seq: frame.seq, duplicate: frame.duplicate === true });
+        this.answered(frame.clientMsgId);
         return;
       }
       case "throttled": {
         this.emit("throttled", { retryAfterMs: frame.retryAfterMs, clientMsgId: frame.clientMsgId });
-        const p = frame.clientMsgId ? this.outbox.get(frame.clientMsgId) : undefined;
-        // Still wanted: it goes again when the window allows (same clientMsgId, so never twice).
-        if (p) setTimeout(() => this.write(p.frame), frame.retryAfterMs);
+        // Still wanted, and still first: it goes again when the window allows (same clientMsgId, so
+        // never twice), and every later send waits behind it.
+        if (frame.clientMsgId && frame.clientMsgId === this.inFlight) {
+          clearTimeout(this.holdTimer);
+          this.holdTimer = setTimeout(() => {
+            this.inFlight = null;
+            this.pump();
+          }, frame.retryAfterMs);
+        }
         return;
       }
       case "error": {
@@ -334,6 +349,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
         if (p) {
           this.outbox.delete(frame.ref as string);
           p.reject(new EdgechatError(0, frame.code, frame.message));
+          this.answered(frame.ref as string);
         }
         if (frame.code === "resync_required") this.resyncFromWelcome();
         this.emit("error", { code: frame.code, message: frame.message, ref: frame.ref });
@@ -364,7 +380,26 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.emit("welcome", frame);
     if (this.delivered === null) this.delivered = frame.lastSeq;
     else if (frame.lastSeq > this.delivered) this.resume();
-    for (const p of this.outbox.values()) this.write(p.frame);
+    // Whatever was on the wire may not have arrived: the head goes again (the room dedupes it).
+    clearTimeout(this.holdTimer);
+    this.inFlight = null;
+    this.pump();
+  }
+
+  /** Puts the oldest unacked send on the wire, unless one is already there or the socket is not open. */
+  private pump(): void {
+    if (this.inFlight !== null || this.status !== "open" || this.socket?.readyState !== OPEN) return;
+    const head = this.outbox.values().next();
+    if (head.done) return;
+    this.inFlight = head.value.frame.clientMsgId;
+    this.write(head.value.frame);
+  }
+
+  private answered(clientMsgId: string): void {
+    if (this.inFlight !== clientMsgId) return;
+    clearTimeout(this.holdTimer);
+    this.inFlight = null;
+    this.pump();
   }
 
   private onMessage(m: MessageView): void {

@@ -199,4 +199,20 @@ describe("RoomConnection", () => {
     expect(errors).toEqual([{ code: "closed", message: "removed from room" }]);
     await expect(b.conn.send("too late")).rejects.toBeInstanceOf(EdgechatError);
   });
+
+  it("stores one sender's throttled burst in the order it was sent", async () => {
+    const { client: ana } = await signedUp("ana");
+    const room = await ana.rooms.create({ name: "burst" });
+    const a = await listen(ana, room.id);
+    const throttled: unknown[] = [];
+    a.conn.on("throttled", (t) => throttled.push(t));
+    // Twice the 3-per-5 s window: the later half is throttled and must not overtake each other.
+    const bodies = ["quick 1", "quick 2", "quick 3", "quick 4", "quick 5", "quick 6"];
+    const acks = await Promise.all(bodies.map((b) => a.conn.send(b)));
+    expect(acks.map((x) => x.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(throttled.length).toBeGreaterThanOrEqual(1);
+    await stubFor(room.id).drainOutbox();
+    const rows = await db().select().from(messages).where(eq(messages.roomId, room.id)).orderBy(messages.seq);
+    expect(rows.map((r) => r.body)).toEqual(bodies);
+  });
 });

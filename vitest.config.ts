@@ -1,40 +1,48 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
+/** A project whose tests run inside workerd against the local stack (see test/global-setup.ts). */
+function workerd(name: string, include: string[], exclude: string[]) {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.jsonc" },
+        miniflare: {
+          bindings: inject("workerBindings"),
+          // Deliver queued jobs to the consumer at once instead of after wrangler's batch timeout.
+          // These replace wrangler.jsonc's consumer settings, so retries and the DLQ are restated here.
+          queueConsumers: {
+            "edgechat-notifications": {
+              maxBatchTimeout: 0.05,
+              maxRetries: 8,
+              deadLetterQueue: "edgechat-notifications-dlq",
+            },
+            "edgechat-notifications-dlq": { maxBatchTimeout: 0.05, maxRetries: 20 },
+          },
+        },
+      })),
+    ],
+    test: {
+      name,
+      include,
+      exclude,
+      globalSetup: ["./test/global-setup.ts"],
+      testTimeout: 20_000,
+      hookTimeout: 30_000,
+    },
+  };
+}
+
 export default defineConfig({
   test: {
     // Per-request info logs drown the report; warnings and errors still show.
     onConsoleLog: (log) => !log.startsWith('{"level":"info"'),
     projects: [
-      {
-        // Tests that run inside workerd, against the real local stack brought up by the global setup.
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.jsonc" },
-            miniflare: {
-              bindings: inject("workerBindings"),
-              // Deliver queued jobs to the consumer at once instead of after wrangler's batch timeout.
-              // These replace wrangler.jsonc's consumer settings, so retries and the DLQ are restated here.
-              queueConsumers: {
-                "edgechat-notifications": {
-                  maxBatchTimeout: 0.05,
-                  maxRetries: 8,
-                  deadLetterQueue: "edgechat-notifications-dlq",
-                },
-                "edgechat-notifications-dlq": { maxBatchTimeout: 0.05, maxRetries: 20 },
-              },
-            },
-          })),
-        ],
-        test: {
-          name: "workers",
-          include: ["test/**/*.test.ts"],
-          exclude: ["test/node/**", "test/e2e/**"],
-          globalSetup: ["./test/global-setup.ts"],
-          testTimeout: 20_000,
-          hookTimeout: 30_000,
-        },
-      },
+      // Tests that run inside workerd, against the real local stack brought up by the global setup.
+      workerd("workers", ["test/**/*.test.ts"], ["test/node/**", "test/e2e/**", "test/security/**"]),
+      // The adversarial suite (npm run test:security): same runtime and stack, its own project so CI runs it
+      // as a step of its own and `npm test` does not run it a second time.
+      workerd("security", ["test/security/**/*.test.ts"], []),
       {
         // Dev tooling that only exists in Node (stack resolution, embedded Postgres, redis-server spawn).
         test: {

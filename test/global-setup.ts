@@ -20,7 +20,9 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   Object.assign(process.env, offlineWranglerEnv());
   const stack = await startLocalStack({
-    database: process.env.PGDATABASE_TEST ?? "edgechat_test",
+    // Each workerd project brings up its own stack; its own database keeps two of them (a plain
+    // `vitest run` starts every project) from migrating and truncating one database at once.
+    database: `${process.env.PGDATABASE_TEST ?? "edgechat_test"}${project.name === "workers" ? "" : `_${project.name}`}`,
     controlEndpoints: true,
     log: (line) => console.log(`[stack] ${line}`),
   });

@@ -280,7 +280,10 @@ export class EdgechatClient {
   readonly push = {
     vapidPublicKey: () =>
       this.request<{ publicKey: string }>("GET", "/api/push/vapid-public-key", undefined, { auth: false }),
-    /** Pass `subscription.toJSON()` from `pushManager.subscribe(...)`. */
+    /**
+     * Pass `subscription.toJSON()` from `pushManager.subscribe(...)`. A 409 `conflict` means the endpoint is
+     * registered with other keys (another account's subscription): `unsubscribe()` it and subscribe again.
+     */
     subscribe: (subscription: {
       endpoint: string;
       keys: { p256dh: string; auth: string };

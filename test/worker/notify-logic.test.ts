@@ -1,8 +1,7 @@
-/** Pure notification logic: who is told what, the text, endpoint rules, delivery targets. */
+/** Pure notification logic: who is told what, the text, delivery targets (endpoint rules: endpoint-policy.test.ts). */
 import { describe, expect, it } from "vitest";
 import { planRecipients, type RecipientState } from "../../src/worker/notify/collect";
 import type { NotifyConfig } from "../../src/worker/notify/config";
-import { endpointProblem } from "../../src/worker/notify/endpoints";
 import { deliveryTargets } from "../../src/worker/notify/flush";
 import { mentions } from "../../src/worker/notify/mentions";
 import { notificationText, previewOf, sendersPhrase } from "../../src/worker/notify/text";
@@ -104,41 +103,6 @@ describe("notification text", () => {
     const long = previewOf("x".repeat(500));
     expect(long).toHaveLength(140);
     expect(long.endsWith("…")).toBe(true);
-  });
-});
-
-describe("endpoints", () => {
-  it("allows https to public hosts and http only to loopback when enabled", () => {
-    expect(endpointProblem("https://hooks.example.com/x", false)).toBeNull();
-    expect(endpointProblem("http://hooks.example.com/x", true)).toBe("must be https");
-    expect(endpointProblem("http://127.0.0.1:9/x", false)).toBe("must not point at this machine");
-    expect(endpointProblem("http://127.0.0.1:9/x", true)).toBeNull();
-    expect(endpointProblem("http://localhost:9/x", true)).toBeNull();
-    expect(endpointProblem("https://user:pw@example.com/", false)).toBe("must not carry credentials");
-    expect(endpointProblem("ftp://example.com/", true)).toBe("must be https");
-    expect(endpointProblem("http://10.0.0.1/", true)).toBe("must not point at a private or link-local address");
-    expect(endpointProblem("not a url", true)).toBe("is not a URL");
-  });
-
-  it("never reaches this machine (unless allowed) or private, link-local and shared ranges", () => {
-    for (const url of ["https://127.0.0.1/x", "https://0x7f.1/x", "https://localhost/x", "https://[::1]/x"]) {
-      expect(endpointProblem(url, false), url).toBe("must not point at this machine");
-    }
-    for (const url of [
-      "https://10.1.2.3/x",
-      "https://172.16.0.1/x",
-      "https://192.168.1.1/x",
-      "https://169.254.169.254/latest/meta-data",
-      "https://100.64.0.1/x",
-      "https://0.0.0.0/x",
-      "https://[fd00::1]/x",
-      "https://[fe80::1]/x",
-      "https://[::ffff:10.0.0.1]/x",
-    ]) {
-      expect(endpointProblem(url, true), url).toBe("must not point at a private or link-local address");
-    }
-    expect(endpointProblem("https://172.32.0.1/x", false)).toBeNull();
-    expect(endpointProblem("https://[2606:4700::1111]/x", false)).toBeNull();
   });
 });
 

@@ -4,8 +4,8 @@
  */
 import { buildPushPayload } from "@block65/webcrypto-web-push";
 import { withDeadline } from "../../lib/deadline";
+import { isLoopback } from "../../lib/endpoint-policy";
 import type { VapidConfig } from "./config";
-import { isLoopback } from "./endpoints";
 
 export interface StoredSubscription {
   endpoint: string;

@@ -3,12 +3,12 @@ import { Hono } from "hono";
 import { createDb } from "../../db/client";
 import { notificationSettings, notifications, pushSubscriptions } from "../../db/notification-schema";
 import { roomMembers } from "../../db/schema";
+import { endpointProblem } from "../../lib/endpoint-policy";
 import { AppError } from "../../protocol/errors";
 import { markReadBody, notificationsQuery, pushSubscriptionBody, settingsPatch } from "../../protocol/notifications";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { requireUser } from "../middleware/auth";
 import { notifyConfig } from "../notify/config";
-import { endpointProblem } from "../notify/endpoints";
 import { subscriptionKeyProblem } from "../notify/push";
 import { loadViews, unreadFor } from "../notify/views";
 import type { AppEnv } from "../types";
@@ -163,14 +163,26 @@ notificationRoutes.post("/api/push/subscriptions", async (c) => {
     auth: body.keys.auth,
     expiresAt: body.expirationTime ? new Date(body.expirationTime) : null,
   };
-  // One browser profile has one endpoint: subscribing again (or as another user after a login on the
-  // same device) takes it over rather than notifying two accounts on one device.
+  // An endpoint is one browser profile's subscription, so it stays one row: a device where a second
+  // account logs in must not keep notifying the first. That row may move to another user only when the
+  // request carries the subscription's own keys (the auth secret exists only in that browser and here),
+  // which is what a re-login on the same device sends; knowing the endpoint URL alone is not enough, so
+  // nobody can take over, silence or redirect someone else's subscription. One statement, so a
+  // concurrent registration cannot slip between a check and the write.
   const [row] = await createDb(c.env)
     .insert(pushSubscriptions)
     .values(values)
-    .onConflictDoUpdate({ target: pushSubscriptions.endpoint, set: values })
-    .returning({ id: pushSubscriptions.id, createdAt: pushSubscriptions.createdAt });
-  return c.json({ subscription: { id: row?.id, endpoint: body.endpoint } }, 201);
+    .onConflictDoUpdate({
+      target: pushSubscriptions.endpoint,
+      set: values,
+      setWhere: sql`${pushSubscriptions.userId} = ${me} or (${pushSubscriptions.p256dh} = ${values.p256dh} and ${pushSubscriptions.auth} = ${values.auth})`,
+    })
+    .returning({ id: pushSubscriptions.id });
+  if (!row) {
+    // The client's way out is the browser's own: unsubscribe and subscribe again for a fresh endpoint.
+    throw new AppError(409, "conflict", "This push endpoint is registered with other keys; subscribe again");
+  }
+  return c.json({ subscription: { id: row.id, endpoint: body.endpoint } }, 201);
 });
 
 notificationRoutes.delete("/api/push/subscriptions/:id", async (c) => {

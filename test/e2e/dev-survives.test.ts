@@ -6,13 +6,19 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, inject, it, vi } from "vitest";
+import WebSocket from "ws";
 
 const base = inject("e2eBaseUrl");
 const devPid = inject("e2eDevPid");
 
 /** The wrangler process dev.ts supervises (its only child). */
 function wranglerPid(): number | null {
-  const out = execFileSync("ps", ["-o", "pid=", "--ppid", String(devPid)], { encoding: "utf8" }).trim();
+  let out: string;
+  try {
+    out = execFileSync("ps", ["-o", "pid=", "--ppid", String(devPid)], { encoding: "utf8" }).trim();
+  } catch {
+    return null; // ps exits 1 when there is no child: between a death and the restart
+  }
   const pid = Number(out.split("\n")[0]);
   return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
@@ -74,6 +80,28 @@ describe("npm run dev survives", () => {
     expect(await putBytes(id, ana, "1234567890")).toEqual({ status: 409, code: "conflict" });
     expect(await putBytes(await announce(), ben, "1234567890")).toEqual({ status: 404, code: "not_found" });
     // Before the fix this request was the one that failed ("Network connection lost"), and wrangler exited.
+    expect(await healthy()).toBe(true);
+    expect(wranglerPid()).toBe(before);
+  });
+
+  it("refused upgrades: a 404 ticket request, then invalid-ticket upgrades left hanging, and wrangler stays", async () => {
+    const before = wranglerPid();
+    const token = await signUp("upgrader");
+    const roomId = crypto.randomUUID();
+    expect((await call("POST", `/api/rooms/${roomId}/ws-ticket`, token)).status).toBe(404);
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 20 },
+        (_, i) =>
+          new Promise<number>((resolve) => {
+            const ws = new WebSocket(`${base.replace("http", "ws")}/api/rooms/${roomId}/ws?ticket=bogus${i}`);
+            // The refusal's socket is never read or closed by the client: left hanging, as in the attack run.
+            ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+            ws.on("error", () => resolve(0));
+          }),
+      ),
+    );
+    expect(new Set(statuses)).toEqual(new Set([401]));
     expect(await healthy()).toBe(true);
     expect(wranglerPid()).toBe(before);
   });

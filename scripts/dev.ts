@@ -1,14 +1,19 @@
 /**
  * `npm run dev`: brings up real Postgres and Redis behind the Neon and Upstash bridges, then serves the
- * worker with `wrangler dev`. Ctrl-C stops everything this script started (and nothing else).
+ * worker with `wrangler dev`, restarting wrangler if it dies (the rest stays up). Ctrl-C stops everything
+ * this script started (and nothing else).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 import { ensureDevVars, readDevVars } from "./local-stack/dev-secrets.ts";
 import { startLocalStack } from "./local-stack/index.ts";
 import { isPortOpen, PortInUseError } from "./local-stack/ports.ts";
+import { signalGroup, supervise } from "./local-stack/supervisor.ts";
 import { offlineWranglerEnv } from "./local-stack/wrangler-env.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -75,13 +80,27 @@ async function main(): Promise<void> {
       .filter((name) => name !== "ALLOWED_ORIGINS")
       .flatMap((name) => (process.env[name] ? ["--var", `${name}:${process.env[name]}`] : [])),
   ];
-  // Own process group: wrangler starts workerd, and the whole group must go when we stop.
-  const wrangler = spawn(process.execPath, [WRANGLER, ...args], {
-    cwd: ROOT,
-    stdio: "inherit",
-    detached: true,
-    // The env file is authoritative for secrets; wrangler would otherwise let the shell's values win.
-    env: { ...withoutKeys(process.env, REQUIRED_SECRETS), ...offlineWranglerEnv() },
+  const env = { ...withoutKeys(process.env, REQUIRED_SECRETS), ...offlineWranglerEnv() };
+  // Piped rather than inherited so the bindings table can be shown once (see bindingsOnce); colours kept.
+  if (process.stdout.isTTY && env.FORCE_COLOR === undefined) env.FORCE_COLOR = "1";
+  const quiet = bindingsOnce();
+  const wrangler = supervise({
+    name: "wrangler",
+    log,
+    // Own process group: wrangler starts workerd, and the whole group must go when it dies or we stop.
+    start: () => {
+      const child = spawn(process.execPath, [WRANGLER, ...args], {
+        cwd: ROOT,
+        stdio: ["inherit", "pipe", "pipe"],
+        detached: true,
+        // The env file is authoritative for secrets; wrangler would otherwise let the shell's values win.
+        env,
+      });
+      pipeLines(child.stdout, process.stdout, quiet);
+      pipeLines(child.stderr, process.stderr, (line) => line);
+      return child;
+    },
+    onGiveUp: (code) => void shutdown(code || 1),
   });
   log(`worker      http://127.0.0.1:${PORT}  (try: curl http://127.0.0.1:${PORT}/health)`);
 
@@ -90,7 +109,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log("stopping…");
-    await stopGroup(wrangler);
+    await wrangler.stop();
     await stack.stop();
     process.exit(code);
   };
@@ -101,8 +120,37 @@ async function main(): Promise<void> {
     void shutdown(1);
   });
   // Whatever ends this process, wrangler and workerd (their own process group) must not outlive it.
-  process.on("exit", () => signalGroup(wrangler.pid as number, "SIGKILL"));
-  wrangler.on("exit", (code) => void shutdown(code ?? 1));
+  process.on("exit", () => {
+    const pid = wrangler.current().pid;
+    if (pid) signalGroup(pid, "SIGKILL");
+  });
+}
+
+/**
+ * Wrangler prints its bindings table at start and again on every reload and dev-registry change (any other
+ * `wrangler dev` on the machine starting or stopping); the first one is all anybody reads.
+ */
+function bindingsOnce(): (line: string) => string | null {
+  let shown = false;
+  let skipping = false;
+  return (line) => {
+    const plain = stripVTControlCharacters(line);
+    if (plain.startsWith("Your Worker has access to the following bindings:")) {
+      skipping = shown;
+      shown = true;
+    }
+    if (!skipping) return line;
+    if (plain.trim() === "") skipping = false;
+    return null;
+  };
+}
+
+function pipeLines(from: Readable | null, to: NodeJS.WriteStream, filter: (line: string) => string | null): void {
+  if (!from) return;
+  createInterface({ input: from, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) => {
+    const out = filter(line);
+    if (out !== null) to.write(`${out}\n`);
+  });
 }
 
 /**
@@ -135,29 +183,6 @@ function declaredVars(): string[] {
 
 function withoutKeys(env: NodeJS.ProcessEnv, keys: string[]): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !keys.includes(k)));
-}
-
-function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
-  const pid = child.pid;
-  return new Promise((resolve) => {
-    const force = setTimeout(() => signalGroup(pid, "SIGKILL"), 5000);
-    child.once("exit", () => {
-      clearTimeout(force);
-      // workerd may outlive wrangler by a moment; make sure nothing of the group is left.
-      signalGroup(pid, "SIGKILL");
-      resolve();
-    });
-    signalGroup(pid, "SIGTERM");
-  });
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // group already gone
-  }
 }
 
 main().catch((err: Error) => {

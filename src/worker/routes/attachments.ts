@@ -15,6 +15,7 @@ import {
 } from "../../lib/attachment-policy";
 import { AppError } from "../../protocol/errors";
 import { createAttachmentBody } from "../../protocol/rooms";
+import { discardBody } from "../attachments/discard";
 import { streamToR2, UploadIncomplete, UploadTooLarge } from "../attachments/store";
 import { requireUser } from "../middleware/auth";
 import { membership } from "../room-access";
@@ -76,7 +77,14 @@ attachmentRoutes.post("/api/rooms/:id/attachments", async (c) => {
 
 attachmentRoutes.put("/api/attachments/:id/content", async (c) => {
   const id = c.req.param("id");
-  if (!UUID.test(id)) throw notFound();
+  const discardLimit = attachmentPolicy(c.env).maxBytes;
+  // Every refusal drains the body first: a cancelled one broke wrangler dev's proxy (see discard.ts).
+  const refuse = async (problem: AppError): Promise<never> => {
+    const declared = Number(c.req.header("content-length") ?? 0);
+    await discardBody(c.req.raw.body, declared > discardLimit ? 0 : discardLimit);
+    throw problem;
+  };
+  if (!UUID.test(id)) return refuse(notFound());
   const me = c.get("userId") as string;
   const db = createDb(c.env);
   const [row] = await db
@@ -86,18 +94,16 @@ attachmentRoutes.put("/api/attachments/:id/content", async (c) => {
     .limit(1);
   const problem = uploadProblem(row, c.req.header("content-type"), c.req.header("content-length"));
   if (problem || !row) {
-    // Refused before reading: release the body so the runtime does not keep the client's upload waiting.
-    await c.req.raw.body?.cancel().catch(() => undefined);
     // A retried PUT after the first one stored the bytes but failed to tell the room: tell it now, so
     // the upload can still be sent. The answer stays 409; the bytes are not replaced.
     if (row?.state === "uploaded") await announce(c.env, row);
-    throw problem ?? notFound();
+    return refuse(problem ?? notFound());
   }
   const body = c.req.raw.body;
   if (!body) throw new AppError(400, "bad_request", "The body is empty");
   let sha256: string;
   try {
-    ({ sha256 } = await streamToR2(c.env.ATTACHMENTS, row.r2Key, body, row.size, row.contentType));
+    ({ sha256 } = await streamToR2(c.env.ATTACHMENTS, row.r2Key, body, row.size, row.contentType, discardLimit));
   } catch (err) {
     if (err instanceof UploadTooLarge) throw new AppError(413, "payload_too_large", err.message);
     if (err instanceof UploadIncomplete) throw new AppError(400, "bad_request", `Upload incomplete: ${err.message}`);

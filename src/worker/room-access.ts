@@ -1,7 +1,7 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import type { Context } from "hono";
 import { createDb } from "../db/client";
-import { type Room, roomMembers, rooms } from "../db/schema";
+import { type Room, roomMembers, rooms, users } from "../db/schema";
 import type { Actor, Role } from "../durable-objects/identity";
 import { AppError } from "../protocol/errors";
 import type { AppEnv } from "./types";
@@ -16,7 +16,8 @@ export function notFound(): AppError {
 
 /**
  * The room and the caller's role, or 404 for anyone who is not a member: a non-member cannot tell a
- * room they may not see from one that does not exist.
+ * room they may not see from one that does not exist. A banned user is nobody's member, as in
+ * memberRole: the ban holds here even when Redis never got its marker.
  */
 export async function membership(
   c: Context<AppEnv>,
@@ -28,6 +29,7 @@ export async function membership(
     .select({ room: rooms, role: roomMembers.role })
     .from(rooms)
     .innerJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, userId)))
+    .innerJoin(users, and(eq(users.id, roomMembers.userId), isNull(users.bannedAt)))
     .where(eq(rooms.id, roomId.toLowerCase()))
     .limit(1);
   if (!row) throw notFound();

@@ -3,6 +3,7 @@ import { requestId } from "hono/request-id";
 import { errorResponse, onError } from "./middleware/errors";
 import { apiRateLimit, perIpAuth, rateLimit } from "./middleware/rate-limit";
 import { requestLog } from "./middleware/request-log";
+import { securityHeaders } from "./middleware/security-headers";
 import { validText } from "./middleware/valid-text";
 import { adminRoutes } from "./routes/admin";
 import { attachmentRoutes } from "./routes/attachments";
@@ -28,6 +29,7 @@ app.use(
   }),
 );
 app.use(requestLog);
+app.use(securityHeaders);
 app.use("/api/*", apiRateLimit);
 app.use("/api/*", validText);
 app.use("/api/auth/login", rateLimit(perIpAuth));

@@ -253,13 +253,21 @@ export async function seedRooms(sys: EdgechatSystem, rooms: number, members: num
        from unnest($1::uuid[]) with ordinality as t(id, n)`,
       [ids, roomIds, members],
     );
+    // Access tokens name a live session; one per seeded user, as a login would start.
+    const sessionIds = ids.map(() => crypto.randomUUID());
+    await client.query("insert into sessions (id, user_id) select * from unnest($1::uuid[], $2::uuid[])", [
+      sessionIds,
+      ids,
+    ]);
     const env = {
       ...sys.secrets,
       JWT_ISSUER: "edgechat",
       JWT_AUDIENCE: "edgechat-api",
       ACCESS_TOKEN_TTL_SECONDS: "3600",
     };
-    const tokens = await Promise.all(ids.map((id) => signAccessToken(env as never, id)));
+    const tokens = await Promise.all(
+      ids.map((id, i) => signAccessToken(env as never, { userId: id, sessionId: sessionIds[i] as string })),
+    );
     return roomIds.map(
       (id, r): SeededRoom => ({
         id,

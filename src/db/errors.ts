@@ -25,6 +25,17 @@ export function isPermanent(err: unknown): boolean {
 }
 
 /**
+ * Postgres refused text it cannot store: 22021 (a NUL byte, or bytes invalid in the encoding) and 22P05
+ * (untranslatable character).
+ */
+export function isInvalidText(err: unknown): boolean {
+  return causes(err).some((e) => {
+    const code = (e as { code?: unknown }).code;
+    return code === "22021" || code === "22P05";
+  });
+}
+
+/**
  * Postgres (or the way to it) is down or overloaded: connection exceptions (class 08), too many
  * connections (53300), statement timeout (57014), admin shutdown (57P01..03), timeouts, and failures to
  * reach the SQL-over-HTTP endpoint at all (the Neon driver's "Error connecting to database", HTTP 5xx).

@@ -150,6 +150,24 @@ export const pins = pgTable(
 );
 
 /**
+ * A sign-in: one per login or register, shared by the refresh-token family it starts and every access
+ * token minted from it (their `sid`). Revoking it (logout, a detected token replay) ends all of them at
+ * once, including tokens minted by a refresh racing the revocation.
+ */
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [index("sessions_user_idx").on(t.userId)],
+);
+
+/**
  * Opaque refresh tokens, stored only as SHA-256 hashes. Each use rotates the token within its family;
  * presenting a token that was already used (a replay) revokes the whole family.
  */
@@ -160,7 +178,10 @@ export const refreshTokens = pgTable(
     userId: uuid("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    familyId: uuid("family_id").notNull(),
+    /** The session (sessions.id) this token belongs to. */
+    familyId: uuid("family_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
     tokenHash: text("token_hash").notNull().unique(),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     usedAt: timestamp("used_at", { withTimezone: true }),

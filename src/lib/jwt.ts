@@ -19,6 +19,8 @@ export interface JwtEnv {
 
 export interface AccessClaims {
   userId: string;
+  /** The session (sessions.id) the token was minted in: logging out ends the token with it. */
+  sessionId: string;
   expiresAt: number;
 }
 
@@ -65,13 +67,23 @@ export async function verifyJwt<T extends JWTPayload>(env: JwtEnv, token: string
   return payload;
 }
 
-export async function signAccessToken(env: JwtEnv, userId: string, now = Math.floor(Date.now() / 1000)) {
+export async function signAccessToken(
+  env: JwtEnv,
+  session: { userId: string; sessionId: string },
+  now = Math.floor(Date.now() / 1000),
+) {
   const ttlSeconds = positiveSetting(env, "ACCESS_TOKEN_TTL_SECONDS");
-  return signJwt(env, { typ: ACCESS_TOKEN_TYP }, { subject: userId, audience: env.JWT_AUDIENCE, ttlSeconds, now });
+  return signJwt(
+    env,
+    { typ: ACCESS_TOKEN_TYP, sid: session.sessionId },
+    { subject: session.userId, audience: env.JWT_AUDIENCE, ttlSeconds, now },
+  );
 }
 
 /** Throws a jose error (with a stable `code`) for anything that is not a valid, current access token. */
 export async function verifyAccessToken(env: JwtEnv, token: string): Promise<AccessClaims> {
-  const payload = await verifyJwt(env, token, env.JWT_AUDIENCE, ACCESS_TOKEN_TYP);
-  return { userId: payload.sub as string, expiresAt: payload.exp as number };
+  const payload = await verifyJwt<{ sid?: unknown }>(env, token, env.JWT_AUDIENCE, ACCESS_TOKEN_TYP);
+  // A token without a session could never be logged out.
+  if (typeof payload.sid !== "string") throw new TypeError("access token carries no session");
+  return { userId: payload.sub as string, sessionId: payload.sid, expiresAt: payload.exp as number };
 }

@@ -3,6 +3,8 @@ import { requestId } from "hono/request-id";
 import { errorResponse, onError } from "./middleware/errors";
 import { apiRateLimit, perIpAuth, rateLimit } from "./middleware/rate-limit";
 import { requestLog } from "./middleware/request-log";
+import { securityHeaders } from "./middleware/security-headers";
+import { validText } from "./middleware/valid-text";
 import { adminRoutes } from "./routes/admin";
 import { attachmentRoutes } from "./routes/attachments";
 import { auth } from "./routes/auth";
@@ -27,7 +29,9 @@ app.use(
   }),
 );
 app.use(requestLog);
+app.use(securityHeaders);
 app.use("/api/*", apiRateLimit);
+app.use("/api/*", validText);
 app.use("/api/auth/login", rateLimit(perIpAuth));
 app.use("/api/auth/register", rateLimit(perIpAuth));
 app.route("/", health);

@@ -12,8 +12,8 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     userId?: string;
+    /** The session of the caller's access token. */
+    sessionId?: string;
     tokenExpiresAt?: number;
-    /** The per-user REST window has counted this request. */
-    userLimited?: boolean;
   };
 }

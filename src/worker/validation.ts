@@ -10,6 +10,34 @@ export interface FieldError {
   message: string;
 }
 
+/**
+ * Text Postgres cannot store (NUL: SQLSTATE 22021) or that is not Unicode at all (a lone UTF-16
+ * surrogate, which JSON escapes such as "\ud800" can carry).
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+export const INVALID_TEXT_MESSAGE = "contains a NUL character or invalid Unicode";
+
+export function isInvalidText(text: string): boolean {
+  return text.includes("\u0000") || LONE_SURROGATE.test(text);
+}
+
+/** The path of the first string (value or key) in a parsed JSON value that is invalid text, or null. */
+export function invalidTextAt(value: unknown, path: string[] = []): string | null {
+  if (typeof value === "string") return isInvalidText(value) ? path.join(".") || "body" : null;
+  if (value === null || typeof value !== "object") return null;
+  for (const [key, item] of Object.entries(value)) {
+    if (isInvalidText(key)) return [...path, key].join(".");
+    const found = invalidTextAt(item, [...path, key]);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+export function invalidText(field: string, where = "Some fields are invalid"): AppError {
+  return new AppError(400, "validation_failed", where, { details: [{ field, message: INVALID_TEXT_MESSAGE }] });
+}
+
 export function fieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((i) => ({
     field: i.path.map(String).join(".") || (i.code === "unrecognized_keys" ? i.keys.join(",") : "body"),
@@ -35,6 +63,9 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
   } catch {
     throw new AppError(400, "bad_request", "Body is not valid JSON");
   }
+  // Before the schema, so no route's schema has to remember it.
+  const bad = invalidTextAt(json);
+  if (bad !== null) throw invalidText(bad);
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     throw new AppError(400, "validation_failed", "Some fields are invalid", { details: fieldErrors(parsed.error) });

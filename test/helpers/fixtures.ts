@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { createDb } from "../../src/db/client";
-import { roomMembers, rooms, users } from "../../src/db/schema";
+import { roomMembers, rooms, sessions, users } from "../../src/db/schema";
 import { signAccessToken } from "../../src/lib/jwt";
 
 export const db = () => createDb(env);
@@ -12,7 +12,15 @@ export async function createUser(name = "user") {
     .values({ id, email: `${name}-${id}@example.test`, displayName: name, passwordHash: "x" })
     .returning();
   if (!user) throw new Error("insert returned nothing");
-  return { ...user, token: await signAccessToken(env, id) };
+  const { token, sessionId } = await sessionToken(id);
+  return { ...user, token, sessionId };
+}
+
+/** An access token in a new live session of the user (as a login would mint), optionally issued at `now`. */
+export async function sessionToken(userId: string, now?: number) {
+  const [session] = await db().insert(sessions).values({ userId }).returning({ id: sessions.id });
+  if (!session) throw new Error("insert returned nothing");
+  return { sessionId: session.id, token: await signAccessToken(env, { userId, sessionId: session.id }, now) };
 }
 
 export async function createRoom(ownerId: string, memberIds: string[] = [], admins: string[] = []) {

@@ -87,7 +87,7 @@ describe("forged and confused tokens", () => {
     const o = { subject: ana.id, audience: env.JWT_AUDIENCE, ttlSeconds: 600 };
     await refused(await signJwt({ ...env, JWT_ISSUER: "https://evil.example" }, { typ: "access" }, o), "issuer");
     await refused(await signJwt(env, { typ: "access" }, { ...o, audience: "edgechat-ws" }), "audience");
-    await refused(await signAccessToken(env, ana.id, now() - 3600), "expired");
+    await refused(await signAccessToken(env, { userId: ana.id, sessionId: ana.sessionId }, now() - 3600), "expired");
     await refused(await signJwt(env, { typ: "ws-ticket", room: "x" }, o), "a ticket's typ");
     await refused(await signJwt(env, { typ: "refresh" }, o), "refresh typ");
     await refused(await signJwt(env, {} as { typ: string }, o), "no typ");

@@ -1,11 +1,9 @@
 /** The admin API: hidden from everyone else, live room figures, dead letters, bans, room deletion. */
-import { env } from "cloudflare:workers";
 import { eq, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { deadLetters } from "../../src/db/notification-schema";
 import { users } from "../../src/db/schema";
-import { signAccessToken } from "../../src/lib/jwt";
-import { createRoom, createUser, db } from "../helpers/fixtures";
+import { createRoom, createUser, db, sessionToken } from "../helpers/fixtures";
 import { api } from "../helpers/http";
 import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
 
@@ -58,7 +56,7 @@ describe("admin routes", () => {
     // The address is fixed by the test configuration, and the test database outlives a run.
     await db().delete(users).where(sql`lower(${users.email}) = 'second-admin@example.test'`);
     await db().insert(users).values({ id, email: "second-admin@example.TEST", displayName: "ops", passwordHash: "x" });
-    const res = await api("GET", "/api/admin/stats", await signAccessToken(env, id));
+    const res = await api("GET", "/api/admin/stats", (await sessionToken(id)).token);
     expect(res.status).toBe(200);
   });
 });

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { refreshTokens, users } from "../../src/db/schema";
 import { signAccessToken, signJwt } from "../../src/lib/jwt";
 import { hashPassword, MAX_ITERATIONS, verifyPassword } from "../../src/worker/auth/password";
-import { issueRefreshToken } from "../../src/worker/auth/refresh-tokens";
+import { startSession } from "../../src/worker/auth/refresh-tokens";
 import { signTicket } from "../../src/worker/auth/ticket";
 import { createRoom, db } from "../helpers/fixtures";
 import { connect } from "../helpers/sockets";
@@ -167,7 +167,7 @@ describe("refresh tokens", () => {
     // The ban as it lands between a login's password check and its token insert: the user row says
     // banned, the token the login is about to hand out was not there to be revoked.
     await db().update(users).set({ bannedAt: new Date() }).where(eq(users.id, json.user.id));
-    expect(await issueRefreshToken(db(), json.user.id)).toBeNull();
+    expect(await startSession(db(), json.user.id)).toBeNull();
     const refused = await call("POST", "/api/auth/refresh", { refreshToken: json.refreshToken });
     expect(refused.res.status).toBe(403);
     expect(refused.json.error?.code).toBe("forbidden");
@@ -187,7 +187,7 @@ describe("refresh tokens", () => {
 describe("access-token attacks: each is a 401 with a Bearer challenge", () => {
   const b64 = (o: object) => btoa(JSON.stringify(o)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 
-  async function attacks(userId: string): Promise<Record<string, string>> {
+  async function attacks(userId: string, sessionId: string): Promise<Record<string, string>> {
     const now = Math.floor(Date.now() / 1000);
     const claims = { typ: "access", sub: userId, iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, iat: now, exp: now + 600 };
     const signing = JSON.parse(env.JWT_SIGNING_KEY) as JWK;
@@ -210,7 +210,7 @@ describe("access-token attacks: each is a 401 with a Bearer challenge", () => {
         { typ: "access" },
         { subject: userId, audience: env.JWT_AUDIENCE, ttlSeconds: 600 },
       ),
-      expired: await signAccessToken(env, userId, now - 3600),
+      expired: await signAccessToken(env, { userId, sessionId }, now - 3600),
       "no exp": await new SignJWT({ typ: "access" })
         .setProtectedHeader({ alg: "ES256", kid: signing.kid })
         .setSubject(userId)
@@ -218,7 +218,17 @@ describe("access-token attacks: each is a 401 with a Bearer challenge", () => {
         .setAudience(env.JWT_AUDIENCE)
         .setIssuedAt()
         .sign(realKey),
-      "a ticket as an access token": await signTicket(env, userId, crypto.randomUUID(), now + 600),
+      "a ticket as an access token": await signTicket(env, {
+        userId,
+        roomId: crypto.randomUUID(),
+        sessionId,
+        accessExpiresAt: now + 600,
+      }),
+      "no session": await signJwt(
+        env,
+        { typ: "access" },
+        { subject: userId, audience: env.JWT_AUDIENCE, ttlSeconds: 600 },
+      ),
       "no typ": await new SignJWT({ sub: userId })
         .setProtectedHeader({ alg: "ES256", kid: signing.kid })
         .setIssuer(env.JWT_ISSUER)
@@ -239,7 +249,10 @@ describe("access-token attacks: each is a 401 with a Bearer challenge", () => {
 
   it("refuses each forged or misused token on an authenticated route", async () => {
     const { json } = await register();
-    for (const [name, token] of Object.entries(await attacks(json.user.id))) {
+    const me = await call("GET", "/api/auth/me", undefined, { authorization: `Bearer ${json.accessToken}` });
+    expect(me.res.status).toBe(200);
+    const sessionId = JSON.parse(atob(json.accessToken.split(".")[1] as string)).sid as string;
+    for (const [name, token] of Object.entries(await attacks(json.user.id, sessionId))) {
       const { res, json: body } = await call("GET", "/api/auth/me", undefined, { authorization: `Bearer ${token}` });
       expect(res.status, name).toBe(401);
       expect(res.headers.get("www-authenticate"), name).toMatch(/^Bearer/);

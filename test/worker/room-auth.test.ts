@@ -3,8 +3,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChatRoom } from "../../src/durable-objects/chat-room";
-import { signAccessToken } from "../../src/lib/jwt";
-import { createRoom, createUser } from "../helpers/fixtures";
+import { createRoom, createUser, sessionToken } from "../helpers/fixtures";
 import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
 import { connect, TestSocket, upgrade } from "../helpers/sockets";
 
@@ -64,7 +63,7 @@ describe("token expiry on a live socket", () => {
     const now = Math.floor(Date.now() / 1000);
     const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS);
     // Expires in 30 s: inside the 60 s warning window from the start.
-    const shortLived = await signAccessToken(env, ana.id, now - ttl + 30);
+    const shortLived = (await sessionToken(ana.id, now - ttl + 30)).token;
     const socket = await connect(room.id, shortLived);
     await socket.next("welcome");
     const stub = stubFor(room.id);
@@ -77,7 +76,7 @@ describe("token expiry on a live socket", () => {
     socket.send({ type: "auth.refresh", token: bob.token });
     expect(await socket.next("error")).toMatchObject({ code: "unauthorized" });
 
-    const fresh = await signAccessToken(env, ana.id);
+    const fresh = (await sessionToken(ana.id)).token;
     socket.send({ type: "auth.refresh", token: fresh });
     const refreshed = await socket.next("auth.refreshed");
     expect(refreshed.expiresAt).toBeGreaterThan(now + 800);
@@ -89,7 +88,7 @@ describe("token expiry on a live socket", () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
     const now = Math.floor(Date.now() / 1000);
-    const token = await signAccessToken(env, ana.id, now - Number(env.ACCESS_TOKEN_TTL_SECONDS) + 2);
+    const token = (await sessionToken(ana.id, now - Number(env.ACCESS_TOKEN_TTL_SECONDS) + 2)).token;
     const socket = await connect(room.id, token);
     await socket.next("welcome");
     await new Promise((r) => setTimeout(r, 2100));

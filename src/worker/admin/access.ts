@@ -2,9 +2,8 @@ import { eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import { createDb } from "../../db/client";
 import { users } from "../../db/schema";
-import { verifyAccessToken } from "../../lib/jwt";
 import { AppError } from "../../protocol/errors";
-import { bearerToken } from "../middleware/auth";
+import { authenticate } from "../middleware/auth";
 import type { AppEnv, Bindings } from "../types";
 
 export function adminEmails(env: Bindings): Set<string> {
@@ -26,14 +25,9 @@ export function isAdmin(env: Bindings, user: { isAdmin: boolean; email: string; 
  */
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const hidden = new AppError(404, "not_found", "No such route");
-  const token = bearerToken(c.req.header("authorization"));
-  if (!token) throw hidden;
-  let userId: string;
-  try {
-    ({ userId } = await verifyAccessToken(c.env, token));
-  } catch {
-    throw hidden;
-  }
+  const auth = await authenticate(c);
+  if (!auth.ok) throw hidden;
+  const { userId } = auth.claims;
   const [user] = await createDb(c.env)
     .select({ isAdmin: users.isAdmin, email: users.email, bannedAt: users.bannedAt })
     .from(users)

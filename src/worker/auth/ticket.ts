@@ -11,23 +11,35 @@ const TICKET_AUDIENCE = "edgechat-ws";
 export interface TicketClaims {
   userId: string;
   roomId: string;
+  /** The session of the access token the ticket was minted with; the upgrade checks it is still live. */
+  sessionId: string;
   ticketId: string;
   ticketExpiresAt: number;
   /** Expiry of the access token the ticket was minted with: the socket's session ends then too. */
   accessExpiresAt: number;
 }
 
-export function signTicket(env: JwtEnv, userId: string, roomId: string, accessExpiresAt: number): Promise<string> {
+export function signTicket(
+  env: JwtEnv,
+  t: { userId: string; roomId: string; sessionId: string; accessExpiresAt: number },
+): Promise<string> {
   return signJwt(
     env,
-    { typ: TICKET_TYP, room: roomId, ate: accessExpiresAt, jti: crypto.randomUUID() },
-    { subject: userId, audience: TICKET_AUDIENCE, ttlSeconds: TICKET_TTL_SECONDS },
+    { typ: TICKET_TYP, room: t.roomId, sid: t.sessionId, ate: t.accessExpiresAt, jti: crypto.randomUUID() },
+    { subject: t.userId, audience: TICKET_AUDIENCE, ttlSeconds: TICKET_TTL_SECONDS },
   );
 }
 
 export async function verifyTicket(env: JwtEnv, ticket: string, roomId: string): Promise<TicketClaims> {
-  const p = await verifyJwt<{ room?: string; ate?: number }>(env, ticket, TICKET_AUDIENCE, TICKET_TYP);
-  if (p.room !== roomId || typeof p.jti !== "string" || typeof p.ate !== "number")
+  const p = await verifyJwt<{ room?: string; sid?: string; ate?: number }>(env, ticket, TICKET_AUDIENCE, TICKET_TYP);
+  if (p.room !== roomId || typeof p.jti !== "string" || typeof p.ate !== "number" || typeof p.sid !== "string")
     throw new TypeError("ticket is not for this room");
-  return { userId: p.sub as string, roomId, ticketId: p.jti, ticketExpiresAt: p.exp as number, accessExpiresAt: p.ate };
+  return {
+    userId: p.sub as string,
+    roomId,
+    sessionId: p.sid,
+    ticketId: p.jti,
+    ticketExpiresAt: p.exp as number,
+    accessExpiresAt: p.ate,
+  };
 }

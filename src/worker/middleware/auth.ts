@@ -1,8 +1,12 @@
+/**
+ * Who is calling: a valid access token whose session is still live. Verified once per request and
+ * remembered, so the rate limiter and the routes can each ask in any order and pay for it once.
+ */
 import type { Context, MiddlewareHandler } from "hono";
-import { verifyAccessToken } from "../../lib/jwt";
+import { type AccessClaims, verifyAccessToken } from "../../lib/jwt";
 import { AppError } from "../../protocol/errors";
-import type { AppEnv } from "../types";
-import { checkLimits, perUser } from "./rate-limit";
+import { sessionState } from "../auth/sessions";
+import type { AppEnv, Bindings } from "../types";
 
 export const UNAUTHORIZED_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="edgechat", error="invalid_token"' };
 
@@ -10,38 +14,91 @@ export function bearerToken(header: string | undefined): string | null {
   return /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header ?? "")?.[1] ?? null;
 }
 
-/**
- * Sets the caller's identity from a valid `Authorization: Bearer` access token; false (and nothing set)
- * when there is none or it does not verify. Verifies once per request.
- */
-export async function tryAuthenticate(c: Context<AppEnv>): Promise<boolean> {
-  if (c.get("userId")) return true;
-  const token = bearerToken(c.req.header("authorization"));
-  if (!token) return false;
+export type Authentication =
+  | { ok: true; claims: AccessClaims }
+  | { ok: false; reason: "missing" | "invalid" | "ended" | "banned" };
+
+async function verified(token: string | null, env: Bindings): Promise<AccessClaims | null> {
+  if (!token) return null;
   try {
-    const claims = await verifyAccessToken(c.env, token);
-    c.set("userId", claims.userId);
-    c.set("tokenExpiresAt", claims.expiresAt);
-    return true;
+    return await verifyAccessToken(env, token);
   } catch {
-    return false;
+    return null;
   }
 }
 
-/** Requires `Authorization: Bearer <access token>`; every failure is the same 401 with a Bearer challenge. */
+async function judged(env: Bindings, claims: AccessClaims): Promise<Authentication> {
+  const state = await sessionState(env, claims.sessionId, claims.userId);
+  if (state === "revoked") return { ok: false, reason: "ended" };
+  if (state === "banned") return { ok: false, reason: "banned" };
+  return { ok: true, claims };
+}
+
+/** Verifies an access token and that its session has not ended (logout, replay) nor its user been banned. */
+export async function authenticateToken(env: Bindings, token: string | null): Promise<Authentication> {
+  const claims = await verified(token, env);
+  if (!claims) return { ok: false, reason: token ? "invalid" : "missing" };
+  return judged(env, claims);
+}
+
+interface Remembered {
+  claims: Promise<AccessClaims | null>;
+  auth?: Promise<Authentication>;
+}
+const remembered = new WeakMap<Request, Remembered>();
+
+function rememberedFor(c: Context<AppEnv>): Remembered {
+  let r = remembered.get(c.req.raw);
+  if (!r) {
+    r = { claims: verified(bearerToken(c.req.header("authorization")), c.env) };
+    remembered.set(c.req.raw, r);
+  }
+  return r;
+}
+
+/**
+ * The bearer token's signed claims, before the session check: enough to name the caller for a rate
+ * limit, which can then run alongside the session check instead of after it. Never enough to act on.
+ */
+export function tokenClaims(c: Context<AppEnv>): Promise<AccessClaims | null> {
+  return rememberedFor(c).claims;
+}
+
+/** The request's bearer token, authenticated once; on success the caller's identity is set on the context. */
+export function authenticate(c: Context<AppEnv>): Promise<Authentication> {
+  const r = rememberedFor(c);
+  r.auth ??= r.claims.then(async (claims): Promise<Authentication> => {
+    if (!claims) return { ok: false, reason: bearerToken(c.req.header("authorization")) ? "invalid" : "missing" };
+    const auth = await judged(c.env, claims);
+    if (auth.ok) {
+      c.set("userId", auth.claims.userId);
+      c.set("sessionId", auth.claims.sessionId);
+      c.set("tokenExpiresAt", auth.claims.expiresAt);
+    }
+    return auth;
+  });
+  return r.auth;
+}
+
+/** The 401 for a failed authentication: always with a Bearer challenge, never saying more than needed. */
+export function unauthenticated(reason: Exclude<Authentication, { ok: true }>["reason"]): AppError {
+  if (reason === "missing") {
+    return new AppError(401, "unauthorized", "Missing or malformed bearer token", {
+      headers: { "WWW-Authenticate": 'Bearer realm="edgechat"' },
+    });
+  }
+  const message =
+    reason === "banned"
+      ? "This account is suspended"
+      : reason === "ended"
+        ? "This session has ended; sign in again"
+        : "Invalid or expired token";
+  return new AppError(401, "unauthorized", message, { headers: UNAUTHORIZED_CHALLENGE });
+}
+
+/** Requires `Authorization: Bearer <access token>` of a live session. */
 export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!(await tryAuthenticate(c))) {
-    const malformed = !bearerToken(c.req.header("authorization"));
-    throw malformed
-      ? new AppError(401, "unauthorized", "Missing or malformed bearer token", {
-          headers: { "WWW-Authenticate": 'Bearer realm="edgechat"' },
-        })
-      : new AppError(401, "unauthorized", "Invalid or expired token", { headers: UNAUTHORIZED_CHALLENGE });
-  }
-  // apiRateLimit has counted this user already; anything mounted outside /api counts here.
-  if (!c.get("userLimited")) {
-    await checkLimits(c, [perUser]);
-    c.set("userLimited", true);
-  }
+  const auth = await authenticate(c);
+  if (!auth.ok) throw unauthenticated(auth.reason);
   await next();
 };

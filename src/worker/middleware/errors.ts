@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { describeCauses, isUnavailable } from "../../db/errors";
+import { describeCauses, isInvalidText, isUnavailable } from "../../db/errors";
 import { logJson } from "../../lib/log";
 import { AppError, type ErrorCode } from "../../protocol/errors";
 import type { AppEnv } from "../types";
@@ -31,6 +31,12 @@ export function onError(err: Error, c: Context<AppEnv>): Response {
     const code = CODE_BY_STATUS[err.status] ?? "internal";
     const headers = Object.fromEntries(err.getResponse().headers);
     return errorResponse(c, err.status, code, err.message || code, undefined, headers);
+  }
+  if (isInvalidText(err)) {
+    // The validation layer refuses such text first; this catches an input it has not seen (a header,
+    // say), as the client's fault, not ours.
+    logJson("warn", { msg: "database refused invalid text", requestId, error: describeCauses(err) });
+    return errorResponse(c, 400, "validation_failed", "Some input contains a NUL character or invalid Unicode");
   }
   if (isUnavailable(err)) {
     // Postgres unreachable or overloaded: the client may retry, and the log names the driver's cause.

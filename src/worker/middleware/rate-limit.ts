@@ -10,17 +10,15 @@ import { logJson } from "../../lib/log";
 import { redisConfigured, withRedis } from "../../lib/redis";
 import { AppError } from "../../protocol/errors";
 import type { AppEnv, Bindings } from "../types";
-import { tryAuthenticate } from "./auth";
+import { authenticate, tokenClaims } from "./auth";
 
 /**
  * Every window of one request in one round trip: KEYS[1..n] are the windows, ARGV = now, window, member,
- * limit_1..limit_n; KEYS[n+1], when given, is a block marker (a banned user). The send is recorded in
- * every window only if all of them allow it. Returns {allowed (1, 0, or -1 blocked), remaining in the
- * tightest window, retry-after ms, index of the deciding window}.
+ * limit_1..limit_n. The send is recorded in every window only if all of them allow it. Returns
+ * {allowed (1 or 0), remaining in the tightest window, retry-after ms, index of the deciding window}.
  */
 const SLIDING_WINDOWS = `
 local n = #ARGV - 3
-if KEYS[n + 1] and redis.call('EXISTS', KEYS[n + 1]) == 1 then return {-1, 0, 0, 0} end
 local now, window, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local remaining, tightest, refused, retry = -1, 1, 0, 0
 for i = 1, n do
@@ -48,8 +46,6 @@ export interface Limit {
   name: string;
   perMinute: (env: Bindings) => number;
   key: (c: Context<AppEnv>) => string | null;
-  /** A Redis key whose presence refuses the request outright (401). */
-  blockKey?: (c: Context<AppEnv>) => string | null;
 }
 
 const WINDOW_MS = 60_000;
@@ -66,18 +62,15 @@ export async function checkLimits(c: Context<AppEnv>, limits: Limit[]): Promise<
     return key ? [{ limit, key, perMinute: limit.perMinute(c.env) }] : [];
   });
   if (keyed.length === 0 || !redisConfigured(c.env)) return;
-  const block = limits.map((l) => l.blockKey?.(c)).find((k): k is string => Boolean(k));
   let result: [number, number, number, number];
   try {
     result = await withRedis(
       c.env,
       (redis) =>
-        redis
-          .createScript<[number, number, number, number]>(SLIDING_WINDOWS)
-          .exec(
-            [...keyed.map((k) => `ratelimit:${k.limit.name}:${k.key}`), ...(block ? [block] : [])],
-            [String(Date.now()), String(WINDOW_MS), crypto.randomUUID(), ...keyed.map((k) => String(k.perMinute))],
-          ),
+        redis.createScript<[number, number, number, number]>(SLIDING_WINDOWS).exec(
+          keyed.map((k) => `ratelimit:${k.limit.name}:${k.key}`),
+          [String(Date.now()), String(WINDOW_MS), crypto.randomUUID(), ...keyed.map((k) => String(k.perMinute))],
+        ),
       { retries: 0, timeoutMs: 1000 },
     );
   } catch (err) {
@@ -90,11 +83,6 @@ export async function checkLimits(c: Context<AppEnv>, limits: Limit[]): Promise<
     return;
   }
   const [allowed, remaining, retryAfterMs, index] = result;
-  if (allowed === -1) {
-    throw new AppError(401, "unauthorized", "This account is suspended", {
-      headers: { "WWW-Authenticate": 'Bearer realm="edgechat", error="invalid_token"' },
-    });
-  }
   const deciding = keyed[Math.max(0, index - 1)] ?? (keyed[0] as (typeof keyed)[number]);
   const resetSeconds = Math.ceil((allowed ? WINDOW_MS : retryAfterMs) / 1000);
   const headers = {
@@ -119,14 +107,16 @@ export function rateLimit(limit: Limit): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * Every /api request: the per-address window, and for a caller with a valid access token the per-user
- * window (and ban marker) in the same Redis call. A missing or invalid token is not refused here (public
- * routes take none); requireUser refuses it where one is needed.
+ * Every /api request: the per-address window, and for a caller with a validly signed token the per-user
+ * window in the same Redis call, run alongside the session check so the two cost one round trip of
+ * latency. A missing or refused token is not refused here (public routes take none); requireUser refuses
+ * it where one is needed.
  */
 export const apiRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const signedIn = await tryAuthenticate(c);
-  await checkLimits(c, signedIn ? [perIp, perUser] : [perIp]);
-  if (signedIn) c.set("userLimited", true);
+  const claims = await tokenClaims(c);
+  // A failed session check (Postgres down) is the business of routes that need a user, not of public ones.
+  const session = authenticate(c).catch(() => undefined);
+  await Promise.all([checkLimits(c, claims ? [perIp, perUser(claims.userId)] : [perIp]), session]);
   await next();
 };
 
@@ -136,19 +126,12 @@ export const perIp: Limit = {
   key: clientIp,
 };
 
-export const perUser: Limit = {
-  name: "user",
-  perMinute: (env) => positiveSetting(env, "RATE_LIMIT_USER_PER_MINUTE"),
-  key: (c) => c.get("userId") ?? null,
-  blockKey: (c) => {
-    const userId = c.get("userId");
-    return userId ? bannedKey(userId) : null;
-  },
-};
-
-/** Present while a banned user's last access tokens could still be valid (set by the admin ban). */
-export function bannedKey(userId: string): string {
-  return `banned:${userId}`;
+export function perUser(userId: string): Limit {
+  return {
+    name: "user",
+    perMinute: (env) => positiveSetting(env, "RATE_LIMIT_USER_PER_MINUTE"),
+    key: () => userId,
+  };
 }
 
 /** Login and register: a much smaller budget per address, against password guessing and sign-up floods. */

@@ -9,7 +9,8 @@ import { logJson } from "../../lib/log";
 import { loginBody, refreshBody, registerBody, updateMeBody } from "../../protocol/auth";
 import { AppError } from "../../protocol/errors";
 import { decoyHash, hashPassword, verifyPassword } from "../auth/password";
-import { familyOf, issueRefreshToken, revokeFamily, rotateRefreshToken } from "../auth/refresh-tokens";
+import { rotateRefreshToken, sessionOf, startSession } from "../auth/refresh-tokens";
+import { revokeSession } from "../auth/sessions";
 import { requireUser, UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
 import { unreadFor } from "../notify/views";
 import { disconnectEverywhere } from "../rooms";
@@ -22,15 +23,15 @@ function publicUser(u: User) {
   return { id: u.id, email: u.email, displayName: u.displayName, createdAt: u.createdAt.toISOString() };
 }
 
-async function tokens(env: Bindings, db: Db, userId: string, familyId?: string) {
-  const refreshToken = await issueRefreshToken(db, userId, familyId);
+async function tokens(env: Bindings, db: Db, userId: string) {
+  const session = await startSession(db, userId);
   // Banned between the password check and now: the ban wins.
-  if (!refreshToken) throw new AppError(403, "forbidden", "This account is suspended");
+  if (!session) throw new AppError(403, "forbidden", "This account is suspended");
   return {
     tokenType: "Bearer" as const,
-    accessToken: await signAccessToken(env, userId),
+    accessToken: await signAccessToken(env, { userId, sessionId: session.sessionId }),
     expiresIn: positiveSetting(env, "ACCESS_TOKEN_TTL_SECONDS"),
-    refreshToken,
+    refreshToken: session.token,
   };
 }
 
@@ -81,14 +82,18 @@ auth.post("/api/auth/refresh", async (c) => {
   if (!rotated.ok) {
     if (rotated.reason === "banned") throw new AppError(403, "forbidden", "This account is suspended");
     if (rotated.reason === "reused") {
-      logJson("warn", { msg: "refresh token reused; family revoked", requestId: c.get("requestId") });
+      // A used token came back: it leaked, so everything minted in its session dies, the winner of a
+      // concurrent refresh included.
+      await revokeSession(c.env, db, rotated.sessionId);
+      await disconnectEverywhere(c.env, db, rotated.userId, "logged_out");
+      logJson("warn", { msg: "refresh token reused; session revoked", requestId: c.get("requestId") });
     }
     throw unauthorized("Refresh token is not valid");
   }
   c.set("userId", rotated.userId);
   return c.json({
     tokenType: "Bearer",
-    accessToken: await signAccessToken(c.env, rotated.userId),
+    accessToken: await signAccessToken(c.env, { userId: rotated.userId, sessionId: rotated.sessionId }),
     expiresIn: positiveSetting(c.env, "ACCESS_TOKEN_TTL_SECONDS"),
     refreshToken: rotated.token,
   });
@@ -97,10 +102,10 @@ auth.post("/api/auth/refresh", async (c) => {
 auth.post("/api/auth/logout", async (c) => {
   const { refreshToken } = await jsonBody(c, refreshBody);
   const db = createDb(c.env);
-  const family = await familyOf(db, refreshToken);
-  if (family) {
-    await revokeFamily(db, family.familyId);
-    await disconnectEverywhere(c.env, db, family.userId, "logged_out");
+  const session = await sessionOf(db, refreshToken);
+  if (session) {
+    await revokeSession(c.env, db, session.sessionId);
+    await disconnectEverywhere(c.env, db, session.userId, "logged_out");
   }
   // Logging out twice, or with an unknown token, is not an error: the session is over either way.
   return c.body(null, 204);

@@ -3,14 +3,13 @@ import { Hono } from "hono";
 import { createDb } from "../../db/client";
 import { deadLetters } from "../../db/notification-schema";
 import { users } from "../../db/schema";
-import { verifyAccessToken } from "../../lib/jwt";
 import { flushMetrics, METRICS_KEY } from "../../lib/metrics";
 import { redisConfigured, withRedis } from "../../lib/redis";
 import { AppError } from "../../protocol/errors";
 import { isAdmin } from "../admin/access";
 import { activeRoomIds, fleetFigures, STATS_ROOMS } from "../admin/room-figures";
 import { renderMetrics } from "../metrics-text";
-import { bearerToken } from "../middleware/auth";
+import { authenticateToken, bearerToken } from "../middleware/auth";
 import type { AppEnv, Bindings } from "../types";
 
 export const metrics = new Hono<AppEnv>();
@@ -29,7 +28,9 @@ async function allowed(env: Bindings, token: string | null): Promise<boolean> {
   if (env.METRICS_ENABLED !== "true" || !token) return false;
   if (env.METRICS_TOKEN && (await sameSecret(token, env.METRICS_TOKEN))) return true;
   try {
-    const { userId } = await verifyAccessToken(env, token);
+    const auth = await authenticateToken(env, token);
+    if (!auth.ok) return false;
+    const { userId } = auth.claims;
     const [user] = await createDb(env)
       .select({ isAdmin: users.isAdmin, email: users.email, bannedAt: users.bannedAt })
       .from(users)

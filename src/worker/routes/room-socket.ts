@@ -1,9 +1,9 @@
 import { Hono } from "hono";
-import { verifyAccessToken } from "../../lib/jwt";
 import { AppError } from "../../protocol/errors";
 import { IDENTITY_HEADERS } from "../../protocol/identity";
+import { sessionState } from "../auth/sessions";
 import { signTicket, TICKET_TTL_SECONDS, type TicketClaims, verifyTicket } from "../auth/ticket";
-import { bearerToken, requireUser, UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
+import { authenticate, requireUser, UNAUTHORIZED_CHALLENGE, unauthenticated } from "../middleware/auth";
 import { memberRole, roomStub } from "../rooms";
 import type { AppEnv } from "../types";
 
@@ -14,7 +14,12 @@ roomSocket.post("/api/rooms/:id/ws-ticket", requireUser, async (c) => {
   const userId = c.get("userId") as string;
   const roomId = c.req.param("id").toLowerCase();
   if (!(await memberRole(c.env, roomId, userId))) throw new AppError(404, "not_found", "Room not found");
-  const ticket = await signTicket(c.env, userId, roomId, c.get("tokenExpiresAt") as number);
+  const ticket = await signTicket(c.env, {
+    userId,
+    roomId,
+    sessionId: c.get("sessionId") as string,
+    accessExpiresAt: c.get("tokenExpiresAt") as number,
+  });
   c.header("cache-control", "no-store");
   return c.json({ ticket, expiresIn: TICKET_TTL_SECONDS });
 });
@@ -30,24 +35,30 @@ roomSocket.get("/api/rooms/:id/ws", checkOrigin, async (c) => {
   let ticket: TicketClaims | null = null;
   let userId: string;
   let tokenExpiresAt: number;
-  try {
-    if (ticketText) {
+  if (ticketText) {
+    try {
       ticket = await verifyTicket(c.env, ticketText, roomId);
-      userId = ticket.userId;
-      tokenExpiresAt = ticket.accessExpiresAt;
-    } else if (c.get("userId") && c.get("tokenExpiresAt")) {
-      // apiRateLimit already verified this request's bearer token.
-      userId = c.get("userId") as string;
-      tokenExpiresAt = c.get("tokenExpiresAt") as number;
-    } else {
-      const token = bearerToken(c.req.header("authorization"));
-      if (!token) throw new Error("no credential");
-      ({ userId, expiresAt: tokenExpiresAt } = await verifyAccessToken(c.env, token));
+    } catch {
+      throw new AppError(401, "unauthorized", "A valid access token or ticket is required", {
+        headers: UNAUTHORIZED_CHALLENGE,
+      });
     }
-  } catch {
-    throw new AppError(401, "unauthorized", "A valid access token or ticket is required", {
-      headers: UNAUTHORIZED_CHALLENGE,
-    });
+    // A ticket outlives nothing: minted just before a logout, it opens no socket after it.
+    const state = await sessionState(c.env, ticket.sessionId, ticket.userId);
+    if (state !== "live") throw unauthenticated(state === "banned" ? "banned" : "ended");
+    userId = ticket.userId;
+    tokenExpiresAt = ticket.accessExpiresAt;
+  } else {
+    const auth = await authenticate(c);
+    if (!auth.ok) {
+      throw auth.reason === "missing" || auth.reason === "invalid"
+        ? new AppError(401, "unauthorized", "A valid access token or ticket is required", {
+            headers: UNAUTHORIZED_CHALLENGE,
+          })
+        : unauthenticated(auth.reason);
+    }
+    userId = auth.claims.userId;
+    tokenExpiresAt = auth.claims.expiresAt;
   }
   c.set("userId", userId);
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {

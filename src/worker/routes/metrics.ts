@@ -11,6 +11,7 @@ import { activeRoomIds, fleetFigures, STATS_ROOMS } from "../admin/room-figures"
 import { verifyAccessToken } from "../auth/jwt";
 import { renderMetrics } from "../metrics-text";
 import { bearerToken } from "../middleware/auth";
+import { defineRoute, handle } from "../route";
 import type { AppEnv, Bindings } from "../types";
 
 export const metrics = new Hono<AppEnv>();
@@ -41,7 +42,15 @@ async function allowed(env: Bindings, token: string | null): Promise<boolean> {
   }
 }
 
-metrics.get("/metrics", async (c) => {
+const scrape = defineRoute({
+  method: "get",
+  path: "/metrics",
+  summary: "Prometheus metrics (off unless METRICS_ENABLED; METRICS_TOKEN or an admin token)",
+  tag: "meta",
+  auth: "own",
+  responses: { 200: { description: "Prometheus text format 0.0.4", contentType: "text/plain; version=0.0.4" } },
+});
+handle(metrics, scrape, async (c) => {
   if (!(await allowed(c.env, bearerToken(c.req.header("authorization"))))) {
     throw new AppError(404, "not_found", "No such route");
   }

@@ -61,6 +61,7 @@ export function handle<const S extends RouteSpec>(app: Hono<AppEnv>, spec: S, ha
       body: spec.body ? await jsonBody(c, spec.body) : undefined,
       member,
     } as RouteInput<S>;
+    // The guard has set what RouteEnv promises (the caller's id, and for users the token's expiry).
     return (await handler(c as unknown as Context<RouteEnv<S>>, input)) as Response;
   };
   // Hono's overloads type each handler count separately; a spread of them matches none.

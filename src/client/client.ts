@@ -6,21 +6,38 @@ import type { z } from "zod";
 import type { loginBody, registerBody } from "../protocol/auth";
 import type { SendMessage } from "../protocol/frames";
 import type { markReadBody, settingsPatch } from "../protocol/notifications";
+import type { announcedReply, attachmentReply } from "../protocol/responses/attachments";
+import type { meReply, signedIn, tokens, userReply } from "../protocol/responses/auth";
+import type {
+  editedReply,
+  historyPage,
+  pinsReply,
+  resentReply,
+  searchReply,
+  sentReply,
+  threadReply,
+} from "../protocol/responses/messages";
+import type {
+  markedReadReply,
+  notificationsReply,
+  settingsReply,
+  subscribedReply,
+  vapidKeyReply,
+} from "../protocol/responses/notifications";
+import type {
+  invitedReply,
+  membersReply,
+  roomDetailReply,
+  roomListReply,
+  roomReply,
+  usersReply,
+  wsTicketReply,
+} from "../protocol/responses/rooms";
 import type { createRoomBody, updateRoomBody } from "../protocol/rooms";
 import { EdgechatError } from "./errors";
 import { RoomConnection, type RoomConnectionOptions } from "./room-connection";
 import { defaultSocketFactory, type SocketFactory } from "./transport";
-import type {
-  Attachment,
-  HistoryPage,
-  Member,
-  MessageView,
-  NotificationView,
-  Room,
-  RoomListItem,
-  Session,
-  User,
-} from "./types";
+import type { Session, User } from "./types";
 
 export interface ClientOptions {
   /** Where the worker is, e.g. https://chat.example.com (no trailing slash needed). */
@@ -35,11 +52,9 @@ export interface ClientOptions {
   refreshMarginMs?: number;
 }
 
-interface TokenAnswer {
-  accessToken: string;
-  refreshToken: string;
-  expiresIn: number;
-}
+/** What a route answers, as its declared response schema says. */
+type Reply<S extends z.ZodType> = z.infer<S>;
+type TokenAnswer = Reply<typeof tokens>;
 
 type Query = Record<string, string | number | boolean | undefined>;
 
@@ -70,13 +85,13 @@ export class EdgechatClient {
   // --- accounts -----------------------------------------------------------------------------------
 
   async register(input: z.input<typeof registerBody>): Promise<User> {
-    const r = await this.request<{ user: User } & TokenAnswer>("POST", "/api/auth/register", input, { auth: false });
+    const r = await this.request<Reply<typeof signedIn>>("POST", "/api/auth/register", input, { auth: false });
     this.setSession(r);
     return r.user;
   }
 
   async login(input: z.input<typeof loginBody>): Promise<User> {
-    const r = await this.request<{ user: User } & TokenAnswer>("POST", "/api/auth/login", input, { auth: false });
+    const r = await this.request<Reply<typeof signedIn>>("POST", "/api/auth/login", input, { auth: false });
     this.setSession(r);
     return r.user;
   }
@@ -196,90 +211,75 @@ export class EdgechatClient {
   // --- REST, grouped as the API is ---------------------------------------------------------------
 
   readonly me = {
-    get: () => this.request<{ user: User; unreadNotifications: number }>("GET", "/api/auth/me"),
-    update: (displayName: string) => this.request<{ user: User }>("PATCH", "/api/auth/me", { displayName }),
+    get: () => this.request<Reply<typeof meReply>>("GET", "/api/auth/me"),
+    update: (displayName: string) => this.request<Reply<typeof userReply>>("PATCH", "/api/auth/me", { displayName }),
   };
 
   readonly rooms = {
     create: (input: z.input<typeof createRoomBody>) =>
-      this.request<{ room: Room }>("POST", "/api/rooms", input).then((r) => r.room),
+      this.request<Reply<typeof roomReply>>("POST", "/api/rooms", input).then((r) => r.room),
     direct: (userId: string) =>
-      this.request<{ room: Room }>("POST", "/api/rooms/direct", { userId }).then((r) => r.room),
+      this.request<Reply<typeof roomReply>>("POST", "/api/rooms/direct", { userId }).then((r) => r.room),
     list: (query: { cursor?: string; limit?: number } = {}) =>
-      this.request<{ rooms: RoomListItem[]; nextCursor: string | null }>("GET", "/api/rooms", undefined, { query }),
-    get: (id: string) => this.request<{ room: Room }>("GET", `/api/rooms/${id}`).then((r) => r.room),
+      this.request<Reply<typeof roomListReply>>("GET", "/api/rooms", undefined, { query }),
+    get: (id: string) => this.request<Reply<typeof roomDetailReply>>("GET", `/api/rooms/${id}`).then((r) => r.room),
     update: (id: string, input: z.input<typeof updateRoomBody>) =>
-      this.request<{ room: Room }>("PATCH", `/api/rooms/${id}`, input).then((r) => r.room),
-    join: (id: string) => this.request<{ room: Room }>("POST", `/api/rooms/${id}/join`).then((r) => r.room),
+      this.request<Reply<typeof roomReply>>("PATCH", `/api/rooms/${id}`, input).then((r) => r.room),
+    join: (id: string) => this.request<Reply<typeof roomReply>>("POST", `/api/rooms/${id}/join`).then((r) => r.room),
     leave: (id: string) => this.request<void>("POST", `/api/rooms/${id}/leave`),
     members: (id: string) =>
-      this.request<{ members: Member[] }>("GET", `/api/rooms/${id}/members`).then((r) => r.members),
+      this.request<Reply<typeof membersReply>>("GET", `/api/rooms/${id}/members`).then((r) => r.members),
     invite: (id: string, userId: string, role?: "admin" | "member") =>
-      this.request<unknown>("POST", `/api/rooms/${id}/members`, { userId, ...(role ? { role } : {}) }),
+      this.request<Reply<typeof invitedReply>>("POST", `/api/rooms/${id}/members`, {
+        userId,
+        ...(role ? { role } : {}),
+      }),
     removeMember: (id: string, userId: string) => this.request<void>("DELETE", `/api/rooms/${id}/members/${userId}`),
-    pins: (id: string) =>
-      this.request<{ pins: { message: MessageView; pinnedBy: string | null; pinnedAt: string }[] }>(
-        "GET",
-        `/api/rooms/${id}/pins`,
-      ),
+    pins: (id: string) => this.request<Reply<typeof pinsReply>>("GET", `/api/rooms/${id}/pins`),
   };
 
   readonly messages = {
     history: (roomId: string, query: { before?: number; after?: number; limit?: number } = {}) =>
-      this.request<HistoryPage>("GET", `/api/rooms/${roomId}/messages`, undefined, { query }),
+      this.request<Reply<typeof historyPage>>("GET", `/api/rooms/${roomId}/messages`, undefined, { query }),
+    /** A resend of an accepted clientMsgId answers `duplicate: true` with the first message. */
     send: (roomId: string, input: SendMessage) =>
-      this.request<{ message: MessageView; duplicate?: true }>("POST", `/api/rooms/${roomId}/messages`, input),
+      this.request<Reply<typeof sentReply> | Reply<typeof resentReply>>("POST", `/api/rooms/${roomId}/messages`, input),
     edit: (roomId: string, seq: number, body: string) =>
-      this.request<{ seq: number; body: string }>("PATCH", `/api/messages/${roomId}/${seq}`, { body }),
+      this.request<Reply<typeof editedReply>>("PATCH", `/api/messages/${roomId}/${seq}`, { body }),
     delete: (roomId: string, seq: number) => this.request<void>("DELETE", `/api/messages/${roomId}/${seq}`),
-    read: (roomId: string, seq: number) => this.request<unknown>("POST", `/api/rooms/${roomId}/read`, { seq }),
+    read: (roomId: string, seq: number) => this.request<void>("POST", `/api/rooms/${roomId}/read`, { seq }),
     react: (roomId: string, seq: number, emoji: string) =>
-      this.request<unknown>("POST", `/api/messages/${roomId}/${seq}/reactions`, { emoji }),
+      this.request<void>("POST", `/api/messages/${roomId}/${seq}/reactions`, { emoji }),
     unreact: (roomId: string, seq: number, emoji: string) =>
-      this.request<unknown>("DELETE", `/api/messages/${roomId}/${seq}/reactions/${encodeURIComponent(emoji)}`),
-    pin: (roomId: string, seq: number) => this.request<unknown>("POST", `/api/messages/${roomId}/${seq}/pin`),
-    unpin: (roomId: string, seq: number) => this.request<unknown>("DELETE", `/api/messages/${roomId}/${seq}/pin`),
+      this.request<void>("DELETE", `/api/messages/${roomId}/${seq}/reactions/${encodeURIComponent(emoji)}`),
+    pin: (roomId: string, seq: number) => this.request<void>("POST", `/api/messages/${roomId}/${seq}/pin`),
+    unpin: (roomId: string, seq: number) => this.request<void>("DELETE", `/api/messages/${roomId}/${seq}/pin`),
     thread: (roomId: string, seq: number, query: { after?: number; limit?: number } = {}) =>
-      this.request<{ root: MessageView; replies: MessageView[]; nextAfter: number | null }>(
-        "GET",
-        `/api/messages/${roomId}/${seq}/thread`,
-        undefined,
-        { query },
-      ),
+      this.request<Reply<typeof threadReply>>("GET", `/api/messages/${roomId}/${seq}/thread`, undefined, { query }),
     search: (query: { q: string; roomId?: string; cursor?: string; limit?: number }) =>
-      this.request<{ results: { message: MessageView; snippet: string }[]; nextCursor: string | null }>(
-        "GET",
-        "/api/search",
-        undefined,
-        { query },
-      ),
+      this.request<Reply<typeof searchReply>>("GET", "/api/search", undefined, { query }),
   };
 
   readonly users = {
     search: (q: string, limit?: number) =>
-      this.request<{ users: { id: string; displayName: string }[] }>("GET", "/api/users", undefined, {
-        query: { q, limit },
-      }).then((r) => r.users),
+      this.request<Reply<typeof usersReply>>("GET", "/api/users", undefined, { query: { q, limit } }).then(
+        (r) => r.users,
+      ),
   };
 
   readonly notifications = {
     list: (query: { cursor?: string; limit?: number; unread?: boolean } = {}) =>
-      this.request<{ notifications: NotificationView[]; unread: number; nextCursor: string | null }>(
-        "GET",
-        "/api/notifications",
-        undefined,
-        { query },
-      ),
+      this.request<Reply<typeof notificationsReply>>("GET", "/api/notifications", undefined, { query }),
     markRead: (input: z.input<typeof markReadBody>) =>
-      this.request<{ updated: number; unread: number }>("POST", "/api/notifications/read", input),
-    settings: () => this.request<{ settings: unknown }>("GET", "/api/me/notification-settings"),
+      this.request<Reply<typeof markedReadReply>>("POST", "/api/notifications/read", input),
+    settings: () => this.request<Reply<typeof settingsReply>>("GET", "/api/me/notification-settings"),
     updateSettings: (input: z.input<typeof settingsPatch>) =>
-      this.request<{ settings: unknown }>("PATCH", "/api/me/notification-settings", input),
+      this.request<Reply<typeof settingsReply>>("PATCH", "/api/me/notification-settings", input),
   };
 
   readonly push = {
     vapidPublicKey: () =>
-      this.request<{ publicKey: string }>("GET", "/api/push/vapid-public-key", undefined, { auth: false }),
+      this.request<Reply<typeof vapidKeyReply>>("GET", "/api/push/vapid-public-key", undefined, { auth: false }),
     /**
      * Pass `subscription.toJSON()` from `pushManager.subscribe(...)`. A 409 `conflict` means the endpoint is
      * registered with other keys (another account's subscription): `unsubscribe()` it and subscribe again.
@@ -288,8 +288,7 @@ export class EdgechatClient {
       endpoint: string;
       keys: { p256dh: string; auth: string };
       expirationTime?: number | null;
-    }) =>
-      this.request<{ subscription: { id: string; endpoint: string } }>("POST", "/api/push/subscriptions", subscription),
+    }) => this.request<Reply<typeof subscribedReply>>("POST", "/api/push/subscriptions", subscription),
     unsubscribe: (id: string) => this.request<void>("DELETE", `/api/push/subscriptions/${id}`),
   };
 
@@ -299,7 +298,7 @@ export class EdgechatClient {
       roomId: string,
       file: { filename: string; contentType: string; bytes: NonNullable<RequestInit["body"]>; size: number },
     ) => {
-      const { attachment } = await this.request<{ attachment: Attachment }>(
+      const { attachment } = await this.request<Reply<typeof announcedReply>>(
         "POST",
         `/api/rooms/${roomId}/attachments`,
         {
@@ -308,7 +307,7 @@ export class EdgechatClient {
           size: file.size,
         },
       );
-      const done = await this.request<{ attachment: Attachment }>("PUT", attachment.uploadUrl, undefined, {
+      const done = await this.request<Reply<typeof attachmentReply>>("PUT", attachment.uploadUrl, undefined, {
         raw: file.bytes,
         contentType: file.contentType,
       });
@@ -318,7 +317,7 @@ export class EdgechatClient {
   };
 
   /** A single-use ticket for the room's WebSocket (what RoomConnection uses). */
-  wsTicket(roomId: string): Promise<{ ticket: string; expiresIn: number }> {
+  wsTicket(roomId: string): Promise<Reply<typeof wsTicketReply>> {
     return this.request("POST", `/api/rooms/${roomId}/ws-ticket`);
   }
 

@@ -1,81 +1,33 @@
-/** Shapes the REST API answers with (the server's zod schemas type the requests). */
-import type { AttachmentRef, MessageView } from "../protocol/frames";
+/**
+ * Shapes the REST API answers with, inferred from the response schemas the server's routes declare
+ * (src/protocol/responses), so the SDK cannot drift from what is served and documented.
+ */
+import type { z } from "zod";
+import type { attachment } from "../protocol/responses/attachments";
+import type { signedIn, tokens, user } from "../protocol/responses/auth";
+import type { attachmentRef, historyPage, messageView } from "../protocol/responses/messages";
+import type { notificationSettings, notificationView } from "../protocol/responses/notifications";
+import type { member, room, roomDetail, roomListItem } from "../protocol/responses/rooms";
 
-export type { AttachmentRef, MessageView };
+export type User = z.infer<typeof user>;
+export type SignedIn = z.infer<typeof signedIn>;
+export type Tokens = z.infer<typeof tokens>;
+export type Room = z.infer<typeof room>;
+export type Role = Room["role"];
+export type RoomDetail = z.infer<typeof roomDetail>;
+export type RoomListItem = z.infer<typeof roomListItem>;
+export type Member = z.infer<typeof member>;
+export type MessageView = z.infer<typeof messageView>;
+export type AttachmentRef = z.infer<typeof attachmentRef>;
+export type HistoryPage = z.infer<typeof historyPage>;
+export type NotificationView = z.infer<typeof notificationView>;
+export type NotificationSettings = z.infer<typeof notificationSettings>;
+export type Attachment = z.infer<typeof attachment>;
 
-export interface User {
-  id: string;
-  email: string;
-  displayName: string;
-  createdAt: string;
-}
-
+/** What the SDK keeps between runs (see ClientOptions.onSession); not a server shape. */
 export interface Session {
   accessToken: string;
   refreshToken: string;
   /** Epoch ms when the access token expires. */
   expiresAt: number;
-}
-
-export type Role = "owner" | "admin" | "member";
-
-export interface Room {
-  id: string;
-  kind: "group" | "direct";
-  name: string | null;
-  topic: string | null;
-  isPublic: boolean;
-  lastSeq: number;
-  role: Role;
-  createdAt: string;
-  memberCount?: number;
-}
-
-export interface RoomListItem extends Room {
-  unread: number;
-  lastMessage: MessageView | null;
-}
-
-export interface Member {
-  userId: string;
-  displayName: string;
-  role: Role;
-  joinedAt: string;
-  lastReadSeq: number;
-}
-
-export interface HistoryPage {
-  messages: MessageView[];
-  /** Pass back as `before` for older pages (newest-first), or `after` for forward pages. */
-  nextBefore?: number | null;
-  nextAfter?: number | null;
-}
-
-export interface NotificationView {
-  id: string;
-  kind: "digest" | "mention" | "direct";
-  roomId: string;
-  roomName: string | null;
-  firstSeq: number;
-  lastSeq: number;
-  messageCount: number;
-  senders: { id: string; displayName: string }[];
-  text: string;
-  preview: string;
-  pending: boolean;
-  read: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Attachment {
-  id: string;
-  roomId: string;
-  filename: string;
-  contentType: string;
-  size: number;
-  sha256: string | null;
-  state: "pending" | "uploaded" | "sent" | "deleted";
-  uploadUrl: string;
-  url: string;
 }

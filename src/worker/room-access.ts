@@ -16,8 +16,8 @@ export function notFound(): AppError {
  * The room and the caller's role, or 404 for anyone who is not a member (or is banned): a non-member
  * cannot tell a room they may not see from one that does not exist.
  */
-export async function membership(
-  c: Context<AppEnv>,
+export async function membership<E extends AppEnv>(
+  c: Context<E>,
   roomId: string,
 ): Promise<{ room: Room; role: Role; actor: Actor }> {
   const userId = c.get("userId") as string;

@@ -17,3 +17,13 @@ export interface AppEnv {
     tokenExpiresAt?: number;
   };
 }
+
+/** What a route behind requireAdmin sees: the caller is known. */
+export interface AdminEnv extends AppEnv {
+  Variables: AppEnv["Variables"] & { userId: string };
+}
+
+/** What a route behind requireUser sees: the caller and their access token's expiry are known. */
+export interface UserEnv extends AppEnv {
+  Variables: AppEnv["Variables"] & { userId: string; tokenExpiresAt: number };
+}

@@ -13,29 +13,47 @@ import { logJson } from "../../lib/log";
 import { redisConfigured, withRedis } from "../../lib/redis";
 import { banBody, deadLettersQuery, userLookupQuery } from "../../protocol/admin";
 import { AppError } from "../../protocol/errors";
-import { isAdmin, requireAdmin } from "../admin/access";
+import { idPath } from "../../protocol/params";
+import {
+  adminRoom,
+  adminStats,
+  adminUserDetail,
+  adminUserReply,
+  deadLettersReply,
+} from "../../protocol/responses/admin";
+import { isAdmin } from "../admin/access";
 import { activeRoomIds, fleetFigures, roomFigures, STATS_ROOMS } from "../admin/room-figures";
 import { deleteRoomFiles } from "../attachments/sweep";
 import { bannedKey } from "../auth/sessions";
 import { decodeCursor, encodeCursor } from "../cursor";
-import { ADMIN_ROUTES, openApiDocument } from "../openapi";
+import { openApiDocument } from "../openapi";
 import { disconnectEverywhere, roomStub } from "../rooms";
+import { defineRoute, handle } from "../route";
 import type { AppEnv, Bindings } from "../types";
-import { jsonBody, queryParams } from "../validation";
 
+// Every route here is declared with auth "admin": requireAdmin answers anyone else exactly as an
+// unknown path is answered.
 export const adminRoutes = new Hono<AppEnv>();
-adminRoutes.use("/api/admin/*", requireAdmin);
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const adminDocument = defineRoute({
+  method: "get",
+  path: "/api/admin/openapi.json",
+  summary: "This document",
+  tag: "admin",
+  auth: "admin",
+  responses: { 200: { description: "OpenAPI 3.1 document of the admin routes", contentType: "application/json" } },
+});
+handle(adminRoutes, adminDocument, (c) => c.json(openApiDocument("admin")));
 
-function idParam(value: string, what: string): string {
-  if (!UUID.test(value)) throw new AppError(404, "not_found", `${what} not found`);
-  return value.toLowerCase();
-}
-
-adminRoutes.get("/api/admin/openapi.json", (c) => c.json(openApiDocument(ADMIN_ROUTES)));
-
-adminRoutes.get("/api/admin/stats", async (c) => {
+const stats = defineRoute({
+  method: "get",
+  path: "/api/admin/stats",
+  summary: "Users, rooms, messages per hour (24 h), live sockets in recently active rooms",
+  tag: "admin",
+  auth: "admin",
+  responses: { 200: { description: "Figures", schema: adminStats } },
+});
+handle(adminRoutes, stats, async (c) => {
   const db = createDb(c.env);
   const [[totals], perHour, active] = await db.batch([
     db
@@ -57,6 +75,7 @@ adminRoutes.get("/api/admin/stats", async (c) => {
       .orderBy(sql`1`),
     activeRoomIds(db),
   ]);
+  if (!totals) throw new Error("The totals query answered no row");
   const sampled = active.slice(0, STATS_ROOMS).map((r) => r.id);
   const { sockets, unreachable } = await fleetFigures(c.env, sampled);
   const live = { sockets, unreachable };
@@ -67,8 +86,21 @@ adminRoutes.get("/api/admin/stats", async (c) => {
   });
 });
 
-adminRoutes.get("/api/admin/rooms/:id", async (c) => {
-  const id = idParam(c.req.param("id"), "Room");
+const ROOM_NOT_FOUND = "Room not found";
+const USER_NOT_FOUND = "User not found";
+
+const inspectRoom = defineRoute({
+  method: "get",
+  path: "/api/admin/rooms/:id",
+  summary: "A room: live sockets, last seq, outbox depth and oldest age, Redis buffer, throttle hits",
+  tag: "admin",
+  auth: "admin",
+  params: idPath,
+  paramsError: ROOM_NOT_FOUND,
+  responses: { 200: { description: "Room figures", schema: adminRoom } },
+});
+handle(adminRoutes, inspectRoom, async (c, { params }) => {
+  const id = params.id.toLowerCase();
   const db = createDb(c.env);
   const [room] = await db
     .select({
@@ -98,8 +130,18 @@ adminRoutes.get("/api/admin/rooms/:id", async (c) => {
   });
 });
 
-adminRoutes.delete("/api/admin/rooms/:id", async (c) => {
-  const id = idParam(c.req.param("id"), "Room");
+const deleteRoom = defineRoute({
+  method: "delete",
+  path: "/api/admin/rooms/:id",
+  summary: "Delete a room",
+  tag: "admin",
+  auth: "admin",
+  params: idPath,
+  paramsError: ROOM_NOT_FOUND,
+  responses: { 204: { description: "Deleted, with its files; its sockets closed" } },
+});
+handle(adminRoutes, deleteRoom, async (c, { params }) => {
+  const id = params.id.toLowerCase();
   const [deleted] = await createDb(c.env).delete(rooms).where(eq(rooms.id, id)).returning({ id: rooms.id });
   if (!deleted) throw new AppError(404, "not_found", "Room not found");
   // Files before the object: once the row is gone a retry answers 404, so nothing after this point may
@@ -145,18 +187,46 @@ async function userDetail(env: Bindings, where: SQL | undefined) {
   return { user: userView(env, user), rooms: memberships };
 }
 
-adminRoutes.get("/api/admin/users", async (c) => {
-  const { email } = queryParams(c, userLookupQuery);
+const findUser = defineRoute({
+  method: "get",
+  path: "/api/admin/users",
+  summary: "Find a user by email",
+  tag: "admin",
+  auth: "admin",
+  query: userLookupQuery,
+  responses: { 200: { description: "The user and their rooms", schema: adminUserDetail } },
+});
+handle(adminRoutes, findUser, async (c, { query: { email } }) => {
   return c.json(await userDetail(c.env, sql`lower(${users.email}) = lower(${email})`));
 });
 
-adminRoutes.get("/api/admin/users/:id", async (c) => {
-  return c.json(await userDetail(c.env, eq(users.id, idParam(c.req.param("id"), "User"))));
+const getUser = defineRoute({
+  method: "get",
+  path: "/api/admin/users/:id",
+  summary: "A user and their rooms",
+  tag: "admin",
+  auth: "admin",
+  params: idPath,
+  paramsError: USER_NOT_FOUND,
+  responses: { 200: { description: "The user and their rooms", schema: adminUserDetail } },
+});
+handle(adminRoutes, getUser, async (c, { params }) => {
+  return c.json(await userDetail(c.env, eq(users.id, params.id.toLowerCase())));
 });
 
-adminRoutes.post("/api/admin/users/:id/ban", async (c) => {
-  const id = idParam(c.req.param("id"), "User");
-  const { reason } = await jsonBody(c, banBody);
+const ban = defineRoute({
+  method: "post",
+  path: "/api/admin/users/:id/ban",
+  summary: "Ban: refuse login and tokens, close sockets",
+  tag: "admin",
+  auth: "admin",
+  params: idPath,
+  paramsError: USER_NOT_FOUND,
+  body: banBody,
+  responses: { 200: { description: "The banned user", schema: adminUserReply } },
+});
+handle(adminRoutes, ban, async (c, { params, body: { reason } }) => {
+  const id = params.id.toLowerCase();
   if (id === c.get("userId")) throw new AppError(409, "conflict", "Admins cannot ban themselves");
   const db = createDb(c.env);
   const [[user]] = await db.batch([
@@ -183,8 +253,18 @@ adminRoutes.post("/api/admin/users/:id/ban", async (c) => {
   return c.json({ user: userView(c.env, user) });
 });
 
-adminRoutes.delete("/api/admin/users/:id/ban", async (c) => {
-  const id = idParam(c.req.param("id"), "User");
+const unban = defineRoute({
+  method: "delete",
+  path: "/api/admin/users/:id/ban",
+  summary: "Lift a ban",
+  tag: "admin",
+  auth: "admin",
+  params: idPath,
+  paramsError: USER_NOT_FOUND,
+  responses: { 200: { description: "The user", schema: adminUserReply } },
+});
+handle(adminRoutes, unban, async (c, { params }) => {
+  const id = params.id.toLowerCase();
   const [user] = await createDb(c.env)
     .update(users)
     .set({ bannedAt: null, banReason: null })
@@ -197,8 +277,16 @@ adminRoutes.delete("/api/admin/users/:id/ban", async (c) => {
 });
 
 /** Jobs that will not run again, newest first, and how many are still being retried. */
-adminRoutes.get("/api/admin/dead-letters", async (c) => {
-  const q = queryParams(c, deadLettersQuery);
+const listDeadLetters = defineRoute({
+  method: "get",
+  path: "/api/admin/dead-letters",
+  summary: "Jobs that will not run again, newest first, and how many are retrying",
+  tag: "admin",
+  auth: "admin",
+  query: deadLettersQuery,
+  responses: { 200: { description: "Dead letters", schema: deadLettersReply } },
+});
+handle(adminRoutes, listDeadLetters, async (c, { query: q }) => {
   const after = decodeCursor(q.cursor);
   const db = createDb(c.env);
   const [rows, [retrying]] = await db.batch([

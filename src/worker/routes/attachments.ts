@@ -14,21 +14,22 @@ import {
   sanitizeFilename,
 } from "../../lib/attachment-policy";
 import { AppError } from "../../protocol/errors";
+import { idPath } from "../../protocol/params";
+import { announcedReply, attachmentReply } from "../../protocol/responses/attachments";
 import { createAttachmentBody } from "../../protocol/rooms";
 import { discardBody } from "../attachments/discard";
 import { streamToR2, UploadIncomplete, UploadTooLarge } from "../attachments/store";
 import { requireUser } from "../middleware/auth";
-import { membership } from "../room-access";
 import { memberRole, roomStub } from "../rooms";
+import { defineRoute, handle } from "../route";
 import type { AppEnv, Bindings } from "../types";
-import { jsonBody } from "../validation";
 
 export const attachmentRoutes = new Hono<AppEnv>();
 attachmentRoutes.use("/api/attachments/*", requireUser);
 attachmentRoutes.use("/api/rooms/:id/attachments", requireUser);
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const notFound = () => new AppError(404, "not_found", "Attachment not found");
+const NOT_FOUND = "Attachment not found";
+const notFound = () => new AppError(404, "not_found", NOT_FOUND);
 
 function view(a: Attachment) {
   return {
@@ -45,9 +46,17 @@ function view(a: Attachment) {
   };
 }
 
-attachmentRoutes.post("/api/rooms/:id/attachments", async (c) => {
-  const { room } = await membership(c, c.req.param("id"));
-  const body = await jsonBody(c, createAttachmentBody);
+const announceFile = defineRoute({
+  method: "post",
+  path: "/api/rooms/:id/attachments",
+  summary: "Announce a file (name, type, size); answers the id and the URL to PUT the bytes to",
+  tag: "attachments",
+  member: "id",
+  params: idPath,
+  body: createAttachmentBody,
+  responses: { 201: { description: "The attachment and where to upload it", schema: announcedReply } },
+});
+handle(attachmentRoutes, announceFile, async (c, { member: { room }, body }) => {
   const policy = attachmentPolicy(c.env);
   const contentType = mediaType(body.contentType);
   if (!policy.types.has(contentType)) {
@@ -64,7 +73,7 @@ attachmentRoutes.post("/api/rooms/:id/attachments", async (c) => {
     .values({
       id,
       roomId: room.id,
-      uploaderId: c.get("userId") as string,
+      uploaderId: c.get("userId"),
       filename: sanitizeFilename(body.filename),
       contentType,
       size: body.size,
@@ -75,8 +84,17 @@ attachmentRoutes.post("/api/rooms/:id/attachments", async (c) => {
   return c.json({ attachment: view(row), upload: { method: "PUT", url: view(row).uploadUrl } }, 201);
 });
 
-attachmentRoutes.put("/api/attachments/:id/content", async (c) => {
-  const id = c.req.param("id");
+const upload = defineRoute({
+  method: "put",
+  path: "/api/attachments/:id/content",
+  summary: "Upload the bytes (raw body with the announced Content-Type), streamed into R2",
+  tag: "attachments",
+  params: idPath,
+  // Refused before the body is touched: wrangler dev's own middleware drains an untouched body.
+  paramsError: NOT_FOUND,
+  responses: { 200: { description: "The attachment with its sha256", schema: attachmentReply } },
+});
+handle(attachmentRoutes, upload, async (c, { params: { id } }) => {
   const discardLimit = attachmentPolicy(c.env).maxBytes;
   // Every refusal drains the body first: a cancelled one broke wrangler dev's proxy (see discard.ts).
   const refuse = async (problem: AppError): Promise<never> => {
@@ -84,8 +102,7 @@ attachmentRoutes.put("/api/attachments/:id/content", async (c) => {
     await discardBody(c.req.raw.body, declared > discardLimit ? 0 : discardLimit);
     throw problem;
   };
-  if (!UUID.test(id)) return refuse(notFound());
-  const me = c.get("userId") as string;
+  const me = c.get("userId");
   const db = createDb(c.env);
   const [row] = await db
     .select()
@@ -151,10 +168,22 @@ function uploadProblem(
   return null;
 }
 
-attachmentRoutes.get("/api/attachments/:id", async (c) => {
-  const id = c.req.param("id");
-  if (!UUID.test(id)) throw notFound();
-  const me = c.get("userId") as string;
+const download = defineRoute({
+  method: "get",
+  path: "/api/attachments/:id",
+  summary: "Download (members of the room only), with Range and ETag",
+  tag: "attachments",
+  params: idPath,
+  paramsError: NOT_FOUND,
+  responses: {
+    200: { description: "The file", contentType: "application/octet-stream" },
+    206: { description: "The requested range", contentType: "application/octet-stream" },
+    304: { description: "Not modified (If-None-Match)" },
+    416: { description: "Range not satisfiable" },
+  },
+});
+handle(attachmentRoutes, download, async (c, { params: { id } }) => {
+  const me = c.get("userId");
   const [row] = await createDb(c.env).select().from(attachments).where(eq(attachments.id, id)).limit(1);
   // Visible to the room's members once sent; before that only to its uploader.
   const visible = row && (row.state === "sent" || (row.state === "uploaded" && row.uploaderId === me));

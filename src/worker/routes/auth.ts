@@ -8,14 +8,15 @@ import { signAccessToken } from "../../lib/jwt";
 import { logJson } from "../../lib/log";
 import { loginBody, refreshBody, registerBody, updateMeBody } from "../../protocol/auth";
 import { AppError } from "../../protocol/errors";
+import { meReply, signedIn, tokens as tokensReply, userReply } from "../../protocol/responses/auth";
 import { decoyHash, hashPassword, verifyPassword } from "../auth/password";
 import { rotateRefreshToken, sessionOf, startSession } from "../auth/refresh-tokens";
 import { revokeSession } from "../auth/sessions";
 import { requireUser, UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
 import { unreadFor } from "../notify/views";
 import { disconnectEverywhere } from "../rooms";
+import { defineRoute, handle } from "../route";
 import type { AppEnv, Bindings } from "../types";
-import { jsonBody } from "../validation";
 
 export const auth = new Hono<AppEnv>();
 
@@ -39,8 +40,16 @@ function unauthorized(message: string): AppError {
   return new AppError(401, "unauthorized", message, { headers: UNAUTHORIZED_CHALLENGE });
 }
 
-auth.post("/api/auth/register", async (c) => {
-  const body = await jsonBody(c, registerBody);
+const register = defineRoute({
+  method: "post",
+  path: "/api/auth/register",
+  summary: "Create an account and sign in",
+  tag: "auth",
+  auth: "none",
+  body: registerBody,
+  responses: { 201: { description: "The account and its tokens", schema: signedIn } },
+});
+handle(auth, register, async (c, { body }) => {
   const db = createDb(c.env);
   const passwordHash = await hashPassword(body.password, c.env.PASSWORD_PEPPER);
   const inserted = await db
@@ -58,8 +67,16 @@ auth.post("/api/auth/register", async (c) => {
   return c.json({ user: publicUser(user), ...(await tokens(c.env, db, user.id)) }, 201);
 });
 
-auth.post("/api/auth/login", async (c) => {
-  const body = await jsonBody(c, loginBody);
+const login = defineRoute({
+  method: "post",
+  path: "/api/auth/login",
+  summary: "Sign in",
+  tag: "auth",
+  auth: "none",
+  body: loginBody,
+  responses: { 200: { description: "The account and its tokens", schema: signedIn } },
+});
+handle(auth, login, async (c, { body }) => {
   const db = createDb(c.env);
   const [user] = await db.select().from(users).where(sql`lower(${users.email}) = lower(${body.email})`).limit(1);
   // Unknown emails cost a hash check too, so timing does not reveal which accounts exist.
@@ -75,8 +92,16 @@ auth.post("/api/auth/login", async (c) => {
   return c.json({ user: publicUser(user), ...(await tokens(c.env, db, user.id)) });
 });
 
-auth.post("/api/auth/refresh", async (c) => {
-  const { refreshToken } = await jsonBody(c, refreshBody);
+const refresh = defineRoute({
+  method: "post",
+  path: "/api/auth/refresh",
+  summary: "Rotate a refresh token for new tokens",
+  tag: "auth",
+  auth: "none",
+  body: refreshBody,
+  responses: { 200: { description: "New tokens; the old refresh token no longer works", schema: tokensReply } },
+});
+handle(auth, refresh, async (c, { body: { refreshToken } }) => {
   const db = createDb(c.env);
   const rotated = await rotateRefreshToken(db, refreshToken);
   if (!rotated.ok) {
@@ -99,8 +124,16 @@ auth.post("/api/auth/refresh", async (c) => {
   });
 });
 
-auth.post("/api/auth/logout", async (c) => {
-  const { refreshToken } = await jsonBody(c, refreshBody);
+const logout = defineRoute({
+  method: "post",
+  path: "/api/auth/logout",
+  summary: "Revoke the session and close its sockets",
+  tag: "auth",
+  auth: "none",
+  body: refreshBody,
+  responses: { 204: { description: "Signed out (also for an unknown or used token)" } },
+});
+handle(auth, logout, async (c, { body: { refreshToken } }) => {
   const db = createDb(c.env);
   const session = await sessionOf(db, refreshToken);
   if (session) {
@@ -111,8 +144,15 @@ auth.post("/api/auth/logout", async (c) => {
   return c.body(null, 204);
 });
 
-auth.get("/api/auth/me", requireUser, async (c) => {
-  const me = c.get("userId") as string;
+const getMe = defineRoute({
+  method: "get",
+  path: "/api/auth/me",
+  summary: "My account and my unread notification count",
+  tag: "auth",
+  responses: { 200: { description: "My account", schema: meReply } },
+});
+handle(auth, getMe, async (c) => {
+  const me = c.get("userId");
   const db = createDb(c.env);
   const [[user], [unread]] = await db.batch([
     db.select().from(users).where(eq(users.id, me)).limit(1),
@@ -122,12 +162,19 @@ auth.get("/api/auth/me", requireUser, async (c) => {
   return c.json({ user: publicUser(user), unreadNotifications: unread?.n ?? 0 });
 });
 
-auth.patch("/api/auth/me", requireUser, async (c) => {
-  const body = await jsonBody(c, updateMeBody);
+const updateMe = defineRoute({
+  method: "patch",
+  path: "/api/auth/me",
+  summary: "Change my display name",
+  tag: "auth",
+  body: updateMeBody,
+  responses: { 200: { description: "My account", schema: userReply } },
+});
+handle(auth, updateMe, async (c, { body }) => {
   const [user] = await createDb(c.env)
     .update(users)
     .set({ displayName: body.displayName, updatedAt: new Date() })
-    .where(eq(users.id, c.get("userId") as string))
+    .where(eq(users.id, c.get("userId")))
     .returning();
   if (!user) throw unauthorized("Account no longer exists");
   return c.json({ user: publicUser(user) });

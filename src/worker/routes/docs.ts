@@ -1,16 +1,33 @@
 import { Hono } from "hono";
 import { openApiDocument } from "../openapi";
+import { defineRoute, handle } from "../route";
 import type { AppEnv } from "../types";
 
 export const docs = new Hono<AppEnv>();
 
-docs.get("/openapi.json", (c) => c.json(openApiDocument()));
+const document = defineRoute({
+  method: "get",
+  path: "/openapi.json",
+  summary: "This document",
+  tag: "meta",
+  auth: "none",
+  responses: { 200: { description: "OpenAPI 3.1 document", contentType: "application/json" } },
+});
+handle(docs, document, (c) => c.json(openApiDocument("public")));
 
 /**
  * A self-contained reference: reads /openapi.json, lists every operation with its schemas, and sends
  * requests with a token pasted into the page (kept in memory only, never stored).
  */
-docs.get("/docs", (c) => {
+const reference = defineRoute({
+  method: "get",
+  path: "/docs",
+  summary: "Interactive API reference",
+  tag: "meta",
+  auth: "none",
+  responses: { 200: { description: "HTML page", contentType: "text/html" } },
+});
+handle(docs, reference, (c) => {
   c.header("content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
   return c.html(PAGE);
 });

@@ -1,21 +1,32 @@
 import { and, asc, eq, ne } from "drizzle-orm";
 import { Hono } from "hono";
+import { z } from "zod";
 import { createDb } from "../../db/client";
 import { roomMembers, users } from "../../db/schema";
 import { logJson } from "../../lib/log";
 import { AppError } from "../../protocol/errors";
+import { idPath, uuidParam } from "../../protocol/params";
+import { invitedReply, membersReply } from "../../protocol/responses/rooms";
 import { inviteBody } from "../../protocol/rooms";
 import { requireUser } from "../middleware/auth";
-import { membership, ROLE_RANK, requireRole } from "../room-access";
+import { ROLE_RANK, requireRole } from "../room-access";
 import { roomStub } from "../rooms";
+import { defineRoute, handle } from "../route";
 import type { AppEnv, Bindings } from "../types";
-import { jsonBody } from "../validation";
 
 export const memberRoutes = new Hono<AppEnv>();
 memberRoutes.use("/api/rooms/*", requireUser);
 
-memberRoutes.get("/api/rooms/:id/members", async (c) => {
-  const { room } = await membership(c, c.req.param("id"));
+const listMembers = defineRoute({
+  method: "get",
+  path: "/api/rooms/:id/members",
+  summary: "Members and roles",
+  tag: "members",
+  member: "id",
+  params: idPath,
+  responses: { 200: { description: "Members, longest-standing first", schema: membersReply } },
+});
+handle(memberRoutes, listMembers, async (c, { member: { room } }) => {
   const rows = await createDb(c.env)
     .select({
       userId: users.id,
@@ -31,9 +42,17 @@ memberRoutes.get("/api/rooms/:id/members", async (c) => {
   return c.json({ members: rows.map((m) => ({ ...m, joinedAt: m.joinedAt.toISOString() })) });
 });
 
-memberRoutes.post("/api/rooms/:id/members", async (c) => {
-  const { room, role } = await membership(c, c.req.param("id"));
-  const body = await jsonBody(c, inviteBody);
+const invite = defineRoute({
+  method: "post",
+  path: "/api/rooms/:id/members",
+  summary: "Invite a member",
+  tag: "members",
+  member: "id",
+  params: idPath,
+  body: inviteBody,
+  responses: { 201: { description: "The new member", schema: invitedReply } },
+});
+handle(memberRoutes, invite, async (c, { member: { room, role }, body }) => {
   if (room.kind === "direct") throw new AppError(409, "conflict", "Direct rooms have exactly two members");
   requireRole(role, "admin", "invite members");
   const newRole = body.role ?? "member";
@@ -54,10 +73,18 @@ memberRoutes.post("/api/rooms/:id/members", async (c) => {
 });
 
 /** Owners remove anyone but themselves; admins remove members. Their open sockets close with 4003. */
-memberRoutes.delete("/api/rooms/:id/members/:userId", async (c) => {
-  const { room, role } = await membership(c, c.req.param("id"));
-  const target = c.req.param("userId");
-  const me = c.get("userId") as string;
+const removeMember = defineRoute({
+  method: "delete",
+  path: "/api/rooms/:id/members/:userId",
+  summary: "Remove a member",
+  tag: "members",
+  member: "id",
+  // The target's id is checked after the caller's role, so a plain member is refused the same way for any id.
+  params: z.object({ id: uuidParam, userId: z.string().meta({ format: "uuid" }) }),
+  responses: { 204: { description: "Removed; their sockets in the room closed with 4003" } },
+});
+handle(memberRoutes, removeMember, async (c, { member: { room, role }, params: { userId: target } }) => {
+  const me = c.get("userId");
   if (target === me) throw new AppError(409, "conflict", "Use POST /api/rooms/:id/leave to leave a room");
   requireRole(role, "admin", "remove members");
   const db = createDb(c.env);
@@ -77,9 +104,17 @@ memberRoutes.delete("/api/rooms/:id/members/:userId", async (c) => {
 });
 
 /** Leaving: an owner hands the room to the longest-standing admin, else member; direct rooms cannot be left. */
-memberRoutes.post("/api/rooms/:id/leave", async (c) => {
-  const { room, role } = await membership(c, c.req.param("id"));
-  const me = c.get("userId") as string;
+const leave = defineRoute({
+  method: "post",
+  path: "/api/rooms/:id/leave",
+  summary: "Leave a room",
+  tag: "rooms",
+  member: "id",
+  params: idPath,
+  responses: { 204: { description: "Left" } },
+});
+handle(memberRoutes, leave, async (c, { member: { room, role } }) => {
+  const me = c.get("userId");
   if (room.kind === "direct") throw new AppError(409, "conflict", "Direct rooms cannot be left");
   const db = createDb(c.env);
   if (role === "owner") {

@@ -4,15 +4,16 @@ import { createDb } from "../../db/client";
 import { toMessageView } from "../../db/message-view";
 import { messages, pins } from "../../db/schema";
 import { AppError, type ErrorCode } from "../../protocol/errors";
-import { editMessage, emoji, sendMessage } from "../../protocol/frames";
+import { editMessage, sendMessage } from "../../protocol/frames";
+import { idPath, messagePath, reactionPath } from "../../protocol/params";
+import { editedReply, historyPage, pinsReply, resentReply, sentReply } from "../../protocol/responses/messages";
 import type { CommandResult } from "../../protocol/room-rpc";
 import { historyQuery, reactionBody, readBody } from "../../protocol/rooms";
 import { readHistory } from "../history";
 import { requireUser } from "../middleware/auth";
-import { membership } from "../room-access";
 import { roomStub } from "../rooms";
+import { defineRoute, handle } from "../route";
 import type { AppEnv } from "../types";
-import { jsonBody, queryParams } from "../validation";
 
 export const messageRoutes = new Hono<AppEnv>();
 messageRoutes.use("/api/rooms/*", requireUser);
@@ -34,9 +35,17 @@ function changed(result: CommandResult): void {
   if (result.status === "rejected") throw rejected(result);
 }
 
-messageRoutes.get("/api/rooms/:id/messages", async (c) => {
-  const { room } = await membership(c, c.req.param("id"));
-  const q = queryParams(c, historyQuery);
+const history = defineRoute({
+  method: "get",
+  path: "/api/rooms/:id/messages",
+  summary: "History, keyset pages on seq",
+  tag: "messages",
+  member: "id",
+  params: idPath,
+  query: historyQuery,
+  responses: { 200: { description: "Messages and the cursor", schema: historyPage } },
+});
+handle(messageRoutes, history, async (c, { member: { room }, query: q }) => {
   if (q.before !== undefined && q.after !== undefined) {
     throw new AppError(400, "validation_failed", "Use before or after, not both", {
       details: [{ field: "before", message: "conflicts with after" }],
@@ -56,9 +65,20 @@ messageRoutes.get("/api/rooms/:id/messages", async (c) => {
 });
 
 /** Sends through the room object: the same throttle, seq, idempotency and fan-out as a WebSocket send. */
-messageRoutes.post("/api/rooms/:id/messages", async (c) => {
-  const { room, actor } = await membership(c, c.req.param("id"));
-  const body = await jsonBody(c, sendMessage);
+const send = defineRoute({
+  method: "post",
+  path: "/api/rooms/:id/messages",
+  summary: "Send a message (idempotent on clientMsgId)",
+  tag: "messages",
+  member: "id",
+  params: idPath,
+  body: sendMessage,
+  responses: {
+    200: { description: "A resend: the message first sent with this clientMsgId", schema: resentReply },
+    201: { description: "The message", schema: sentReply },
+  },
+});
+handle(messageRoutes, send, async (c, { member: { room, actor }, body }) => {
   const result = await roomStub(c.env, room.id).command(actor, { type: "send", ...body });
   switch (result.status) {
     case "accepted":
@@ -81,74 +101,122 @@ messageRoutes.post("/api/rooms/:id/messages", async (c) => {
   }
 });
 
-messageRoutes.patch("/api/messages/:roomId/:seq", async (c) => {
-  const { room, actor } = await membership(c, c.req.param("roomId"));
-  const seq = seqParam(c.req.param("seq"));
-  const { body } = await jsonBody(c, editMessage.pick({ body: true }));
+const NO_SUCH_MESSAGE = "No such message";
+
+const edit = defineRoute({
+  method: "patch",
+  path: "/api/messages/:roomId/:seq",
+  summary: "Edit my message",
+  tag: "messages",
+  member: "roomId",
+  params: messagePath,
+  paramsError: NO_SUCH_MESSAGE,
+  body: editMessage.pick({ body: true }),
+  responses: { 200: { description: "The new text", schema: editedReply } },
+});
+handle(messageRoutes, edit, async (c, { member: { room, actor }, params: { seq }, body: { body } }) => {
   changed(await roomStub(c.env, room.id).command(actor, { type: "edit", seq, body }));
   return c.json({ seq, body });
 });
 
-messageRoutes.delete("/api/messages/:roomId/:seq", async (c) => {
-  const { room, actor } = await membership(c, c.req.param("roomId"));
-  changed(await roomStub(c.env, room.id).command(actor, { type: "delete", seq: seqParam(c.req.param("seq")) }));
+const remove = defineRoute({
+  method: "delete",
+  path: "/api/messages/:roomId/:seq",
+  summary: "Delete a message (tombstone)",
+  tag: "messages",
+  member: "roomId",
+  params: messagePath,
+  paramsError: NO_SUCH_MESSAGE,
+  responses: { 204: { description: "Deleted" } },
+});
+handle(messageRoutes, remove, async (c, { member: { room, actor }, params: { seq } }) => {
+  changed(await roomStub(c.env, room.id).command(actor, { type: "delete", seq }));
   return c.body(null, 204);
 });
 
 /** Moves my read mark; unread counts are the room's last seq minus it. */
-messageRoutes.post("/api/rooms/:id/read", async (c) => {
-  const { room, actor } = await membership(c, c.req.param("id"));
-  const { seq } = await jsonBody(c, readBody);
+const read = defineRoute({
+  method: "post",
+  path: "/api/rooms/:id/read",
+  summary: "Move my read mark",
+  tag: "messages",
+  member: "id",
+  params: idPath,
+  body: readBody,
+  responses: { 204: { description: "Moved" } },
+});
+handle(messageRoutes, read, async (c, { member: { room, actor }, body: { seq } }) => {
   changed(await roomStub(c.env, room.id).command(actor, { type: "read", seq }));
   return c.body(null, 204);
 });
 
-messageRoutes.post("/api/messages/:roomId/:seq/reactions", async (c) => {
-  const { room, actor } = await membership(c, c.req.param("roomId"));
-  const { emoji: chosen } = await jsonBody(c, reactionBody);
-  changed(
-    await roomStub(c.env, room.id).command(actor, {
-      type: "react",
-      seq: seqParam(c.req.param("seq")),
-      emoji: chosen,
-      on: true,
-    }),
-  );
+const react = defineRoute({
+  method: "post",
+  path: "/api/messages/:roomId/:seq/reactions",
+  summary: "React",
+  tag: "messages",
+  member: "roomId",
+  params: messagePath,
+  paramsError: NO_SUCH_MESSAGE,
+  body: reactionBody,
+  responses: { 204: { description: "Reacted" } },
+});
+handle(messageRoutes, react, async (c, { member: { room, actor }, params: { seq }, body: { emoji: chosen } }) => {
+  changed(await roomStub(c.env, room.id).command(actor, { type: "react", seq, emoji: chosen, on: true }));
   return c.body(null, 204);
 });
 
-messageRoutes.delete("/api/messages/:roomId/:seq/reactions/:emoji", async (c) => {
-  const { room, actor } = await membership(c, c.req.param("roomId"));
-  const parsed = emoji.safeParse(c.req.param("emoji"));
-  if (!parsed.success)
-    throw new AppError(400, "validation_failed", "Invalid emoji", {
-      details: [{ field: "emoji", message: "one emoji or :shortcode:" }],
-    });
-  changed(
-    await roomStub(c.env, room.id).command(actor, {
-      type: "react",
-      seq: seqParam(c.req.param("seq")),
-      emoji: parsed.data,
-      on: false,
-    }),
-  );
+const unreact = defineRoute({
+  method: "delete",
+  path: "/api/messages/:roomId/:seq/reactions/:emoji",
+  summary: "Remove my reaction",
+  tag: "messages",
+  member: "roomId",
+  params: reactionPath,
+  paramsError: (error) =>
+    error.issues.some((i) => i.path[0] === "emoji")
+      ? new AppError(400, "validation_failed", "Invalid emoji", {
+          details: [{ field: "emoji", message: "one emoji or :shortcode:" }],
+        })
+      : new AppError(404, "not_found", NO_SUCH_MESSAGE),
+  responses: { 204: { description: "Removed" } },
+});
+handle(messageRoutes, unreact, async (c, { member: { room, actor }, params: { seq, emoji } }) => {
+  changed(await roomStub(c.env, room.id).command(actor, { type: "react", seq, emoji, on: false }));
   return c.body(null, 204);
 });
 
-for (const [method, on] of [
-  ["post", true],
-  ["delete", false],
+for (const [method, on, summary] of [
+  ["post", true, "Pin"],
+  ["delete", false, "Unpin"],
 ] as const) {
-  messageRoutes[method]("/api/messages/:roomId/:seq/pin", async (c) => {
-    const { room, actor } = await membership(c, c.req.param("roomId"));
-    changed(await roomStub(c.env, room.id).command(actor, { type: "pin", seq: seqParam(c.req.param("seq")), on }));
+  const pin = defineRoute({
+    method,
+    path: "/api/messages/:roomId/:seq/pin",
+    summary,
+    tag: "messages",
+    member: "roomId",
+    params: messagePath,
+    paramsError: NO_SUCH_MESSAGE,
+    responses: { 204: { description: on ? "Pinned" : "Unpinned" } },
+  });
+  handle(messageRoutes, pin, async (c, { member: { room, actor }, params: { seq } }) => {
+    changed(await roomStub(c.env, room.id).command(actor, { type: "pin", seq, on }));
     return c.body(null, 204);
   });
 }
 
 /** Pinned messages, most recently pinned first. */
-messageRoutes.get("/api/rooms/:id/pins", async (c) => {
-  const { room } = await membership(c, c.req.param("id"));
+const listPins = defineRoute({
+  method: "get",
+  path: "/api/rooms/:id/pins",
+  summary: "Pinned messages",
+  tag: "messages",
+  member: "id",
+  params: idPath,
+  responses: { 200: { description: "Pins, most recent first", schema: pinsReply } },
+});
+handle(messageRoutes, listPins, async (c, { member: { room } }) => {
   const rows = await createDb(c.env)
     .select({ message: messages, pinnedBy: pins.pinnedBy, pinnedAt: pins.pinnedAt })
     .from(pins)
@@ -164,12 +232,6 @@ messageRoutes.get("/api/rooms/:id/pins", async (c) => {
     })),
   });
 });
-
-function seqParam(text: string): number {
-  const seq = Number(text);
-  if (!Number.isSafeInteger(seq) || seq < 1) throw new AppError(404, "not_found", "No such message");
-  return seq;
-}
 
 async function fromPostgres(env: AppEnv["Bindings"], roomId: string, seq: number) {
   const [row] = await createDb(env)

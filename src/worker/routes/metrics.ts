@@ -10,6 +10,7 @@ import { isAdmin } from "../admin/access";
 import { activeRoomIds, fleetFigures, STATS_ROOMS } from "../admin/room-figures";
 import { renderMetrics } from "../metrics-text";
 import { authenticateToken, bearerToken } from "../middleware/auth";
+import { defineRoute, handle } from "../route";
 import type { AppEnv, Bindings } from "../types";
 
 export const metrics = new Hono<AppEnv>();
@@ -42,7 +43,15 @@ async function allowed(env: Bindings, token: string | null): Promise<boolean> {
   }
 }
 
-metrics.get("/metrics", async (c) => {
+const scrape = defineRoute({
+  method: "get",
+  path: "/metrics",
+  summary: "Prometheus metrics (off unless METRICS_ENABLED; METRICS_TOKEN or an admin token)",
+  tag: "meta",
+  auth: "own",
+  responses: { 200: { description: "Prometheus text format 0.0.4", contentType: "text/plain; version=0.0.4" } },
+});
+handle(metrics, scrape, async (c) => {
   if (!(await allowed(c.env, bearerToken(c.req.header("authorization"))))) {
     throw new AppError(404, "not_found", "No such route");
   }

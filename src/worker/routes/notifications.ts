@@ -1,18 +1,26 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { Hono } from "hono";
+import { z } from "zod";
 import { createDb } from "../../db/client";
 import { notificationSettings, notifications, pushSubscriptions } from "../../db/notification-schema";
 import { roomMembers } from "../../db/schema";
 import { endpointProblem } from "../../lib/endpoint-policy";
 import { AppError } from "../../protocol/errors";
 import { markReadBody, notificationsQuery, pushSubscriptionBody, settingsPatch } from "../../protocol/notifications";
+import {
+  markedReadReply,
+  notificationsReply,
+  settingsReply,
+  subscribedReply,
+  vapidKeyReply,
+} from "../../protocol/responses/notifications";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { requireUser } from "../middleware/auth";
 import { notifyConfig } from "../notify/config";
 import { subscriptionKeyProblem } from "../notify/push";
 import { loadViews, unreadFor } from "../notify/views";
+import { defineRoute, handle } from "../route";
 import type { AppEnv } from "../types";
-import { jsonBody, queryParams } from "../validation";
 
 export const notificationRoutes = new Hono<AppEnv>();
 notificationRoutes.use("/api/notifications", requireUser);
@@ -25,9 +33,16 @@ const invalid = (field: string, message: string) =>
   new AppError(400, "validation_failed", "Some fields are invalid", { details: [{ field, message }] });
 
 /** In-app notifications, newest first; pending digests included and kept up to date. */
-notificationRoutes.get("/api/notifications", async (c) => {
-  const q = queryParams(c, notificationsQuery);
-  const me = c.get("userId") as string;
+const listNotifications = defineRoute({
+  method: "get",
+  path: "/api/notifications",
+  summary: "My in-app notifications, newest first (digests still open included)",
+  tag: "notifications",
+  query: notificationsQuery,
+  responses: { 200: { description: "Notifications, unread count, next cursor", schema: notificationsReply } },
+});
+handle(notificationRoutes, listNotifications, async (c, { query: q }) => {
+  const me = c.get("userId");
   const after = decodeCursor(q.cursor);
   const db = createDb(c.env);
   const [rows, [count]] = await Promise.all([
@@ -54,9 +69,16 @@ notificationRoutes.get("/api/notifications", async (c) => {
   });
 });
 
-notificationRoutes.post("/api/notifications/read", async (c) => {
-  const body = await jsonBody(c, markReadBody);
-  const me = c.get("userId") as string;
+const markRead = defineRoute({
+  method: "post",
+  path: "/api/notifications/read",
+  summary: "Mark notifications read: some ids, or all",
+  tag: "notifications",
+  body: markReadBody,
+  responses: { 200: { description: "How many changed, and the unread count", schema: markedReadReply } },
+});
+handle(notificationRoutes, markRead, async (c, { body }) => {
+  const me = c.get("userId");
   const db = createDb(c.env);
   const updated = await db
     .update(notifications)
@@ -85,13 +107,27 @@ async function settingsView(c: { env: AppEnv["Bindings"] }, userId: string) {
   };
 }
 
-notificationRoutes.get("/api/me/notification-settings", async (c) => {
-  return c.json({ settings: await settingsView(c, c.get("userId") as string) });
+const getSettings = defineRoute({
+  method: "get",
+  path: "/api/me/notification-settings",
+  summary: "My channels, personal webhook and muted rooms",
+  tag: "notifications",
+  responses: { 200: { description: "My settings", schema: settingsReply } },
+});
+handle(notificationRoutes, getSettings, async (c) => {
+  return c.json({ settings: await settingsView(c, c.get("userId")) });
 });
 
-notificationRoutes.patch("/api/me/notification-settings", async (c) => {
-  const body = await jsonBody(c, settingsPatch);
-  const me = c.get("userId") as string;
+const updateSettings = defineRoute({
+  method: "patch",
+  path: "/api/me/notification-settings",
+  summary: "Turn channels on or off, set my webhook, mute rooms until a time",
+  tag: "notifications",
+  body: settingsPatch,
+  responses: { 200: { description: "My settings", schema: settingsReply } },
+});
+handle(notificationRoutes, updateSettings, async (c, { body }) => {
+  const me = c.get("userId");
   const cfg = notifyConfig(c.env);
   const db = createDb(c.env);
   if (body.webhookUrl) {
@@ -141,21 +177,36 @@ function newSecret(): string {
 }
 
 /** The VAPID public key browsers pass to `pushManager.subscribe({ applicationServerKey })`. */
-notificationRoutes.get("/api/push/vapid-public-key", (c) => {
+const vapidKey = defineRoute({
+  method: "get",
+  path: "/api/push/vapid-public-key",
+  summary: "The VAPID key to subscribe with (applicationServerKey)",
+  tag: "notifications",
+  auth: "none",
+  responses: { 200: { description: "The public key", schema: vapidKeyReply } },
+});
+handle(notificationRoutes, vapidKey, (c) => {
   const { vapid } = notifyConfig(c.env);
   if (!vapid) throw new AppError(503, "unavailable", "Web Push is not configured on this deployment");
   return c.json({ publicKey: vapid.publicKey });
 });
 
-notificationRoutes.post("/api/push/subscriptions", async (c) => {
-  const body = await jsonBody(c, pushSubscriptionBody);
+const subscribe = defineRoute({
+  method: "post",
+  path: "/api/push/subscriptions",
+  summary: "Register this browser's Web Push subscription",
+  tag: "notifications",
+  body: pushSubscriptionBody,
+  responses: { 201: { description: "The subscription", schema: subscribedReply } },
+});
+handle(notificationRoutes, subscribe, async (c, { body }) => {
   const cfg = notifyConfig(c.env);
   if (!cfg.vapid) throw new AppError(503, "unavailable", "Web Push is not configured on this deployment");
   const endpoint = endpointProblem(body.endpoint, cfg.allowLoopback);
   if (endpoint) throw invalid("endpoint", endpoint);
   const keys = await subscriptionKeyProblem(body.keys);
   if (keys) throw invalid("keys", keys);
-  const me = c.get("userId") as string;
+  const me = c.get("userId");
   const values = {
     userId: me,
     endpoint: body.endpoint,
@@ -177,7 +228,7 @@ notificationRoutes.post("/api/push/subscriptions", async (c) => {
       set: values,
       setWhere: sql`${pushSubscriptions.userId} = ${me} or (${pushSubscriptions.p256dh} = ${values.p256dh} and ${pushSubscriptions.auth} = ${values.auth})`,
     })
-    .returning({ id: pushSubscriptions.id });
+    .returning({ id: pushSubscriptions.id, createdAt: pushSubscriptions.createdAt });
   if (!row) {
     // The client's way out is the browser's own: unsubscribe and subscribe again for a fresh endpoint.
     throw new AppError(409, "conflict", "This push endpoint is registered with other keys; subscribe again");
@@ -185,9 +236,17 @@ notificationRoutes.post("/api/push/subscriptions", async (c) => {
   return c.json({ subscription: { id: row.id, endpoint: body.endpoint } }, 201);
 });
 
-notificationRoutes.delete("/api/push/subscriptions/:id", async (c) => {
-  const id = c.req.param("id");
-  const me = c.get("userId") as string;
+const unsubscribe = defineRoute({
+  method: "delete",
+  path: "/api/push/subscriptions/:id",
+  summary: "Remove a push subscription",
+  tag: "notifications",
+  // Not validated as a uuid: any id answers 204, so other users' subscriptions cannot be probed.
+  params: z.object({ id: z.string().meta({ format: "uuid" }) }),
+  responses: { 204: { description: "Removed (or never mine)" } },
+});
+handle(notificationRoutes, unsubscribe, async (c, { params: { id } }) => {
+  const me = c.get("userId");
   if (/^[0-9a-f-]{36}$/i.test(id)) {
     await createDb(c.env)
       .delete(pushSubscriptions)

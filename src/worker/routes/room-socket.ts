@@ -1,24 +1,34 @@
 import { Hono } from "hono";
+import { z } from "zod";
 import { AppError } from "../../protocol/errors";
 import { IDENTITY_HEADERS } from "../../protocol/identity";
+import { wsTicketReply } from "../../protocol/responses/rooms";
 import { sessionState } from "../auth/sessions";
 import { signTicket, TICKET_TTL_SECONDS, type TicketClaims, verifyTicket } from "../auth/ticket";
-import { authenticate, requireUser, UNAUTHORIZED_CHALLENGE, unauthenticated } from "../middleware/auth";
+import { authenticate, UNAUTHORIZED_CHALLENGE, unauthenticated } from "../middleware/auth";
 import { memberRole, roomStub } from "../rooms";
+import { defineRoute, handle } from "../route";
 import type { AppEnv } from "../types";
 
 export const roomSocket = new Hono<AppEnv>();
 
 /** A single-use, 30-second ticket for opening this room's WebSocket from a browser (`?ticket=`). */
-roomSocket.post("/api/rooms/:id/ws-ticket", requireUser, async (c) => {
-  const userId = c.get("userId") as string;
-  const roomId = c.req.param("id").toLowerCase();
+const wsTicket = defineRoute({
+  method: "post",
+  path: "/api/rooms/:id/ws-ticket",
+  summary: "A single-use WebSocket ticket",
+  tag: "realtime",
+  responses: { 200: { description: "The ticket, valid for expiresIn seconds", schema: wsTicketReply } },
+});
+handle(roomSocket, wsTicket, async (c, { params }) => {
+  const userId = c.get("userId");
+  const roomId = (params.id ?? "").toLowerCase();
   if (!(await memberRole(c.env, roomId, userId))) throw new AppError(404, "not_found", "Room not found");
   const ticket = await signTicket(c.env, {
     userId,
     roomId,
     sessionId: c.get("sessionId") as string,
-    accessExpiresAt: c.get("tokenExpiresAt") as number,
+    accessExpiresAt: c.get("tokenExpiresAt"),
   });
   c.header("cache-control", "no-store");
   return c.json({ ticket, expiresIn: TICKET_TTL_SECONDS });
@@ -29,9 +39,20 @@ roomSocket.post("/api/rooms/:id/ws-ticket", requireUser, async (c) => {
  * accepts the socket itself with the Hibernation API. The room trusts identity only from these headers,
  * which are stripped from the client's request first.
  */
-roomSocket.get("/api/rooms/:id/ws", checkOrigin, async (c) => {
-  const roomId = (c.req.param("id") ?? "").toLowerCase();
-  const ticketText = c.req.query("ticket");
+const upgrade = defineRoute({
+  method: "get",
+  path: "/api/rooms/:id/ws",
+  summary: "WebSocket upgrade (?ticket= or Bearer)",
+  tag: "realtime",
+  auth: "own",
+  // Not strict: the upgrade refuses nothing for an unknown parameter.
+  query: z.object({ ticket: z.string().optional() }),
+  middleware: [checkOrigin],
+  responses: { 101: { description: "Switching protocols; frames as in src/protocol/frames.ts" } },
+});
+handle(roomSocket, upgrade, async (c, { params, query }) => {
+  const roomId = (params.id ?? "").toLowerCase();
+  const ticketText = query.ticket;
   let ticket: TicketClaims | null = null;
   let userId: string;
   let tokenExpiresAt: number;

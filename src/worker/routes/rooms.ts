@@ -4,18 +4,20 @@ import { createDb } from "../../db/client";
 import { messages, type Room, roomMembers, rooms, users } from "../../db/schema";
 import { AppError } from "../../protocol/errors";
 import type { Role } from "../../protocol/identity";
+import { idPath } from "../../protocol/params";
+import { roomDetailReply, roomListReply, roomReply } from "../../protocol/responses/rooms";
 import { createRoomBody, directRoomBody, pageQuery, updateRoomBody } from "../../protocol/rooms";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { requireUser } from "../middleware/auth";
-import { membership, notFound, requireRole } from "../room-access";
+import { notFound, requireRole } from "../room-access";
+import { defineRoute, handle } from "../route";
 import type { AppEnv } from "../types";
-import { jsonBody, queryParams } from "../validation";
 
 export const roomRoutes = new Hono<AppEnv>();
 roomRoutes.use("/api/rooms", requireUser);
 roomRoutes.use("/api/rooms/*", requireUser);
 
-export function roomView(room: Room, role?: Role) {
+export function roomView(room: Room, role: Role) {
   return {
     id: room.id,
     kind: room.kind,
@@ -25,13 +27,20 @@ export function roomView(room: Room, role?: Role) {
     lastSeq: room.lastSeq,
     lastMessageAt: room.lastMessageAt?.toISOString() ?? null,
     createdAt: room.createdAt.toISOString(),
-    ...(role ? { role } : {}),
+    role,
   };
 }
 
-roomRoutes.post("/api/rooms", async (c) => {
-  const body = await jsonBody(c, createRoomBody);
-  const me = c.get("userId") as string;
+const createRoom = defineRoute({
+  method: "post",
+  path: "/api/rooms",
+  summary: "Create a group room",
+  tag: "rooms",
+  body: createRoomBody,
+  responses: { 201: { description: "The room", schema: roomReply } },
+});
+handle(roomRoutes, createRoom, async (c, { body }) => {
+  const me = c.get("userId");
   const db = createDb(c.env);
   const invited = [...new Set(body.members ?? [])].filter((id) => id !== me);
   if (invited.length > 0) {
@@ -66,9 +75,19 @@ roomRoutes.post("/api/rooms", async (c) => {
 });
 
 /** The one room of a pair: a deterministic key with a unique constraint makes concurrent requests converge. */
-roomRoutes.post("/api/rooms/direct", async (c) => {
-  const { userId: other } = await jsonBody(c, directRoomBody);
-  const me = c.get("userId") as string;
+const directRoom = defineRoute({
+  method: "post",
+  path: "/api/rooms/direct",
+  summary: "The one direct room with a user",
+  tag: "rooms",
+  body: directRoomBody,
+  responses: {
+    200: { description: "The room, which existed", schema: roomReply },
+    201: { description: "The room, created now", schema: roomReply },
+  },
+});
+handle(roomRoutes, directRoom, async (c, { body: { userId: other } }) => {
+  const me = c.get("userId");
   if (other === me)
     throw new AppError(422, "unprocessable", "A direct room needs another user", {
       details: [{ field: "userId", message: "is you" }],
@@ -95,9 +114,16 @@ roomRoutes.post("/api/rooms/direct", async (c) => {
 });
 
 /** My rooms, newest activity first, with the last message and my unread count; keyset-paginated. */
-roomRoutes.get("/api/rooms", async (c) => {
-  const { cursor, limit } = queryParams(c, pageQuery);
-  const me = c.get("userId") as string;
+const listRooms = defineRoute({
+  method: "get",
+  path: "/api/rooms",
+  summary: "My rooms, newest activity first",
+  tag: "rooms",
+  query: pageQuery,
+  responses: { 200: { description: "Rooms and the next cursor", schema: roomListReply } },
+});
+handle(roomRoutes, listRooms, async (c, { query: { cursor, limit } }) => {
+  const me = c.get("userId");
   const activity = sql<Date>`coalesce(${rooms.lastMessageAt}, ${rooms.createdAt})`;
   const after = decodeCursor(cursor);
   const rows = await createDb(c.env)
@@ -145,8 +171,16 @@ roomRoutes.get("/api/rooms", async (c) => {
   });
 });
 
-roomRoutes.get("/api/rooms/:id", async (c) => {
-  const { room, role } = await membership(c, c.req.param("id"));
+const getRoom = defineRoute({
+  method: "get",
+  path: "/api/rooms/:id",
+  summary: "A room",
+  tag: "rooms",
+  member: "id",
+  params: idPath,
+  responses: { 200: { description: "The room and its member count", schema: roomDetailReply } },
+});
+handle(roomRoutes, getRoom, async (c, { member: { room, role } }) => {
   const [count] = await createDb(c.env)
     .select({ n: sql<number>`count(*)::int` })
     .from(roomMembers)
@@ -154,9 +188,17 @@ roomRoutes.get("/api/rooms/:id", async (c) => {
   return c.json({ room: { ...roomView(room, role), memberCount: count?.n ?? 0 } });
 });
 
-roomRoutes.patch("/api/rooms/:id", async (c) => {
-  const { room, role } = await membership(c, c.req.param("id"));
-  const body = await jsonBody(c, updateRoomBody);
+const updateRoom = defineRoute({
+  method: "patch",
+  path: "/api/rooms/:id",
+  summary: "Rename a room, change topic or visibility (admins)",
+  tag: "rooms",
+  member: "id",
+  params: idPath,
+  body: updateRoomBody,
+  responses: { 200: { description: "The room", schema: roomReply } },
+});
+handle(roomRoutes, updateRoom, async (c, { member: { room, role }, body }) => {
   if (room.kind === "direct") throw new AppError(409, "conflict", "Direct rooms have no name, topic or visibility");
   requireRole(role, "admin", "change the room");
   const [updated] = await createDb(c.env)
@@ -172,13 +214,22 @@ roomRoutes.patch("/api/rooms/:id", async (c) => {
 });
 
 /** Public group rooms only; for anything else the answer is the same 404 a missing room gets. */
-roomRoutes.post("/api/rooms/:id/join", async (c) => {
-  const roomId = c.req.param("id");
-  const me = c.get("userId") as string;
+const joinRoom = defineRoute({
+  method: "post",
+  path: "/api/rooms/:id/join",
+  summary: "Join a public room",
+  tag: "rooms",
+  params: idPath,
+  paramsError: "Room not found",
+  responses: {
+    200: { description: "The room, which I was in already", schema: roomReply },
+    201: { description: "The room, joined now", schema: roomReply },
+  },
+});
+handle(roomRoutes, joinRoom, async (c, { params: { id: roomId } }) => {
+  const me = c.get("userId");
   const db = createDb(c.env);
-  const [room] = /^[0-9a-f-]{36}$/i.test(roomId)
-    ? await db.select().from(rooms).where(eq(rooms.id, roomId)).limit(1)
-    : [];
+  const [room] = await db.select().from(rooms).where(eq(rooms.id, roomId)).limit(1);
   if (!room) throw notFound();
   const [existing] = await db
     .select({ role: roomMembers.role })

@@ -4,11 +4,14 @@ import { createDb } from "../../db/client";
 import { toMessageView } from "../../db/message-view";
 import { messages, roomMembers, users } from "../../db/schema";
 import { AppError } from "../../protocol/errors";
+import { messagePath } from "../../protocol/params";
+import { searchReply, threadReply } from "../../protocol/responses/messages";
+import { usersReply } from "../../protocol/responses/rooms";
 import { searchQuery, threadQuery, userSearchQuery } from "../../protocol/rooms";
 import { requireUser } from "../middleware/auth";
 import { membership } from "../room-access";
+import { defineRoute, handle } from "../route";
 import type { AppEnv } from "../types";
-import { queryParams } from "../validation";
 
 export const searchRoutes = new Hono<AppEnv>();
 searchRoutes.use("/api/search", requireUser);
@@ -18,9 +21,16 @@ searchRoutes.use("/api/users", requireUser);
  * People search for starting chats: display-name prefix (any case) or an exact email. Answers ids and
  * names only, never emails, so it cannot be used to harvest addresses.
  */
-searchRoutes.get("/api/users", async (c) => {
-  const q = queryParams(c, userSearchQuery);
-  const me = c.get("userId") as string;
+const findUsers = defineRoute({
+  method: "get",
+  path: "/api/users",
+  summary: "Find people by display-name prefix or exact email (ids and names only)",
+  tag: "search",
+  query: userSearchQuery,
+  responses: { 200: { description: "People", schema: usersReply } },
+});
+handle(searchRoutes, findUsers, async (c, { query: q }) => {
+  const me = c.get("userId");
   const prefix = `${q.q.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
   const rows = await createDb(c.env)
     .select({ id: users.id, displayName: users.displayName })
@@ -42,9 +52,16 @@ searchRoutes.use("/api/messages/*", requireUser);
  * Full-text search over the rooms I belong to, newest first, keyset-paginated. Snippets are HTML-safe:
  * the body is escaped before `<mark>` tags are put around the matches.
  */
-searchRoutes.get("/api/search", async (c) => {
-  const q = queryParams(c, searchQuery);
-  const me = c.get("userId") as string;
+const search = defineRoute({
+  method: "get",
+  path: "/api/search",
+  summary: "Full-text search over my rooms",
+  tag: "search",
+  query: searchQuery,
+  responses: { 200: { description: "Matches, newest first", schema: searchReply } },
+});
+handle(searchRoutes, search, async (c, { query: q }) => {
+  const me = c.get("userId");
   if (q.roomId) await membership(c, q.roomId);
   const after = decodeSearchCursor(q.cursor);
   const query = sql`websearch_to_tsquery('simple', ${q.q})`;
@@ -80,19 +97,24 @@ searchRoutes.get("/api/search", async (c) => {
 });
 
 /** A message and its replies, oldest first. */
-searchRoutes.get("/api/messages/:roomId/:seq/thread", async (c) => {
-  const { room } = await membership(c, c.req.param("roomId"));
-  const seq = Number(c.req.param("seq"));
-  const q = queryParams(c, threadQuery);
+const thread = defineRoute({
+  method: "get",
+  path: "/api/messages/:roomId/:seq/thread",
+  summary: "A message and its replies",
+  tag: "messages",
+  member: "roomId",
+  params: messagePath,
+  paramsError: "No such message",
+  query: threadQuery,
+  responses: { 200: { description: "The message and its replies, oldest first", schema: threadReply } },
+});
+handle(searchRoutes, thread, async (c, { member: { room }, params: { seq }, query: q }) => {
   const db = createDb(c.env);
-  const [root] =
-    Number.isSafeInteger(seq) && seq > 0
-      ? await db
-          .select()
-          .from(messages)
-          .where(and(eq(messages.roomId, room.id), eq(messages.seq, seq)))
-          .limit(1)
-      : [];
+  const [root] = await db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.roomId, room.id), eq(messages.seq, seq)))
+    .limit(1);
   if (!root) throw new AppError(404, "not_found", "No such message");
   const replies = await db
     .select()

@@ -1,0 +1,9 @@
+/** Building blocks of REST answers. Responses are not validated at runtime; handlers are type-checked against them. */
+import { z } from "zod";
+
+export const id = z.uuid();
+export const timestamp = z.iso.datetime();
+export const seq = z.number().int().min(0);
+/** Opaque keyset cursor: pass back as `cursor` for the next page; null on the last page. */
+export const nextCursor = z.string().nullable();
+export const role = z.enum(["owner", "admin", "member"]);

@@ -1,0 +1,42 @@
+/** Answers of the room, member, people and WebSocket-ticket routes. */
+import { z } from "zod";
+import { id, nextCursor, role, seq, timestamp } from "./common";
+
+export const room = z.object({
+  id,
+  kind: z.enum(["group", "direct"]),
+  name: z.string().nullable(),
+  topic: z.string().nullable(),
+  isPublic: z.boolean(),
+  lastSeq: seq,
+  lastMessageAt: timestamp.nullable(),
+  createdAt: timestamp,
+  /** The caller's role in the room. */
+  role,
+});
+export const roomDetail = room.extend({ memberCount: z.number().int() });
+
+/** A room in my list: its last message in brief (null body when deleted) and my unread count. */
+export const roomListItem = room.extend({
+  unread: z.number().int(),
+  lastMessage: z.object({ seq, senderId: id, body: z.string().nullable(), createdAt: timestamp.nullable() }).nullable(),
+});
+
+export const roomReply = z.object({ room });
+export const roomDetailReply = z.object({ room: roomDetail });
+export const roomListReply = z.object({ rooms: z.array(roomListItem), nextCursor });
+
+export const member = z.object({
+  userId: id,
+  displayName: z.string(),
+  role,
+  joinedAt: timestamp,
+  lastReadSeq: seq,
+});
+export const membersReply = z.object({ members: z.array(member) });
+export const invitedReply = z.object({ member: z.object({ userId: id, role: z.enum(["admin", "member"]) }) });
+
+/** People search answers ids and names only, never emails. */
+export const usersReply = z.object({ users: z.array(z.object({ id, displayName: z.string() })) });
+
+export const wsTicketReply = z.object({ ticket: z.string(), expiresIn: z.number().int() });

@@ -1,0 +1,74 @@
+/**
+ * One set of response schemas (src/protocol/responses) types the SDK, is what /openapi.json shows, and
+ * describes what the handlers answer. NotificationView's roomKind is the field the hand-kept copies lost.
+ */
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { z } from "zod";
+import type { NotificationView, RoomListItem, MessageView as SdkMessageView } from "../../src/client";
+import { notifications } from "../../src/db/notification-schema";
+import type { MessageView as FrameMessageView } from "../../src/protocol/frames";
+import { notificationsReply, notificationView } from "../../src/protocol/responses/notifications";
+import { roomListItem, roomListReply } from "../../src/protocol/responses/rooms";
+import { createRoom, createUser, db } from "../helpers/fixtures";
+import { api } from "../helpers/http";
+
+type Schema = { properties: Record<string, Schema>; items: Schema; required: string[] };
+
+function served(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _drop, ...json } = z.toJSONSchema(schema, { io: "output", unrepresentable: "any" });
+  return json;
+}
+
+async function withNotification() {
+  const me = await createUser("me");
+  const other = await createUser("other");
+  const room = await createRoom(other.id, [me.id]);
+  await db()
+    .insert(notifications)
+    .values({
+      userId: me.id,
+      roomId: room.id,
+      kind: "mention",
+      firstSeq: 1,
+      lastSeq: 1,
+      senderIds: [other.id],
+      preview: "hello",
+      deliverAt: new Date(),
+      deliveredAt: new Date(),
+    });
+  return me;
+}
+
+describe("response schemas", () => {
+  it("type the SDK", () => {
+    expectTypeOf<NotificationView>().toEqualTypeOf<z.infer<typeof notificationView>>();
+    expectTypeOf<NotificationView["roomKind"]>().toEqualTypeOf<"group" | "direct">();
+    expectTypeOf<RoomListItem>().toEqualTypeOf<z.infer<typeof roomListItem>>();
+    // REST answers and the room's message frames carry the same message view.
+    expectTypeOf<SdkMessageView>().toEqualTypeOf<FrameMessageView>();
+  });
+
+  it("are what /openapi.json shows", async () => {
+    const { json: doc } = await api("GET", "/openapi.json");
+    const list = doc.paths["/api/notifications"].get.responses["200"].content["application/json"].schema as Schema;
+    expect(list).toEqual(served(notificationsReply));
+    expect(list.properties.notifications?.items.required).toContain("roomKind");
+    const rooms = doc.paths["/api/rooms"].get.responses["200"].content["application/json"].schema;
+    expect(rooms).toEqual(served(roomListReply));
+  });
+
+  it("describe what the handlers answer, field for field", async () => {
+    const me = await withNotification();
+    const { status, json } = await api("GET", "/api/notifications", me.token);
+    expect(status).toBe(200);
+    const parsed = notificationsReply.parse(json);
+    expect(parsed.notifications[0]?.roomKind).toBe("group");
+    // Nothing the schema leaves out (the stored row's userId, say) is sent either.
+    expect(Object.keys(json.notifications[0]).sort()).toEqual(Object.keys(notificationView.shape).sort());
+
+    const { json: list } = await api("GET", "/api/rooms", me.token);
+    const [room] = roomListReply.parse(list).rooms;
+    expect(room?.role).toBe("member");
+    expect(Object.keys(list.rooms[0]).sort()).toEqual(Object.keys(roomListItem.shape).sort());
+  });
+});

@@ -57,35 +57,57 @@ export async function restSource(api: EdgechatClient, rooms: string[]): Promise<
   return { name: "REST history", rooms: out };
 }
 
-/** Counts one source against the ledger of acks and against itself. */
-export function check(source: Seen[][], ledger: Map<string, SentRecord>, lastSeqs: number[]): Counts {
-  const c: Counts = { lost: 0, duplicated: 0, outOfOrder: 0, gaps: 0, mismatched: 0 };
-  source.forEach((list, room) => {
-    const bySeq = new Map<number, string>();
-    const ids = new Set<string>();
-    let prev = 0;
-    for (const m of list) {
-      if (bySeq.has(m.seq) || ids.has(m.clientMsgId)) c.duplicated++;
-      if (m.seq <= prev) c.outOfOrder++;
-      else if (m.seq !== prev + 1) c.gaps += m.seq - prev - 1;
-      prev = Math.max(prev, m.seq);
-      bySeq.set(m.seq, m.clientMsgId);
-      ids.add(m.clientMsgId);
+const zero = (): Counts => ({ lost: 0, duplicated: 0, outOfOrder: 0, gaps: 0, mismatched: 0 });
+
+export function add(a: Counts, b: Counts): Counts {
+  return {
+    lost: a.lost + b.lost,
+    duplicated: a.duplicated + b.duplicated,
+    outOfOrder: a.outOfOrder + b.outOfOrder,
+    gaps: a.gaps + b.gaps,
+    mismatched: a.mismatched + b.mismatched,
+  };
+}
+
+/** Counts one room of one source against the acks for that room and against itself. */
+export function checkRoom(list: Seen[], acked: SentRecord[], last: number): Counts {
+  const c = zero();
+  const bySeq = new Map<number, string>();
+  const ids = new Set<string>();
+  let prev = 0;
+  for (const m of list) {
+    if (bySeq.has(m.seq) || ids.has(m.clientMsgId)) c.duplicated++;
+    if (m.seq <= prev) c.outOfOrder++;
+    else if (m.seq !== prev + 1) c.gaps += m.seq - prev - 1;
+    prev = Math.max(prev, m.seq);
+    bySeq.set(m.seq, m.clientMsgId);
+    ids.add(m.clientMsgId);
+  }
+  // A source that stops short of the room's last seq has a gap at its end.
+  if (prev < last) c.gaps += last - prev;
+  for (const rec of acked) {
+    for (const seq of rec.ackSeqs) {
+      const at = bySeq.get(seq);
+      if (at === undefined) c.lost++;
+      else if (at !== rec.id) c.mismatched++;
     }
-    // A source that stops short of the room's last seq has a gap at its end.
-    const last = lastSeqs[room] ?? 0;
-    if (prev < last) c.gaps += last - prev;
-    for (const rec of ledger.values()) {
-      if (rec.room !== room) continue;
-      for (const seq of rec.ackSeqs) {
-        const at = bySeq.get(seq);
-        if (at === undefined) c.lost++;
-        else if (at !== rec.id) c.mismatched++;
-      }
-    }
-  });
+  }
   return c;
 }
+
+/** Per room, the counts of one source (a list of messages per room). */
+export function check(source: Seen[][], ledger: Map<string, SentRecord>, lastSeqs: number[]): Counts[] {
+  const recs = [...ledger.values()];
+  return lastSeqs.map((last, room) =>
+    checkRoom(
+      source[room] ?? [],
+      recs.filter((r) => r.room === room),
+      last,
+    ),
+  );
+}
+
+export const total = (xs: Counts[]): Counts => xs.reduce(add, zero());
 
 /** Acks that named two different seqs for one clientMsgId. */
 export function ackConflicts(ledger: Map<string, SentRecord>): number {

@@ -28,6 +28,8 @@ export interface Seen {
 export interface ClientFigures {
   reconnects: number;
   replaced: number;
+  /** Connections the watchdog replaced: not open for 20 s, or open with sends unacked for 30 s. */
+  stuck: number;
   errors: Map<string, number>;
   throttled: number;
 }
@@ -50,7 +52,7 @@ export function makeApi(sdk: Sdk, baseUrl: string): Client {
 
 export class ChaosClient {
   readonly views: Seen[][];
-  readonly figures: ClientFigures = { reconnects: 0, replaced: 0, errors: new Map(), throttled: 0 };
+  readonly figures: ClientFigures = { reconnects: 0, replaced: 0, stuck: 0, errors: new Map(), throttled: 0 };
   private readonly conns: RoomConnection[] = [];
   private closing = false;
   readonly index: number;
@@ -63,6 +65,44 @@ export class ChaosClient {
     this.rooms = rooms;
     this.views = rooms.map(() => []);
     for (let r = 0; r < rooms.length; r++) this.connect(r, 0);
+    this.watchdog = setInterval(() => this.watch(), 2000);
+  }
+
+  private readonly watchdog: ReturnType<typeof setInterval>;
+  /** Per room: since when the connection is not open, and since when its oldest pending send waits. */
+  private readonly notOpenSince: (number | null)[] = [];
+  private readonly ackWaitSince: (number | null)[] = [];
+  private readonly ackedAtLastLook: number[] = [];
+
+  /**
+   * The SDK has no timer between the upgrade and the welcome, so a socket the runtime dropped without a
+   * close (seen after workerd restarts) can leave a connection "reconnecting" or "open" and silent for
+   * ever. An app would reopen it; so does this, and the run counts it.
+   */
+  private watch(): void {
+    const now = Date.now();
+    for (const [r, conn] of this.conns.entries()) {
+      const open = conn.state === "open";
+      this.notOpenSince[r] = open ? null : (this.notOpenSince[r] ?? now);
+      const acked = this.ackCount[r] ?? 0;
+      const progressed = acked !== this.ackedAtLastLook[r];
+      this.ackedAtLastLook[r] = acked;
+      this.ackWaitSince[r] = conn.pending === 0 || progressed ? null : (this.ackWaitSince[r] ?? now);
+      const notOpenFor = now - (this.notOpenSince[r] ?? now);
+      const waitFor = now - (this.ackWaitSince[r] ?? now);
+      if (notOpenFor > 20_000 || waitFor > 30_000) {
+        this.figures.stuck++;
+        this.notOpenSince[r] = null;
+        this.ackWaitSince[r] = null;
+        this.replace(r);
+      }
+    }
+  }
+
+  private readonly ackCount: number[] = [];
+
+  states(): string[] {
+    return this.conns.map((c) => c.state);
   }
 
   private connect(r: number, afterSeq: number): void {
@@ -116,6 +156,7 @@ export class ChaosClient {
     const conn = this.conns[rec.room] as RoomConnection;
     conn.send(`chaos ${rec.id}`, { clientMsgId: rec.id }).then(
       (ack) => {
+        this.ackCount[rec.room] = (this.ackCount[rec.room] ?? 0) + 1;
         rec.ackSeqs.add(ack.seq);
         rec.ackedAt ??= Date.now();
       },
@@ -132,6 +173,7 @@ export class ChaosClient {
 
   close(): void {
     this.closing = true;
+    clearInterval(this.watchdog);
     for (const c of this.conns) c.close();
     this.api.close();
   }

@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { ackConflicts, type Counts, check, postgresSource, restSource } from "./check.ts";
+import { ackConflicts, type Counts, check, postgresSource, restSource, total } from "./check.ts";
 import { ChaosClient, makeApi, type SentRecord } from "./clients.ts";
 import { type FaultLog, plan, runFaults } from "./faults.ts";
 import { parseOptions } from "./options.ts";
@@ -124,7 +124,12 @@ const senders = clients.map(async (c) => {
 const progress = setInterval(() => {
   const acked = [...ledger.values()].filter((m) => m.ackSeqs.size).length;
   const reconnects = clients.reduce((n, c) => n + c.figures.reconnects, 0);
-  log(`sent ${ledger.size}, acked ${acked}, reconnects ${reconnects}`);
+  const states = new Map<string, number>();
+  for (const c of clients) for (const s of c.states()) states.set(s, (states.get(s) ?? 0) + 1);
+  const stuck = clients.reduce((n, c) => n + c.figures.stuck, 0);
+  log(
+    `sent ${ledger.size}, acked ${acked}, reconnects ${reconnects}, watchdog ${stuck}, ${[...states].map(([s, n]) => `${s} ${n}`).join(", ")}`,
+  );
 }, 15_000);
 const kinds = plan(opts, opts.seed);
 log(`faults (seed ${opts.seed}): ${kinds.join(", ")}`);
@@ -158,17 +163,13 @@ clearInterval(progress);
 // --- check --------------------------------------------------------------------------------------
 const pgSource = await postgresSource(postgres.url, rooms);
 const rest = await restSource(owner, rooms);
-const sum = (xs: Counts[]): Counts =>
-  xs.reduce((a, b) => ({
-    lost: a.lost + b.lost,
-    duplicated: a.duplicated + b.duplicated,
-    outOfOrder: a.outOfOrder + b.outOfOrder,
-    gaps: a.gaps + b.gaps,
-    mismatched: a.mismatched + b.mismatched,
-  }));
-const inPg = check(pgSource.rooms, ledger, lastSeqs);
-const inRest = check(rest.rooms, ledger, lastSeqs);
-const inViews = sum(clients.map((c) => check(c.views, ledger, lastSeqs)));
+const pgRooms = check(pgSource.rooms, ledger, lastSeqs);
+const restRooms = check(rest.rooms, ledger, lastSeqs);
+// Per room, every client's view summed.
+const viewRooms = rooms.map((_, r) => total(clients.map((c) => check(c.views, ledger, lastSeqs)[r] as Counts)));
+const inPg = total(pgRooms);
+const inRest = total(restRooms);
+const inViews = total(viewRooms);
 const conflicts = ackConflicts(ledger);
 const stored = new Set(pgSource.rooms.flatMap((l) => l.map((m) => m.clientMsgId)));
 const unackedRecs = [...ledger.values()].filter((m) => m.ackSeqs.size === 0);
@@ -211,10 +212,14 @@ figure(
 figure("gaps in seq: Postgres / REST / client views", `${inPg.gaps} / ${inRest.gaps} / ${inViews.gaps}`);
 figure("messages in Postgres not sent by this run", foreign);
 for (const r of rooms.keys()) {
+  const [p, h, v] = [pgRooms[r], restRooms[r], viewRooms[r]] as Counts[];
   figure(
-    `room ${r}: last seq / Postgres rows / REST rows`,
-    `${lastSeqs[r]} / ${pgSource.rooms[r]?.length} / ${rest.rooms[r]?.length}`,
+    `room ${r}: last seq; rows in Postgres, REST`,
+    `${lastSeqs[r]}; ${pgSource.rooms[r]?.length}, ${rest.rooms[r]?.length}`,
   );
+  figure(`room ${r}: gaps PG/REST/views`, `${p?.gaps} / ${h?.gaps} / ${v?.gaps}`);
+  figure(`room ${r}: out of order PG/REST/views`, `${p?.outOfOrder} / ${h?.outOfOrder} / ${v?.outOfOrder}`);
+  figure(`room ${r}: lost PG/REST/views`, `${p?.lost} / ${h?.lost} / ${v?.lost}`);
 }
 figure("client views caught up with every room", viewsDone ? "yes" : "NO");
 figure(
@@ -228,6 +233,10 @@ figure(
     .filter((f) => f.kind === "stack-kill")
     .map((f) => f.recoveryMs)
     .join(", ") || "none",
+);
+figure(
+  "connections the watchdog reopened (silent 20-30 s)",
+  clients.reduce((n, c) => n + c.figures.stuck, 0),
 );
 figure(
   "client reconnects / connections replaced",

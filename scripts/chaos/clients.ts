@@ -28,7 +28,7 @@ export interface Seen {
 export interface ClientFigures {
   reconnects: number;
   replaced: number;
-  /** Connections the watchdog replaced: not open for 20 s, or open with sends unacked for 30 s. */
+  /** Connections the watchdog replaced: not open for 45 s, or open with sends unacked for 45 s. */
   stuck: number;
   errors: Map<string, number>;
   throttled: number;
@@ -90,7 +90,7 @@ export class ChaosClient {
       this.ackWaitSince[r] = conn.pending === 0 || progressed ? null : (this.ackWaitSince[r] ?? now);
       const notOpenFor = now - (this.notOpenSince[r] ?? now);
       const waitFor = now - (this.ackWaitSince[r] ?? now);
-      if (notOpenFor > 20_000 || waitFor > 30_000) {
+      if (notOpenFor > 45_000 || waitFor > 45_000) {
         this.figures.stuck++;
         this.notOpenSince[r] = null;
         this.ackWaitSince[r] = null;
@@ -109,7 +109,7 @@ export class ChaosClient {
     const conn = this.api.room(this.rooms[r] as string, {
       afterSeq,
       minDelayMs: 100,
-      maxDelayMs: 2000,
+      maxDelayMs: 5000,
       pingIntervalMs: 1000,
       pongTimeoutMs: 4000,
     });

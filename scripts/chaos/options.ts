@@ -17,9 +17,9 @@ export interface ChaosOptions extends FaultCounts {
 
 const LONG: Omit<ChaosOptions, "seed" | "port" | "keep"> = {
   durationS: 600,
-  clients: 16,
-  rooms: 4,
-  rate: 1,
+  clients: 12,
+  rooms: 3,
+  rate: 1.5,
   downMs: 8000,
   pgStops: 6,
   redisPauses: 3,

@@ -234,8 +234,9 @@ figure(
     .map((f) => f.recoveryMs)
     .join(", ") || "none",
 );
+figure("npm run dev exits we did not cause (restarted)", stack.unplannedExits);
 figure(
-  "connections the watchdog reopened (silent 20-30 s)",
+  "connections the watchdog reopened (silent 45 s)",
   clients.reduce((n, c) => n + c.figures.stuck, 0),
 );
 figure(

@@ -25,6 +25,8 @@ export interface StackConfig {
 export interface ChaosStack {
   baseUrl: string;
   port: number;
+  /** Times npm run dev ended without us killing it (it was restarted each time). */
+  readonly unplannedExits: number;
   /** SIGKILL of dev.ts and everything under it: no shutdown handler runs. */
   kill(): Promise<void>;
   start(): Promise<void>;
@@ -46,7 +48,11 @@ export async function createStack(cfg: StackConfig): Promise<ChaosStack> {
   let child: ChildProcess | null = null;
   let unregister = () => {};
 
-  const start = async () => {
+  let unplannedExits = 0;
+  let starting: Promise<void> | null = null;
+  let closing = false;
+
+  const spawnOnce = async (): Promise<boolean> => {
     log.write(`\n[chaos] starting npm run dev at ${new Date().toISOString()}\n`);
     const p = spawn(process.execPath, [path.join(ROOT, "scripts/dev.ts")], {
       cwd: ROOT,
@@ -69,24 +75,49 @@ export async function createStack(cfg: StackConfig): Promise<ChaosStack> {
     child = p;
     const pid = p.pid as number;
     unregister = onExitKill(() => killTree(pid));
-    const healthy = await waitFor(
+    // dev.ts stops everything when wrangler dies (issue 22 #1: a storm of upgrades can do it); until it
+    // restarts wrangler itself, we restart the whole of it and count how often that was needed.
+    p.once("exit", () => {
+      if (child !== p || closing) return;
+      unplannedExits++;
+      log.write(`\n[chaos] npm run dev exited by itself; restarting it\n`);
+      killTree(pid);
+      child = null;
+      void start().catch((e: Error) => log.write(`[chaos] restart failed: ${e.message}\n`));
+    });
+    return waitFor(
       async () => {
-        if (p.exitCode !== null) throw new Error(`npm run dev exited (${p.exitCode}); see ${cfg.logFile}`);
-        return (await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) })).ok;
+        if (p.exitCode !== null || p.signalCode !== null) return true; // judged below
+        return (await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(10_000) })).ok;
       },
       120_000,
       500,
-    );
-    if (!healthy) throw new Error(`npm run dev did not become healthy in 120 s; see ${cfg.logFile}`);
+    ).then((ok) => ok && child === p && p.exitCode === null);
+  };
+
+  const start = (): Promise<void> => {
+    starting ??= (async () => {
+      try {
+        for (let attempt = 1; attempt <= 3; attempt++) {
+          if (child) return; // the exit handler may have raced us
+          if (await spawnOnce()) return;
+          if (child) await kill();
+        }
+        throw new Error(`npm run dev did not become healthy in 3 tries; see ${cfg.logFile}`);
+      } finally {
+        starting = null;
+      }
+    })();
+    return starting;
   };
 
   const kill = async () => {
     const p = child;
     if (!p?.pid) return;
+    child = null;
     killTree(p.pid);
     if (p.exitCode === null && p.signalCode === null) await new Promise((r) => p.once("exit", r));
     unregister();
-    child = null;
     // workerd's sockets must be gone before the next one binds the same ports.
     await waitFor(async () => !(await isPortOpen("127.0.0.1", port, 200)), 10_000, 100);
     await sleep(200);
@@ -95,9 +126,14 @@ export async function createStack(cfg: StackConfig): Promise<ChaosStack> {
   return {
     baseUrl,
     port,
+    get unplannedExits() {
+      return unplannedExits;
+    },
     start,
     kill,
     close: async () => {
+      closing = true;
+      await starting?.catch(() => {});
       await kill();
       log.end();
     },

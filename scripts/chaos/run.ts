@@ -190,7 +190,7 @@ figure(
   `${unackedRecs.length} (${unackedRecs.filter((m) => stored.has(m.id)).length} stored)`,
 );
 figure(
-  "resends (attempts beyond the first)",
+  "sends the runner retried (beyond the SDK's own)",
   [...ledger.values()].reduce((n, m) => n + m.attempts - 1, 0),
 );
 figure("lost: acked, not in Postgres", inPg.lost);

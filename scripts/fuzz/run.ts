@@ -57,7 +57,10 @@ if (!baseUrl) {
   });
   baseUrl = `http://127.0.0.1:${server.port}`;
   stop = server.stop;
-  process.on("SIGINT", () => void server.stop().then(() => process.exit(130)));
+  // The dev server runs in its own process group: a Ctrl-C or a kill of this script must take it along.
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(sig, () => void server.stop().then(() => process.exit(130)));
+  }
 }
 const logAtStart = logFile ? readFileSync(logFile, "utf8").length : 0;
 

@@ -1,12 +1,10 @@
 /**
  * The one place the fuzzers learn what to aim at: the client frame schema, and every route the app
- * serves (Hono's `app.routes`) with the body and query schemas documented for it. Today those schemas
- * live in src/worker/openapi.ts; when they move beside the handlers, re-point `documented()` and nothing
- * else changes.
+ * serves (Hono's `app.routes`) with the body and query schemas each route declares beside its handler
+ * (src/worker/route-table.ts records them as the app mounts its routes).
  */
 import { z } from "zod";
 import { clientFrame } from "../../src/protocol/frames.ts";
-import { ADMIN_ROUTES, ROUTES } from "../../src/worker/openapi.ts";
 import type { JsonSchema } from "./arbitraries.ts";
 
 export interface Target {
@@ -24,12 +22,14 @@ export const frameSchema: JsonSchema = toJson(clientFrame);
 /** Decides, as the room does, whether a frame is valid: the fuzzer then knows which answer to expect. */
 export const parseFrame = (json: unknown) => clientFrame.safeParse(json).success;
 
-function documented(): Map<string, { body?: z.ZodType; query?: z.ZodType }> {
+type Declared = { method: string; path: string; body?: z.ZodType; query?: z.ZodType };
+
+async function documented(): Promise<Map<string, { body?: z.ZodType; query?: z.ZodType }>> {
+  // Imported after the app (and by a computed name, like it): the table is filled as the app mounts routes.
+  const tableModule = "../../src/worker/route-table.ts";
+  const { declaredRoutes } = (await import(tableModule)) as { declaredRoutes: () => readonly Declared[] };
   const docs = new Map<string, { body?: z.ZodType; query?: z.ZodType }>();
-  for (const r of [...ROUTES, ...ADMIN_ROUTES]) {
-    const honoPath = r.path.replace(/\{(\w+)\}/g, ":$1");
-    docs.set(`${r.method.toUpperCase()} ${honoPath}`, { body: r.body, query: r.query });
-  }
+  for (const r of declaredRoutes()) docs.set(`${r.method.toUpperCase()} ${r.path}`, { body: r.body, query: r.query });
   return docs;
 }
 
@@ -40,7 +40,7 @@ function documented(): Map<string, { body?: z.ZodType; query?: z.ZodType }> {
 export async function routeTargets(): Promise<Target[]> {
   const appModule = "../../src/worker/app.ts";
   const { app } = (await import(appModule)) as { app: { routes: { method: string; path: string }[] } };
-  const docs = documented();
+  const docs = await documented();
   const seen = new Set<string>();
   const out: Target[] = [];
   for (const r of app.routes) {

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
+import { sessionState } from "../db/sessions";
 import { withDeadline } from "../lib/deadline";
 import { verifyAccessToken } from "../lib/jwt";
 import { setLogLevel } from "../lib/log";
@@ -203,11 +204,13 @@ export class ChatRoom extends DurableObject<Env> {
 
   private async refreshAuth(ws: WebSocket, conn: ConnectionState, token: string): Promise<void> {
     const claims = await verifyAccessToken(this.env, token).catch(() => null);
-    if (!claims || claims.userId !== conn.userId) {
+    // A token of an ended session (logout, reuse detected, ban) extends nothing, with Redis down too.
+    const live = claims !== null && (await sessionState(this.env, claims.sessionId, claims.userId)) === "live";
+    if (!claims || !live || claims.userId !== conn.userId) {
       return send(ws, {
         type: "error",
         code: "unauthorized",
-        message: "auth.refresh needs a valid access token for this user",
+        message: "auth.refresh needs a valid access token of a live session of this user",
         ref: "auth.refresh",
       });
     }

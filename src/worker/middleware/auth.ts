@@ -3,9 +3,9 @@
  * remembered, so the rate limiter and the routes can each ask in any order and pay for it once.
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { sessionState } from "../../db/sessions";
 import { type AccessClaims, verifyAccessToken } from "../../lib/jwt";
 import { AppError } from "../../protocol/errors";
-import { sessionState } from "../auth/sessions";
 import type { AppEnv, Bindings } from "../types";
 
 export const UNAUTHORIZED_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="edgechat", error="invalid_token"' };

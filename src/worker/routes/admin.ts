@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { createDb } from "../../db/client";
 import { deadLetters, queueFailures } from "../../db/notification-schema";
 import { messages, refreshTokens, roomMembers, rooms, users } from "../../db/schema";
+import { bannedKey } from "../../db/sessions";
 import { positiveSetting } from "../../lib/config";
 import { logJson } from "../../lib/log";
 import { redisConfigured, withRedis } from "../../lib/redis";
@@ -24,7 +25,6 @@ import {
 import { isAdmin } from "../admin/access";
 import { activeRoomIds, fleetFigures, roomFigures, STATS_ROOMS } from "../admin/room-figures";
 import { deleteRoomFiles } from "../attachments/sweep";
-import { bannedKey } from "../auth/sessions";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { openApiDocument } from "../openapi";
 import { disconnectEverywhere, roomStub } from "../rooms";

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { sessionState } from "../../db/sessions";
 import { AppError } from "../../protocol/errors";
 import { IDENTITY_HEADERS } from "../../protocol/identity";
 import { wsTicketReply } from "../../protocol/responses/rooms";
-import { sessionState } from "../auth/sessions";
 import { signTicket, TICKET_TTL_SECONDS, type TicketClaims, verifyTicket } from "../auth/ticket";
 import { authenticate, UNAUTHORIZED_CHALLENGE, unauthenticated } from "../middleware/auth";
 import { memberRole, roomStub } from "../rooms";

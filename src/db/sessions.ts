@@ -7,15 +7,17 @@
  * - "live" entries expire after LIVE_CACHE_SECONDS, which bounds how long a revocation whose Redis write
  *   failed (Redis down at logout, back later with its old data) can go unseen;
  * - a missing entry (first use, expiry, Redis wiped) and any Redis failure mean "ask Postgres", never "allow".
- * See docs/decisions.md ("Ending a session").
+ * See docs/decisions.md ("Ending a session"). It lives in src/db so the room can ask it too (auth.refresh).
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
-import { createDb, type Db } from "../../db/client";
-import { refreshTokens, sessions, users } from "../../db/schema";
-import { positiveSetting } from "../../lib/config";
-import { logJson } from "../../lib/log";
-import { redisConfigured, withRedis } from "../../lib/redis";
-import type { Bindings } from "../types";
+import { positiveSetting } from "../lib/config";
+import { logJson } from "../lib/log";
+import { type RedisEnv, redisConfigured, withRedis } from "../lib/redis";
+import { createDb, type Db, type DbEnv } from "./client";
+import { refreshTokens, sessions, users } from "./schema";
+
+/** What the check needs of the bindings: the worker and the room objects both have it. */
+type Bindings = DbEnv & RedisEnv & { ACCESS_TOKEN_TTL_SECONDS?: string };
 
 export type SessionState = "live" | "revoked" | "banned";
 

@@ -113,7 +113,7 @@ handle(roomRoutes, directRoom, async (c, { body: { userId: other } }) => {
   return c.json({ room: roomView(room, "member") }, created ? 201 : 200);
 });
 
-/** My rooms, newest activity first, with the last message and my unread count; keyset-paginated. */
+/** My rooms, newest activity first, with the last message and my unread count (others' messages after my read mark); keyset-paginated. */
 const listRooms = defineRoute({
   method: "get",
   path: "/api/rooms",
@@ -131,6 +131,10 @@ handle(roomRoutes, listRooms, async (c, { query: { cursor, limit } }) => {
       room: rooms,
       role: roomMembers.role,
       lastReadSeq: roomMembers.lastReadSeq,
+      // Unread is arithmetic on seqs: what came after my read mark, less what I sent myself (one index
+      // range scan on messages_room_sender_client_msg_key's leading columns, never a counter to drift).
+      mineAfterMark: sql<number>`(select count(*)::int from ${messages} as mine
+        where mine.room_id = ${rooms.id} and mine.sender_id = ${me} and mine.seq > ${roomMembers.lastReadSeq})`,
       activity: sql<string>`to_char(${activity} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
       last: {
         seq: messages.seq,
@@ -156,7 +160,7 @@ handle(roomRoutes, listRooms, async (c, { query: { cursor, limit } }) => {
   return c.json({
     rooms: page.map((r) => ({
       ...roomView(r.room, r.role),
-      unread: Math.max(0, r.room.lastSeq - r.lastReadSeq),
+      unread: Math.max(0, r.room.lastSeq - r.lastReadSeq - r.mineAfterMark),
       lastMessage:
         r.last?.seq == null
           ? null

@@ -67,6 +67,7 @@ describe("Postgres resolution", () => {
         "refresh_tokens",
         "room_members",
         "rooms",
+        "sessions",
         "users",
       ]);
       const [version] = await query(handle.url, "show server_version");

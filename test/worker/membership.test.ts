@@ -39,6 +39,7 @@ describe("one membership truth (integration: real Postgres, Redis down)", () => 
     // An admin's ban is a Postgres write (the Redis marker only speeds refusals up, and Redis is down).
     await db().update(users).set({ bannedAt: new Date() }).where(eq(users.id, bob.id));
 
+    // Refused at the session check (the ban in Postgres ends every session), before membership is asked.
     for (const [method, path] of [
       ["GET", `/api/rooms/${room.id}`],
       ["GET", `/api/rooms/${room.id}/messages`],
@@ -46,11 +47,11 @@ describe("one membership truth (integration: real Postgres, Redis down)", () => 
       ["POST", `/api/rooms/${room.id}/ws-ticket`],
     ] as const) {
       const res = await withRedisDown(method, path, bob.token);
-      expect(res.status, `${method} ${path}`).toBe(404);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
+      expect(res.status, `${method} ${path}`).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
     }
     const upgrade = await withRedisDown("GET", `/api/rooms/${room.id}/ws`, bob.token, { upgrade: "websocket" });
-    expect(upgrade.status).toBe(404);
+    expect(upgrade.status).toBe(401);
     expect(upgrade.webSocket).toBeNull();
     // The owner is unaffected.
     expect((await withRedisDown("GET", `/api/rooms/${room.id}`, ana.token)).status).toBe(200);

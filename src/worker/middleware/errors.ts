@@ -2,8 +2,10 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { describeCauses, isInvalidText, isUnavailable } from "../../db/errors";
+import { positiveSetting } from "../../lib/config";
 import { logJson } from "../../lib/log";
 import { AppError, type ErrorCode } from "../../protocol/errors";
+import { discardBody } from "../attachments/discard";
 import type { AppEnv } from "../types";
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -21,8 +23,19 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   503: "unavailable",
 };
 
-/** Every error leaves as one JSON shape; unexpected ones are logged with their stack and never shown. */
-export function onError(err: Error, c: Context<AppEnv>): Response {
+/**
+ * Every error leaves as one JSON shape; unexpected ones are logged with their stack and never shown. A
+ * refused request's unread body is read to the end first (bounded), whoever refused it (auth, a path
+ * parameter, validation, the handler): see discard.ts for why an unread or cancelled body hurt.
+ */
+export async function onError(err: Error, c: Context<AppEnv>): Promise<Response> {
+  if (c.req.raw.body && !c.req.raw.bodyUsed) {
+    await discardBody(c.req.raw.body, positiveSetting(c.env, "ATTACHMENT_MAX_BYTES"));
+  }
+  return errorAnswer(err, c);
+}
+
+function errorAnswer(err: Error, c: Context<AppEnv>): Response {
   const requestId = c.get("requestId");
   if (err instanceof AppError) {
     return errorResponse(c, err.status, err.code, err.message, err.details, err.headers);

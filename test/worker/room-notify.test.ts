@@ -4,11 +4,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { notificationKeys } from "../../src/db/notification-schema";
 import { roomMembers } from "../../src/db/schema";
 import { db } from "../helpers/fixtures";
-import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
+import { roomWith, sendAndAck, stubFor } from "../helpers/rooms";
+import { useSocketPool } from "../helpers/sockets";
 
-const pool = new SocketPool();
+const pool = useSocketPool();
 afterEach(() => {
-  pool.closeAll();
   vi.restoreAllMocks();
 });
 

@@ -6,18 +6,14 @@
 import { evictDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { EdgechatClient, EdgechatError, type MessageView, type RoomConnection } from "../../src/client";
+import { describe, expect, it, vi } from "vitest";
+import { EdgechatClient, EdgechatError, type MessageView } from "../../src/client";
 import { messages } from "../../src/db/schema";
 import { db } from "../helpers/fixtures";
 import { stubFor } from "../helpers/rooms";
-import { UpgradeSocket } from "../helpers/sdk-socket";
+import { type UpgradeSocket, useSocketPool } from "../helpers/sockets";
 
-const open: (RoomConnection | EdgechatClient)[] = [];
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-  UpgradeSocket.all = [];
-});
+const pool = useSocketPool();
 
 const socketsOf = new WeakMap<EdgechatClient, UpgradeSocket[]>();
 
@@ -27,14 +23,13 @@ function newClient(): EdgechatClient {
     baseUrl: "http://edgechat.test",
     fetch: (input, init) => exports.default.fetch(input as string, init),
     webSocket: (url) => {
-      const s = new UpgradeSocket(url);
+      const s = pool.sdkSocket(url);
       sockets.push(s);
       return s;
     },
   });
   socketsOf.set(client, sockets);
-  open.push(client);
-  return client;
+  return pool.track(client);
 }
 
 async function signedUp(name: string) {
@@ -49,8 +44,9 @@ async function signedUp(name: string) {
 
 /** Connects and collects delivered messages; waits for the first welcome. */
 async function listen(client: EdgechatClient, roomId: string, pingMs = 60_000) {
-  const conn = client.room(roomId, { minDelayMs: 20, maxDelayMs: 200, pingIntervalMs: pingMs, pongTimeoutMs: 300 });
-  open.push(conn);
+  const conn = pool.track(
+    client.room(roomId, { minDelayMs: 20, maxDelayMs: 200, pingIntervalMs: pingMs, pongTimeoutMs: 300 }),
+  );
   const got: MessageView[] = [];
   const states: string[] = [];
   conn.on("message", (m) => got.push(m));

@@ -53,4 +53,3 @@ export async function waitFor<T>(probe: () => Promise<T | null | undefined | fal
   );
   return last as T;
 }
-

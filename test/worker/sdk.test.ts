@@ -49,8 +49,10 @@ async function listen(client: EdgechatClient, roomId: string, pingMs = 60_000) {
   );
   const got: MessageView[] = [];
   const states: string[] = [];
+  const reactions: string[] = [];
   conn.on("message", (m) => got.push(m));
   conn.on("state", (s) => states.push(s));
+  conn.on("reaction", (r) => reactions.push(r.emoji));
   const welcomed = new Promise((resolve) => conn.on("welcome", resolve));
   conn.connect();
   await welcomed;
@@ -58,6 +60,16 @@ async function listen(client: EdgechatClient, roomId: string, pingMs = 60_000) {
     conn,
     got,
     states,
+    /**
+     * Resolves once this connection has seen a reaction to `seq` that `client` makes now. The room sends
+     * a socket its frames in order, so whatever it sent this connection before has arrived too: a check
+     * that nothing more came, made after this, is final.
+     */
+    settled: async (seq: number) => {
+      const mark = `:seen${crypto.randomUUID().slice(0, 8)}:`;
+      await client.messages.react(roomId, seq, mark);
+      await until(() => reactions.includes(mark));
+    },
     socket: () =>
       socketsOf
         .get(client)
@@ -103,7 +115,7 @@ describe("RoomConnection", () => {
     const senders = await Promise.all(Array.from({ length: 10 }, (_, i) => signedUp(`s${i}`)));
     const room = await reader.rooms.create({ name: "stream" });
     for (const s of senders) await reader.rooms.invite(room.id, s.user.id);
-    const { got, socket, states } = await listen(reader, room.id, 100);
+    const { got, socket, states, settled } = await listen(reader, room.id, 100);
     const reconnects = () => states.filter((s) => s === "reconnecting").length;
 
     let n = 0;
@@ -127,7 +139,7 @@ describe("RoomConnection", () => {
     await evictDurableObject(stubFor(room.id));
     await sendBatch(6);
     await until(() => got.length >= 30, 15_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await settled(30);
     expect(got.map((m) => m.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(got.map((m) => m.body)).toEqual(Array.from({ length: 30 }, (_, i) => `message ${i}`));
     // Server close, drop and silent network each cost one reconnect.
@@ -162,7 +174,7 @@ describe("RoomConnection", () => {
     const again = await lost;
     expect(again).toMatchObject({ clientMsgId: "lost-ack", seq: 4 });
     expect(throttled.length).toBeGreaterThanOrEqual(1);
-    await new Promise((r) => setTimeout(r, 300));
+    await b.settled(4);
     expect(b.got.map((m) => m.body)).toEqual(["first", "second", "third", "fourth"]);
     await stubFor(room.id).drainOutbox();
     const rows = await db().select().from(messages).where(eq(messages.roomId, room.id));

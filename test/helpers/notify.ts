@@ -53,6 +53,3 @@ export async function waitFor<T>(probe: () => Promise<T | null | undefined | fal
   );
   return last as T;
 }
-
-/** Lets anything that would arrive late (a duplicate, a retry) arrive before asserting its absence. */
-export const settle = (ms = 500) => new Promise((r) => setTimeout(r, ms));

@@ -2,25 +2,9 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { ChatRoom } from "../../src/durable-objects/chat-room";
 import { createRoom, createUser } from "./fixtures";
-import { connect, type TestSocket } from "./sockets";
+import type { TestSocket } from "./sockets";
 
 export type TestUser = Awaited<ReturnType<typeof createUser>>;
-
-/** Sockets opened by a test, closed by `closeAll` in afterEach. */
-export class SocketPool {
-  private readonly open: TestSocket[] = [];
-
-  async join(roomId: string, token: string): Promise<TestSocket> {
-    const socket = await connect(roomId, token);
-    this.open.push(socket);
-    await socket.next("welcome");
-    return socket;
-  }
-
-  closeAll(): void {
-    for (const s of this.open.splice(0)) s.close();
-  }
-}
 
 export const stubFor = (roomId: string) => env.ROOMS.get(env.ROOMS.idFromName(roomId)) as DurableObjectStub<ChatRoom>;
 

@@ -1,14 +1,14 @@
 /** The admin API: hidden from everyone else, live room figures, dead letters, bans, room deletion. */
 import { eq, sql } from "drizzle-orm";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { deadLetters } from "../../src/db/notification-schema";
 import { users } from "../../src/db/schema";
 import { createRoom, createUser, db, sessionToken } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
+import { roomWith, sendAndAck, stubFor } from "../helpers/rooms";
+import { useSocketPool } from "../helpers/sockets";
 
-const pool = new SocketPool();
-afterEach(() => pool.closeAll());
+const pool = useSocketPool();
 
 async function admin() {
   const u = await createUser("admin");

@@ -14,9 +14,10 @@ import worker from "../../src/worker";
 import { drainOutbox } from "../helpers/drain";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import { SocketPool, stubFor } from "../helpers/rooms";
+import { stubFor } from "../helpers/rooms";
+import { useSocketPool } from "../helpers/sockets";
 
-const pool = new SocketPool();
+const pool = useSocketPool();
 
 async function hex(bytes: Uint8Array): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
@@ -231,7 +232,6 @@ describe("refusals", () => {
     expect(await socket.next("error")).toMatchObject({ code: "unprocessable" });
     socket.send({ type: "send", clientMsgId: "ws2", body: "" });
     expect(await socket.next("error")).toMatchObject({ code: "bad_frame" });
-    pool.closeAll();
   });
 
   it("refuses an upload the orphan sweep is about to take", async () => {

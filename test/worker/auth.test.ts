@@ -9,7 +9,9 @@ import { hashPassword, MAX_ITERATIONS, verifyPassword } from "../../src/worker/a
 import { startSession } from "../../src/worker/auth/refresh-tokens";
 import { signTicket } from "../../src/worker/auth/ticket";
 import { createRoom, db } from "../helpers/fixtures";
-import { connect } from "../helpers/sockets";
+import { useSocketPool } from "../helpers/sockets";
+
+const pool = useSocketPool();
 
 type Json = Record<string, unknown> & { error?: { code: string; message: string; details?: { field: string }[] } };
 
@@ -153,7 +155,7 @@ describe("refresh tokens", () => {
   it("logout revokes the family and closes the user's sockets with 4001", async () => {
     const { json } = await register();
     const room = await createRoom(json.user.id);
-    const socket = await connect(room.id, json.accessToken);
+    const socket = await pool.connect(room.id, json.accessToken);
     await socket.next("welcome");
     const out = await call("POST", "/api/auth/logout", { refreshToken: json.refreshToken });
     expect(out.res.status).toBe(204);

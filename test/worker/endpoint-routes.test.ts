@@ -8,8 +8,9 @@ import { describe, expect, it } from "vitest";
 import { deadLetters, notificationSettings, notifications, pushSubscriptions } from "../../src/db/notification-schema";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import { hookUrl, receiverCalls, settle, waitFor } from "../helpers/notify";
+import { hookUrl, receiverCalls, waitFor } from "../helpers/notify";
 import { browserKeys } from "../helpers/push-keys";
+import { queueIdle, watchRoom } from "../helpers/queue-watch";
 import { ISSUE_22_FORMS, MORE_INTERNAL_FORMS } from "../helpers/ssrf";
 
 const FORMS = [...ISSUE_22_FORMS, ...MORE_INTERNAL_FORMS];
@@ -54,6 +55,7 @@ describe("sending to an endpoint saved before the rules caught it", () => {
     const ana = await createUser("Ana");
     const ben = await createUser("Ben");
     const room = await createRoom(ana.id, [ben.id]);
+    await watchRoom(room.id);
     const name = crypto.randomUUID();
     expect((await api("PATCH", "/api/me/notification-settings", ben.token, { webhookUrl: hookUrl(name) })).status).toBe(
       200,
@@ -76,7 +78,7 @@ describe("sending to an endpoint saved before the rules caught it", () => {
     }, 15_000);
     expect(dead.reason).toBe("webhook URL must not point at an IPv4-compatible address (::/96) carrying 10.0.0.1");
     expect(dead.attempts).toBe(1);
-    await settle();
+    await queueIdle();
     expect(await receiverCalls(name)).toEqual([]);
   });
 });

@@ -5,9 +5,10 @@ import { describe, expect, it } from "vitest";
 import { InspectorError, runInspector } from "../../scripts/inspector/inspect";
 import { users } from "../../src/db/schema";
 import { createUser, db } from "../helpers/fixtures";
-import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
+import { roomWith, sendAndAck, stubFor } from "../helpers/rooms";
+import { useSocketPool } from "../helpers/sockets";
 
-const pool = new SocketPool();
+const pool = useSocketPool();
 const fetcher = (url: string, init?: RequestInit) => exports.default.fetch(url, init);
 const options = (token: string, json = false) => ({ baseUrl: "http://edgechat.test", token, fetch: fetcher, json });
 
@@ -33,7 +34,6 @@ describe("npm run inspect", () => {
     expect(text).toMatch(/redis buffer\s+2 messages, seq 1\.\.2\n/);
     const json = JSON.parse(await runInspector(["room", room.id, "--json"], options(token, true)));
     expect(json.live.lastSeq).toBe(2);
-    pool.closeAll();
   });
 
   it("user <email>, stats and dead-letters", async () => {

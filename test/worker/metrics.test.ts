@@ -9,9 +9,10 @@ import worker from "../../src/worker";
 import { renderMetrics } from "../../src/worker/metrics-text";
 import { createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import { roomWith, SocketPool, sendAndAck } from "../helpers/rooms";
+import { roomWith, sendAndAck } from "../helpers/rooms";
+import { useSocketPool } from "../helpers/sockets";
 
-const pool = new SocketPool();
+const pool = useSocketPool();
 
 async function scrape(token = "test-metrics-token"): Promise<Map<string, number>> {
   const res = await fetchText(token);
@@ -91,7 +92,6 @@ describe("GET /metrics", () => {
     expect(value(after, "edgechat_live_sockets")).toBeGreaterThanOrEqual(1);
     expect(after.has("edgechat_outbox_depth")).toBe(true);
     expect(after.has("edgechat_dead_letters")).toBe(true);
-    pool.closeAll();
   });
 
   it("counts queue jobs by kind and outcome", async () => {

@@ -9,17 +9,11 @@ import { deadLetters, notificationDeliveries, notifications } from "../../src/db
 import { rooms } from "../../src/db/schema";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import {
-  deploymentCallsFor,
-  failNext,
-  hookUrl,
-  receiverCalls,
-  settle,
-  signatureValid,
-  waitFor,
-} from "../helpers/notify";
+import { deploymentCallsFor, failNext, hookUrl, receiverCalls, signatureValid, waitFor } from "../helpers/notify";
+import { queueIdle, watchRoom } from "../helpers/queue-watch";
 
 async function send(roomId: string, token: string, body: string) {
+  await watchRoom(roomId);
   const res = await api("POST", `/api/rooms/${roomId}/messages`, token, { clientMsgId: crypto.randomUUID(), body });
   expect(res.status).toBe(201);
   return res.json.message.seq as number;
@@ -56,7 +50,7 @@ describe("a message for an offline member", () => {
       return calls.length > 0 && calls;
     });
     if (!call) throw new Error("no call");
-    await settle();
+    await queueIdle();
     expect(await deploymentCallsFor(ben.id)).toHaveLength(1);
     expect(await deploymentCallsFor(ana.id)).toHaveLength(0);
     expect(await signatureValid(call, env.NOTIFY_WEBHOOK_SECRET)).toBe(true);
@@ -100,7 +94,7 @@ describe("a message for an offline member", () => {
       const calls = await deploymentCallsFor(di.id);
       return calls.length > 0 && calls;
     });
-    await settle();
+    await queueIdle();
     expect(await deploymentCallsFor(di.id)).toHaveLength(1);
     expect(JSON.parse(call?.body ?? "{}").notification).toMatchObject({
       messageCount: 5,
@@ -159,7 +153,7 @@ describe("a message for an offline member", () => {
     expect(muted.status).toBe(200);
     expect(muted.json.settings.mutedRooms).toEqual([{ roomId: room.id, until }]);
     await send(room.id, ana.token, "@Ben you will not hear this");
-    await settle(2500);
+    await queueIdle();
     expect((await inApp(ben.token)).notifications).toHaveLength(0);
     expect(await deploymentCallsFor(ben.id)).toHaveLength(0);
 
@@ -203,7 +197,7 @@ describe("a personal webhook", () => {
       const all = await receiverCalls(name);
       return all.some((c, i) => i >= 3 && c.answered === 200) && all;
     }, 15_000);
-    await settle(1000);
+    await queueIdle();
     expect(await receiverCalls(name)).toHaveLength(calls.length);
     const ids = new Set(calls.map((c) => c.headers["edgechat-delivery"]));
     expect(ids.size).toBe(1);

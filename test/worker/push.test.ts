@@ -9,7 +9,8 @@ import { pushSubscriptions } from "../../src/db/notification-schema";
 import { users } from "../../src/db/schema";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import { settle, waitFor } from "../helpers/notify";
+import { waitFor } from "../helpers/notify";
+import { queueIdle, watchRoom } from "../helpers/queue-watch";
 
 async function pushService(path: string, body: unknown) {
   const res = await fetch(`${env.TEST_PUSH_SERVICE}${path}`, {
@@ -27,6 +28,7 @@ async function subscribedPair() {
   const ana = await createUser("Ana");
   const ben = await createUser("Ben");
   const room = await createRoom(ana.id, [ben.id]);
+  await watchRoom(room.id);
   const { publicKey } = (await api("GET", "/api/push/vapid-public-key")).json;
   const sub = (await pushService("/subscribe", { userVisibleOnly: "true", applicationServerKey: publicKey })) as {
     endpoint: string;
@@ -57,7 +59,7 @@ describe("web push", () => {
       body: "Ana mentioned you in #test room",
       preview: "@Ben push me",
     });
-    await settle();
+    await queueIdle();
     expect(await received(clientHash)).toHaveLength(1);
   });
 
@@ -79,7 +81,7 @@ describe("web push", () => {
       body: "@Ben hi",
     });
     await waitFor(async () => (await received(control.clientHash)).length > 0);
-    await settle();
+    await queueIdle();
     expect(await received(expired.clientHash)).toHaveLength(0);
     expect(await received(banned.clientHash)).toHaveLength(0);
   });

@@ -5,7 +5,9 @@ import { messageReactions } from "../../src/db/schema";
 import { drainOutbox } from "../helpers/drain";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import { connect } from "../helpers/sockets";
+import { useSocketPool } from "../helpers/sockets";
+
+const pool = useSocketPool();
 
 describe("reactions", () => {
   it("adds and removes a reaction once, over WebSocket and REST, and writes it through", async () => {
@@ -13,8 +15,8 @@ describe("reactions", () => {
     const bob = await createUser("bob");
     const room = await createRoom(ana.id, [bob.id]);
     await api("POST", `/api/rooms/${room.id}/messages`, ana.token, { clientMsgId: "m1", body: "ship it?" });
-    const a = await connect(room.id, ana.token);
-    const b = await connect(room.id, bob.token);
+    const a = await pool.connect(room.id, ana.token);
+    const b = await pool.connect(room.id, bob.token);
     await a.next("welcome");
     await b.next("welcome");
     b.send({ type: "react", seq: 1, emoji: "👍", on: true });
@@ -48,8 +50,6 @@ describe("reactions", () => {
         .from(messageReactions)
         .where(and(eq(messageReactions.roomId, room.id), eq(messageReactions.userId, bob.id))),
     ).toEqual([]);
-    a.close();
-    b.close();
   });
 
   it("refuses bad emoji and unknown messages", async () => {
@@ -73,7 +73,7 @@ describe("pins", () => {
     const cyd = await createUser("cyd");
     const room = await createRoom(ana.id, [bob.id, cyd.id]);
     await api("POST", `/api/rooms/${room.id}/messages`, ana.token, { clientMsgId: "m1", body: "the plan" });
-    const socket = await connect(room.id, ana.token);
+    const socket = await pool.connect(room.id, ana.token);
     await socket.next("welcome");
     expect((await api("POST", `/api/messages/${room.id}/1/pin`, bob.token)).status).toBe(204);
     expect(await socket.next("pinned")).toEqual({ type: "pinned", seq: 1, userId: bob.id, on: true });
@@ -90,6 +90,5 @@ describe("pins", () => {
     expect((await api("DELETE", `/api/messages/${room.id}/1/pin`, ana.token)).status).toBe(204);
     await drainOutbox(room.id);
     expect((await api("GET", `/api/rooms/${room.id}/pins`, cyd.token)).json.pins).toEqual([]);
-    socket.close();
   });
 });

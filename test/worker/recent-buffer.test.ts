@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest";
 import type { ChatRoom } from "../../src/durable-objects/chat-room";
 import { type BufferedMessage, RecentBuffer } from "../../src/lib/recent-buffer";
 import { createRoom, createUser } from "../helpers/fixtures";
-import { connect } from "../helpers/sockets";
+import { useSocketPool } from "../helpers/sockets";
+
+const pool = useSocketPool();
 
 const message = (seq: number, senderId: string): BufferedMessage => ({
   roomId: "r",
@@ -25,7 +27,7 @@ describe("recent-message buffer in Redis", () => {
   it("is written and read by the room object, and reported over RPC", async () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
-    (await connect(room.id, ana.token)).close(); // the first connection tells the object its room id
+    (await pool.connect(room.id, ana.token)).close(); // the first connection tells the object its room id
     const stub = env.ROOMS.get(env.ROOMS.idFromName(room.id));
 
     const read = await runInDurableObject(stub, (instance: ChatRoom) =>
@@ -75,7 +77,7 @@ describe("recent-message buffer in Redis", () => {
   it("is off when Redis is not configured", async () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
-    (await connect(room.id, ana.token)).close();
+    (await pool.connect(room.id, ana.token)).close();
     const stub = env.ROOMS.get(env.ROOMS.idFromName(room.id));
     await runInDurableObject(stub, async (instance: ChatRoom) => {
       Object.assign(instance, { env: { ...env, UPSTASH_REDIS_REST_URL: "" } });

@@ -6,7 +6,9 @@ import { describe, expect, it } from "vitest";
 import { drainOutbox } from "../helpers/drain";
 import { createRoom, createUser } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import { connect } from "../helpers/sockets";
+import { useSocketPool } from "../helpers/sockets";
+
+const pool = useSocketPool();
 
 /** A room whose `n` messages were sent over REST by enough members to stay under the throttle. */
 async function roomWithMessages(n: number) {
@@ -36,7 +38,7 @@ describe("POST /api/rooms/:id/messages", () => {
     const ana = await createUser("ana");
     const bob = await createUser("bob");
     const room = await createRoom(ana.id, [bob.id]);
-    const socket = await connect(room.id, bob.token);
+    const socket = await pool.connect(room.id, bob.token);
     await socket.next("welcome");
     const sent = await api("POST", `/api/rooms/${room.id}/messages`, ana.token, {
       clientMsgId: "rest-1",
@@ -51,7 +53,6 @@ describe("POST /api/rooms/:id/messages", () => {
     });
     expect(again.status).toBe(200);
     expect(again.json).toMatchObject({ duplicate: true, message: { seq: 1, body: "hello" } });
-    socket.close();
   });
 
   it("answers 429 with Retry-After when throttled, and refuses fields a client may not set", async () => {

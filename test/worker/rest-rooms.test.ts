@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { drainOutbox } from "../helpers/drain";
 import { createUser } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import { connect } from "../helpers/sockets";
+import { useSocketPool } from "../helpers/sockets";
+
+const pool = useSocketPool();
 
 async function group(token: string, extra: Record<string, unknown> = {}) {
   const { status, json } = await api("POST", "/api/rooms", token, { name: "design", ...extra });
@@ -104,7 +106,7 @@ describe("members and roles", () => {
     const owner = await createUser("owner");
     const bob = await createUser("bob");
     const room = await group(owner.token, { members: [bob.id] });
-    const socket = await connect(room.id, bob.token);
+    const socket = await pool.connect(room.id, bob.token);
     await socket.next("welcome");
     expect((await api("DELETE", `/api/rooms/${room.id}/members/${bob.id}`, owner.token)).status).toBe(204);
     expect((await socket.waitClosed()).code).toBe(4003);

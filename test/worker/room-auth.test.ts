@@ -1,14 +1,13 @@
 /** Tickets for browsers, token expiry on long-lived sockets, and members who are removed or log out. */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { ChatRoom } from "../../src/durable-objects/chat-room";
 import { createRoom, createUser, sessionToken } from "../helpers/fixtures";
-import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
-import { connect, TestSocket, upgrade } from "../helpers/sockets";
+import { roomWith, sendAndAck, stubFor } from "../helpers/rooms";
+import { upgrade, useSocketPool } from "../helpers/sockets";
 
-const pool = new SocketPool();
-afterEach(() => pool.closeAll());
+const pool = useSocketPool();
 
 async function ticketFor(roomId: string, token: string) {
   return exports.default.fetch(`http://edgechat.test/api/rooms/${roomId}/ws-ticket`, {
@@ -34,7 +33,7 @@ describe("tickets", () => {
     expect(expiresIn).toBe(30);
     const first = await openWithTicket(room.id, ticket);
     expect(first.status).toBe(101);
-    const socket = new TestSocket(first.webSocket as WebSocket);
+    const socket = pool.adopt(first.webSocket as WebSocket);
     expect((await socket.next("welcome")).you).toBe(ana.id);
     socket.close();
     const again = await openWithTicket(room.id, ticket);
@@ -64,7 +63,7 @@ describe("token expiry on a live socket", () => {
     const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS);
     // Expires in 30 s: inside the 60 s warning window from the start.
     const shortLived = (await sessionToken(ana.id, now - ttl + 30)).token;
-    const socket = await connect(room.id, shortLived);
+    const socket = await pool.connect(room.id, shortLived);
     await socket.next("welcome");
     const stub = stubFor(room.id);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -81,19 +80,23 @@ describe("token expiry on a live socket", () => {
     const refreshed = await socket.next("auth.refreshed");
     expect(refreshed.expiresAt).toBeGreaterThan(now + 800);
     expect(socket.closed).toBeNull();
-    socket.close();
   });
 
   it("closes with 4001 once the token has expired", async () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
     const now = Math.floor(Date.now() / 1000);
-    const token = (await sessionToken(ana.id, now - Number(env.ACCESS_TOKEN_TTL_SECONDS) + 2)).token;
-    const socket = await connect(room.id, token);
-    await socket.next("welcome");
-    await new Promise((r) => setTimeout(r, 2100));
-    const stub = stubFor(room.id);
-    await runDurableObjectAlarm(stub);
+    const token = (await sessionToken(ana.id, now - Number(env.ACCESS_TOKEN_TTL_SECONDS) + 30)).token;
+    const socket = await pool.join(room.id, token);
+    // The room runs in this isolate, so a faked Date is its clock too: the alarm sees the token 1 s past
+    // its expiry without the test waiting for it. Only Date is faked; the sockets' timers stay real.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime((now + 31) * 1000);
+      await runDurableObjectAlarm(stubFor(room.id));
+    } finally {
+      vi.useRealTimers();
+    }
     expect((await socket.waitClosed()).code).toBe(4001);
   });
 });
@@ -105,13 +108,15 @@ describe("heartbeat sweep", () => {
     const b = await pool.join(room.id, (users[1] as { token: string }).token);
     await a.next("presence");
     const stub = stubFor(room.id);
-    await runInDurableObject(stub, (instance: object) => {
-      Object.assign(instance, { env: { ...env, ROOM_HEARTBEAT_TIMEOUT_MS: "300" } });
+    // Both sockets last spoke three minutes ago, past the 120 s heartbeat timeout...
+    const longAgo = Date.now() - 180_000;
+    await runInDurableObject(stub, (instance: ChatRoom, state) => {
+      for (const ws of state.getWebSockets())
+        instance.sockets.update(ws, { connectedAt: longAgo, lastFrameAt: longAgo });
     });
-    await new Promise((r) => setTimeout(r, 200));
-    a.send('{"type":"ping"}'); // answered by the runtime; still counts as a heartbeat
+    // ...but a pings now: answered by the runtime without waking the room, it still counts as a heartbeat.
+    a.send('{"type":"ping"}');
     await a.next("pong");
-    await new Promise((r) => setTimeout(r, 200));
     await runDurableObjectAlarm(stub);
     expect((await b.waitClosed()).code).toBe(1001);
     expect(a.closed).toBeNull();

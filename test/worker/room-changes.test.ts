@@ -1,13 +1,13 @@
 /** Edits, deletes and read receipts go through the room like sends: ordered, broadcast, written through. */
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { messages, roomMembers } from "../../src/db/schema";
 import { createRoom, createUser, db } from "../helpers/fixtures";
-import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
+import { roomWith, sendAndAck, stubFor } from "../helpers/rooms";
+import { useSocketPool } from "../helpers/sockets";
 
-const pool = new SocketPool();
-afterEach(() => pool.closeAll());
+const pool = useSocketPool();
 
 async function pgMessage(roomId: string, seq: number) {
   const [row] = await db()

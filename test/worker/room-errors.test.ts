@@ -1,22 +1,18 @@
 import { runInDurableObject } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ChatRoom } from "../../src/durable-objects/chat-room";
 import { createRoom, createUser } from "../helpers/fixtures";
 import { api } from "../helpers/http";
 import { stubFor } from "../helpers/rooms";
-import { connect, type TestSocket } from "../helpers/sockets";
+import { useSocketPool } from "../helpers/sockets";
 
 /** Integration: the room's one error path, through the worker, over real sockets. */
-const open: TestSocket[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
+const pool = useSocketPool();
 
 async function roomWithSocket() {
   const ana = await createUser("ana");
   const room = await createRoom(ana.id);
-  const socket = await connect(room.id, ana.token);
-  open.push(socket);
+  const socket = await pool.connect(room.id, ana.token);
   await socket.next("welcome");
   return { ana, room, socket };
 }

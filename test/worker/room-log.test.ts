@@ -1,10 +1,11 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createRoom, createUser } from "../helpers/fixtures";
-import { connect } from "../helpers/sockets";
+import { useSocketPool } from "../helpers/sockets";
 
 /** Integration: the room's life in the logs, read from what the room prints (one JSON object a line). */
 afterEach(() => vi.restoreAllMocks());
+const pool = useSocketPool();
 
 function roomLines(spy: { mock: { calls: unknown[][] } }, roomId: string): Record<string, unknown>[] {
   return spy.mock.calls
@@ -19,7 +20,7 @@ describe("the room's structured log (integration)", () => {
     const spy = vi.spyOn(console, "log");
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
-    const socket = await connect(room.id, ana.token, { "x-request-id": "req-from-upgrade" });
+    const socket = await pool.connect(room.id, ana.token, { "x-request-id": "req-from-upgrade" });
     await socket.next("welcome");
     const secret = "a body that must never be logged";
     for (let i = 0; i < 4; i++) socket.send({ type: "send", clientMsgId: `l${i}`, body: secret });

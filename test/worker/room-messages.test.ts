@@ -1,15 +1,14 @@
 /** Sending, ordering, idempotency, write-through and resume: the room's guarantees, against real Postgres. */
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { and, asc, eq } from "drizzle-orm";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { messages, roomMembers, rooms, users as usersTable } from "../../src/db/schema";
 import { breakRedis, isolatedPostgresFault } from "../helpers/faults";
 import { type createUser, db } from "../helpers/fixtures";
-import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
-import type { Frame, TestSocket } from "../helpers/sockets";
+import { roomWith, sendAndAck, stubFor } from "../helpers/rooms";
+import { type Frame, type TestSocket, useSocketPool } from "../helpers/sockets";
 
-const pool = new SocketPool();
-afterEach(() => pool.closeAll());
+const pool = useSocketPool();
 const join = (roomId: string, token: string) => pool.join(roomId, token);
 
 async function pgMessages(roomId: string) {

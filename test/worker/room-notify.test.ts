@@ -4,11 +4,12 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { notificationKeys } from "../../src/db/notification-schema";
 import { roomMembers } from "../../src/db/schema";
 import { db } from "../helpers/fixtures";
-import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
+import { queueIdle, watchRoom } from "../helpers/queue-watch";
+import { roomWith, sendAndAck, stubFor } from "../helpers/rooms";
+import { useSocketPool } from "../helpers/sockets";
 
-const pool = new SocketPool();
+const pool = useSocketPool();
 afterEach(() => {
-  pool.closeAll();
   vi.restoreAllMocks();
 });
 
@@ -25,6 +26,7 @@ describe("notification jobs", () => {
       .update(roomMembers)
       .set({ mutedUntil: new Date(Date.now() + 3_600_000) })
       .where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, muted.id)));
+    await watchRoom(room.id);
     const s = await pool.join(room.id, sender.token);
     await pool.join(room.id, online.token);
     const seq = await sendAndAck(s, "notify-1", "hello @everyone");
@@ -34,9 +36,8 @@ describe("notification jobs", () => {
         .select({ seq: notificationKeys.seq, userId: notificationKeys.userId })
         .from(notificationKeys)
         .where(inArray(notificationKeys.roomId, [room.id]));
-    await vi.waitUntil(async () => (await keys()).length > 0, { timeout: 5000, interval: 20 });
-    // Give a duplicate (if any) the same chance to arrive before asserting there is exactly one.
-    await new Promise((r) => setTimeout(r, 300));
+    // Once the queue is idle every job (a duplicate included) has run, so the keys are final.
+    await queueIdle();
     expect(await keys()).toEqual([{ seq, userId: offline.id }]);
   });
 });

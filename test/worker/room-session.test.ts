@@ -1,21 +1,17 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { revokeSession } from "../../src/db/sessions";
 import { createRoom, createUser, db, sessionToken } from "../helpers/fixtures";
-import { connect, type TestSocket } from "../helpers/sockets";
+import { useSocketPool } from "../helpers/sockets";
 
 /** Integration: a long-lived socket's auth.refresh honours the session behind the token. */
-const open: TestSocket[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
+const pool = useSocketPool();
 
 describe("auth.refresh and sessions (integration)", () => {
   it("extends a socket with a token of a live session, and refuses one whose session was logged out", async () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
-    const socket = await connect(room.id, ana.token);
-    open.push(socket);
+    const socket = await pool.connect(room.id, ana.token);
     await socket.next("welcome");
 
     const fresh = await sessionToken(ana.id);

@@ -1,25 +1,17 @@
 import { evictDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { exports } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
 import { createRoom, createUser } from "../helpers/fixtures";
-import { connect, type TestSocket, upgrade } from "../helpers/sockets";
+import { stubFor } from "../helpers/rooms";
+import { upgrade, useSocketPool } from "../helpers/sockets";
 
-const open: TestSocket[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
-async function join(roomId: string, token: string, headers?: Record<string, string>) {
-  const socket = await connect(roomId, token, headers);
-  open.push(socket);
-  return socket;
-}
-const stubFor = (roomId: string) => env.ROOMS.get(env.ROOMS.idFromName(roomId));
+const pool = useSocketPool();
 
 describe("upgrade through the worker", () => {
   it("welcomes a member with the room, its last seq, who is online and who they are", async () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
-    const socket = await join(room.id, ana.token);
+    const socket = await pool.connect(room.id, ana.token);
     expect(await socket.next("welcome")).toEqual({
       type: "welcome",
       roomId: room.id,
@@ -63,7 +55,7 @@ describe("upgrade through the worker", () => {
     const room = await createRoom(ana.id);
     const res = await upgrade(room.id, { Authorization: `Bearer ${ana.token}`, Origin: "https://evil.example" });
     expect(res.status).toBe(403);
-    const ok = await join(room.id, ana.token, { Origin: "http://localhost:8787" });
+    const ok = await pool.connect(room.id, ana.token, { Origin: "http://localhost:8787" });
     expect((await ok.next("welcome")).you).toBe(ana.id);
   });
 
@@ -80,7 +72,7 @@ describe("upgrade through the worker", () => {
     const ana = await createUser("ana");
     const bob = await createUser("bob");
     const room = await createRoom(ana.id, [bob.id]);
-    const socket = await join(room.id, bob.token, {
+    const socket = await pool.connect(room.id, bob.token, {
       "X-Edgechat-User-Id": ana.id,
       "X-Edgechat-Room-Id": crypto.randomUUID(),
     });
@@ -93,8 +85,8 @@ describe("hibernation", () => {
     const ana = await createUser("ana");
     const bob = await createUser("bob");
     const room = await createRoom(ana.id, [bob.id]);
-    const a = await join(room.id, ana.token);
-    const b = await join(room.id, bob.token);
+    const a = await pool.connect(room.id, ana.token);
+    const b = await pool.connect(room.id, bob.token);
     await a.next("welcome");
     expect(await a.next("presence")).toEqual({ type: "presence", userId: bob.id, state: "joined" });
 
@@ -111,7 +103,7 @@ describe("hibernation", () => {
   it("answers the heartbeat without waking the room", async () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
-    const a = await join(room.id, ana.token);
+    const a = await pool.connect(room.id, ana.token);
     await a.next("welcome");
     const stub = stubFor(room.id);
     await evictDurableObject(stub);
@@ -125,9 +117,9 @@ describe("hibernation", () => {
     const ana = await createUser("ana");
     const bob = await createUser("bob");
     const room = await createRoom(ana.id, [bob.id]);
-    const a = await join(room.id, ana.token);
-    const b1 = await join(room.id, bob.token);
-    const b2 = await join(room.id, bob.token);
+    const a = await pool.connect(room.id, ana.token);
+    const b1 = await pool.connect(room.id, bob.token);
+    const b2 = await pool.connect(room.id, bob.token);
     await a.next("welcome");
     expect(await a.next("presence")).toMatchObject({ userId: bob.id, state: "joined" });
     const stub = stubFor(room.id);
@@ -148,7 +140,7 @@ describe("bad frames", () => {
   it("answers bad frames with an error frame and keeps the socket open", async () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
-    const a = await join(room.id, ana.token);
+    const a = await pool.connect(room.id, ana.token);
     await a.next("welcome");
     const cases: [unknown, string][] = [
       ["not json", "bad_frame"],
@@ -175,7 +167,7 @@ describe("bad frames", () => {
   it("rejects bad sends with an error frame naming the message, and stores nothing", async () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
-    const a = await join(room.id, ana.token);
+    const a = await pool.connect(room.id, ana.token);
     await a.next("welcome");
     const cases: [unknown, string][] = [
       [{ type: "send", clientMsgId: "long", body: "x".repeat(4001) }, "body: at most 4000 characters"],
@@ -200,7 +192,7 @@ describe("bad frames", () => {
   it("closes with 1009 on a frame over 64 KiB", async () => {
     const ana = await createUser("ana");
     const room = await createRoom(ana.id);
-    const a = await join(room.id, ana.token);
+    const a = await pool.connect(room.id, ana.token);
     await a.next("welcome");
     a.send({ type: "typing", on: true, pad: "x".repeat(65 * 1024) });
     expect((await a.waitClosed()).code).toBe(1009);
@@ -215,9 +207,9 @@ describe("presence in a connect storm", () => {
       ana.id,
       others.map((u) => u.id),
     );
-    const a = await join(room.id, ana.token);
+    const a = await pool.connect(room.id, ana.token);
     await a.next("welcome");
-    const sockets = await Promise.all(others.map((u) => join(room.id, u.token)));
+    const sockets = await Promise.all(others.map((u) => pool.connect(room.id, u.token)));
     // Gone again within the burst: whatever was announced first, the last word on it must be `left`.
     sockets[0]?.close();
     const expected = new Map(others.map((u, i) => [u.id, i === 0 ? "left" : "joined"]));

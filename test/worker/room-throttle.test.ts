@@ -1,11 +1,11 @@
 /** The in-room sliding window: exact at its edges, kept across eviction, abusive senders closed. */
 import { evictDurableObject } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { decide, limitsFrom } from "../../src/durable-objects/throttle";
-import { roomWith, SocketPool, sendAndAck, stubFor } from "../helpers/rooms";
+import { roomWith, sendAndAck, stubFor } from "../helpers/rooms";
+import { useSocketPool } from "../helpers/sockets";
 
-const pool = new SocketPool();
-afterEach(() => pool.closeAll());
+const pool = useSocketPool();
 
 const limits = { messages: 3, windowMs: 5000, abuseRejections: 10 };
 

@@ -6,18 +6,14 @@
 import { evictDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { EdgechatClient, EdgechatError, type MessageView, type RoomConnection } from "../../src/client";
+import { describe, expect, it, vi } from "vitest";
+import { EdgechatClient, EdgechatError, type MessageView } from "../../src/client";
 import { messages } from "../../src/db/schema";
 import { db } from "../helpers/fixtures";
 import { stubFor } from "../helpers/rooms";
-import { UpgradeSocket } from "../helpers/sdk-socket";
+import { type UpgradeSocket, useSocketPool } from "../helpers/sockets";
 
-const open: (RoomConnection | EdgechatClient)[] = [];
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-  UpgradeSocket.all = [];
-});
+const pool = useSocketPool();
 
 const socketsOf = new WeakMap<EdgechatClient, UpgradeSocket[]>();
 
@@ -27,14 +23,13 @@ function newClient(): EdgechatClient {
     baseUrl: "http://edgechat.test",
     fetch: (input, init) => exports.default.fetch(input as string, init),
     webSocket: (url) => {
-      const s = new UpgradeSocket(url);
+      const s = pool.sdkSocket(url);
       sockets.push(s);
       return s;
     },
   });
   socketsOf.set(client, sockets);
-  open.push(client);
-  return client;
+  return pool.track(client);
 }
 
 async function signedUp(name: string) {
@@ -49,12 +44,15 @@ async function signedUp(name: string) {
 
 /** Connects and collects delivered messages; waits for the first welcome. */
 async function listen(client: EdgechatClient, roomId: string, pingMs = 60_000) {
-  const conn = client.room(roomId, { minDelayMs: 20, maxDelayMs: 200, pingIntervalMs: pingMs, pongTimeoutMs: 300 });
-  open.push(conn);
+  const conn = pool.track(
+    client.room(roomId, { minDelayMs: 20, maxDelayMs: 200, pingIntervalMs: pingMs, pongTimeoutMs: 300 }),
+  );
   const got: MessageView[] = [];
   const states: string[] = [];
+  const reactions: string[] = [];
   conn.on("message", (m) => got.push(m));
   conn.on("state", (s) => states.push(s));
+  conn.on("reaction", (r) => reactions.push(r.emoji));
   const welcomed = new Promise((resolve) => conn.on("welcome", resolve));
   conn.connect();
   await welcomed;
@@ -62,6 +60,16 @@ async function listen(client: EdgechatClient, roomId: string, pingMs = 60_000) {
     conn,
     got,
     states,
+    /**
+     * Resolves once this connection has seen a reaction to `seq` that `client` makes now. The room sends
+     * a socket its frames in order, so whatever it sent this connection before has arrived too: a check
+     * that nothing more came, made after this, is final.
+     */
+    settled: async (seq: number) => {
+      const mark = `:seen${crypto.randomUUID().slice(0, 8)}:`;
+      await client.messages.react(roomId, seq, mark);
+      await until(() => reactions.includes(mark));
+    },
     socket: () =>
       socketsOf
         .get(client)
@@ -107,7 +115,7 @@ describe("RoomConnection", () => {
     const senders = await Promise.all(Array.from({ length: 10 }, (_, i) => signedUp(`s${i}`)));
     const room = await reader.rooms.create({ name: "stream" });
     for (const s of senders) await reader.rooms.invite(room.id, s.user.id);
-    const { got, socket, states } = await listen(reader, room.id, 100);
+    const { got, socket, states, settled } = await listen(reader, room.id, 100);
     const reconnects = () => states.filter((s) => s === "reconnecting").length;
 
     let n = 0;
@@ -131,7 +139,7 @@ describe("RoomConnection", () => {
     await evictDurableObject(stubFor(room.id));
     await sendBatch(6);
     await until(() => got.length >= 30, 15_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await settled(30);
     expect(got.map((m) => m.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(got.map((m) => m.body)).toEqual(Array.from({ length: 30 }, (_, i) => `message ${i}`));
     // Server close, drop and silent network each cost one reconnect.
@@ -166,7 +174,7 @@ describe("RoomConnection", () => {
     const again = await lost;
     expect(again).toMatchObject({ clientMsgId: "lost-ack", seq: 4 });
     expect(throttled.length).toBeGreaterThanOrEqual(1);
-    await new Promise((r) => setTimeout(r, 300));
+    await b.settled(4);
     expect(b.got.map((m) => m.body)).toEqual(["first", "second", "third", "fourth"]);
     await stubFor(room.id).drainOutbox();
     const rows = await db().select().from(messages).where(eq(messages.roomId, room.id));

@@ -48,6 +48,11 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** How long an opened socket may go without its welcome frame before the connection tries again. */
+const WELCOME_TIMEOUT_MS = 10_000;
+/** How soon a resume the room could not serve is asked again. */
+const RESUME_RETRY_MS = 1000;
+
 /** Close codes after which reconnecting cannot help. */
 const FINAL_CLOSES = new Set([4003, 4004]);
 
@@ -67,6 +72,10 @@ export class RoomConnection extends Emitter<RoomEvents> {
   /** The clientMsgId on the wire (sent, not yet answered), or null. */
   private inFlight: string | null = null;
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A resume the room could not serve (history unavailable) is asked again after this timer. */
+  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A socket that opened but was never welcomed is given up after WELCOME_TIMEOUT_MS. */
+  private welcomeTimer: ReturnType<typeof setTimeout> | undefined;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
@@ -212,6 +221,14 @@ export class RoomConnection extends Emitter<RoomEvents> {
       return;
     }
     this.socket = socket;
+    clearTimeout(this.welcomeTimer);
+    this.welcomeTimer = setTimeout(() => {
+      if (this.socket !== socket || this.status === "open") return;
+      // Upgraded (or hanging) with no welcome: a half-open path; try again rather than wait in silence.
+      this.socket = null;
+      socket.close(4000, "no welcome");
+      this.onClose(1006, "no welcome");
+    }, WELCOME_TIMEOUT_MS);
     socket.addEventListener("message", (e) => {
       if (this.socket === socket) this.onFrame(String(e.data));
     });
@@ -263,6 +280,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private teardown(): void {
     clearTimeout(this.retryTimer);
     clearTimeout(this.holdTimer);
+    clearTimeout(this.resumeTimer);
+    clearTimeout(this.welcomeTimer);
     clearInterval(this.pingTimer);
     this.pingSentAt = null;
     this.resuming = false;
@@ -352,6 +371,13 @@ export class RoomConnection extends Emitter<RoomEvents> {
           this.answered(frame.ref as string);
         }
         if (frame.code === "resync_required") this.resyncFromWelcome();
+        else if (frame.ref === "resume") {
+          // The room could not read its history (Postgres away): it is not replaying, so neither are we.
+          // Ask again shortly; live frames meanwhile are gaps, which the next resume fills.
+          this.resuming = false;
+          clearTimeout(this.resumeTimer);
+          this.resumeTimer = setTimeout(() => this.resume(), RESUME_RETRY_MS);
+        }
         this.emit("error", { code: frame.code, message: frame.message, ref: frame.ref });
         return;
       }
@@ -374,6 +400,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
   }
 
   private onWelcome(frame: Frame<"welcome">): void {
+    clearTimeout(this.welcomeTimer);
     this.attempt = 0;
     this.setState("open");
     this.startHeartbeat();

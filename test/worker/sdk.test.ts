@@ -9,6 +9,7 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
 import { EdgechatClient, EdgechatError, type MessageView } from "../../src/client";
 import { messages } from "../../src/db/schema";
+import { isolatedPostgresFault } from "../helpers/faults";
 import { db } from "../helpers/fixtures";
 import { stubFor } from "../helpers/rooms";
 import { type UpgradeSocket, useSocketPool } from "../helpers/sockets";
@@ -222,5 +223,34 @@ describe("RoomConnection", () => {
     await stubFor(room.id).drainOutbox();
     const rows = await db().select().from(messages).where(eq(messages.roomId, room.id)).orderBy(messages.seq);
     expect(rows.map((r) => r.body)).toEqual(bodies);
+  });
+
+  it("asks again when the room could not serve a resume (Postgres away), then delivers everything once", async () => {
+    const { client: ana } = await signedUp("ana");
+    const senders = await Promise.all(Array.from({ length: 10 }, (_, i) => signedUp(`r${i}`)));
+    const room = await ana.rooms.create({ name: "resume-retry" });
+    for (const s of senders) await ana.rooms.invite(room.id, s.user.id);
+    // 30 messages while ana is away: more than the test ring (20), so a resume from 0 needs Postgres.
+    for (let i = 0; i < 30; i++) {
+      const s = senders[Math.floor(i / 3)] as (typeof senders)[0];
+      await s.client.messages.send(room.id, { clientMsgId: `r${i}`, body: `resume ${i}` });
+    }
+    const stub = stubFor(room.id);
+    await stub.drainOutbox();
+    const fault = await isolatedPostgresFault(stub);
+    await fault.cut();
+    const conn = pool.track(ana.room(room.id, { afterSeq: 0, minDelayMs: 20, maxDelayMs: 200 }));
+    const got: number[] = [];
+    const errors: { code: string }[] = [];
+    conn.on("message", (m) => got.push(m.seq));
+    conn.on("error", (e) => errors.push(e));
+    conn.connect();
+    try {
+      await until(() => errors.some((e) => e.code === "unavailable"), 10_000);
+    } finally {
+      await fault.restore();
+    }
+    await until(() => got.length === 30, 10_000);
+    expect(got).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
 });

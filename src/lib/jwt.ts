@@ -3,7 +3,8 @@
  * the new public key to JWT_VERIFY_KEYS, then switching JWT_SIGNING_KEY, then dropping the old key.
  */
 import { createLocalJWKSet, importJWK, type JSONWebKeySet, type JWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
-import { positiveSetting } from "./config";
+// With its extension: the benchmarks load this file in Node directly, which resolves no bare paths.
+import { positiveSetting } from "./config.ts";
 
 /** Pinned: verification never accepts any other algorithm (no `none`, no HS256 confusion). */
 export const JWT_ALG = "ES256";

@@ -2,7 +2,7 @@
  * Text Postgres cannot store (NUL) or that is not Unicode (lone surrogates, invalid UTF-8 in a URL) is
  * a 400 validation_failed wherever it comes in: bodies, query strings, path segments (it was a 500).
  */
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
@@ -43,6 +43,31 @@ describe("invalid text", () => {
     // A path parameter.
     await expectInvalidText("DELETE", `/api/messages/${room.id}/1/reactions/%00`, ana.token);
     await expectInvalidText("GET", "/api/rooms/%00", ana.token);
+  });
+
+  it("refuses bodies nested deeper than any route takes with 400, not a stack overflow's 500", async () => {
+    const ana = await createUser("ana");
+    const deep = `${"[".repeat(20_000)}"x"${"]".repeat(20_000)}`;
+    for (const [path, body] of [
+      ["/api/auth/refresh", `{"refreshToken":${deep}}`],
+      ["/api/rooms", `{"name":"n","prototype":${deep}}`],
+    ] as const) {
+      const res = await exports.default.fetch(`http://edgechat.test${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ana.token}`, "content-type": "application/json" },
+        body,
+      });
+      expect(res.status, path).toBe(400);
+      const json = (await res.json()) as { error: { code: string; details: { message: string }[] } };
+      expect(json.error.code).toBe("validation_failed");
+      expect(json.error.details[0]?.message).toMatch(/nested deeper than 64 levels/);
+    }
+    // 64 levels is still a body (the schema then judges it).
+    let fine: unknown = "x";
+    for (let i = 0; i < 60; i++) fine = { a: fine };
+    expect(
+      (await api("POST", "/api/rooms", ana.token, { name: "n", extra: fine })).json.error.details[0].message,
+    ).not.toMatch(/nested/);
   });
 
   it("leaves ordinary Unicode alone", async () => {

@@ -6,7 +6,7 @@
 import type { RoomStore } from "./room-store";
 
 /** Never closer than this: an alarm due "now" would run before the current event has finished. */
-const MIN_DELAY_MS = 50;
+export const MIN_DELAY_MS = 50;
 
 export class AlarmClock {
   private readonly storage: DurableObjectStorage;
@@ -43,4 +43,3 @@ export class AlarmClock {
   }
 }
 
-export { MIN_DELAY_MS };

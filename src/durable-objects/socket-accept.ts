@@ -3,7 +3,7 @@
  * accepts the socket with the Hibernation API, welcomes it and announces the user if they just arrived.
  */
 import { IDENTITY_HEADERS, type Role } from "../protocol/identity";
-import type { AlarmClock } from "./alarm-clock";
+import { type AlarmClock, MIN_DELAY_MS } from "./alarm-clock";
 import { type ConnectionState, userTag } from "./connection";
 import type { Heartbeats } from "./heartbeats";
 import type { PresenceAnnouncer } from "./presence";
@@ -59,6 +59,6 @@ export function acceptSocket(request: Request, deps: AcceptDeps): Response {
   roomLog.connected(roomId, state, ticketId ? "ticket" : "bearer");
   // Only this socket's deadlines can be new: bringing the alarm forward to them is enough, and spares a
   // connect storm a scan of every socket per connect.
-  deps.alarms.arm(Math.max(Math.min(...deps.heartbeats.deadlines(server, state)), now + 50));
+  deps.alarms.arm(Math.max(Math.min(...deps.heartbeats.deadlines(server, state)), now + MIN_DELAY_MS));
   return new Response(null, { status: 101, webSocket: client });
 }

@@ -42,4 +42,3 @@ export class AlarmClock {
     this.store.setMeta("alarmAt", 0);
   }
 }
-

@@ -12,7 +12,7 @@ import { AppError } from "../../protocol/errors";
 import { meReply, signedIn, tokens as tokensReply, userReply } from "../../protocol/responses/auth";
 import { decoyHash, hashPassword, verifyPassword } from "../auth/password";
 import { rotateRefreshToken, sessionOf, startSession } from "../auth/refresh-tokens";
-import { requireUser, UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
+import { UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
 import { unreadFor } from "../notify/views";
 import { disconnectEverywhere } from "../rooms";
 import { defineRoute, handle } from "../route";

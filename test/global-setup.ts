@@ -53,6 +53,8 @@ export default async function setup(project: TestProject) {
     TEST_DEAD_DATABASE_URL: deadPostgresUrl,
     // A small ring, so resume tests reach Postgres after a few dozen messages.
     ROOM_RING_SIZE: "20",
+    // Likewise for the change log: catch-up tests reach Postgres after a few dozen changes.
+    ROOM_CHANGE_LOG_SIZE: "20",
     // Every test file shares one client address and one Redis; the limiter's own test sets tight limits.
     RATE_LIMIT_IP_PER_MINUTE: "1000000",
     RATE_LIMIT_USER_PER_MINUTE: "1000000",

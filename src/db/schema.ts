@@ -16,7 +16,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
-import type { AttachmentRef } from "../protocol/frames";
+import type { AttachmentRef, ChangeFrame, CustomData, SystemEvent } from "../protocol/frames";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
@@ -53,6 +53,9 @@ export const rooms = pgTable(
     directKey: text("direct_key").unique(),
     createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
     lastSeq: bigint("last_seq", { mode: "number" }).notNull().default(0),
+    /** The last change of the room's log written here (room_changes); history pages say which they reflect. */
+    version: bigint("version", { mode: "number" }).notNull().default(0),
+    custom: jsonb("custom").$type<CustomData>(),
     lastMessageAt: timestamp("last_message_at", { withTimezone: true }),
     createdAt: createdAt(),
   },
@@ -102,6 +105,12 @@ export const messages = pgTable(
     replyTo: bigint("reply_to", { mode: "number" }),
     /** Files attached at send time: [{id, filename, contentType, size}]. */
     attachments: jsonb("attachments").$type<AttachmentRef[]>(),
+    kind: text("kind", { enum: ["regular", "system"] })
+      .notNull()
+      .default("regular"),
+    /** System messages: the event the body describes ({event, userId, by, …}). */
+    system: jsonb("system").$type<SystemEvent>(),
+    custom: jsonb("custom").$type<CustomData>(),
     createdAt: createdAt(),
     editedAt: timestamp("edited_at", { withTimezone: true }),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
@@ -147,6 +156,31 @@ export const pins = pgTable(
     pinnedAt: timestamp("pinned_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: "pins_pk", columns: [t.roomId, t.seq] })],
+);
+
+/**
+ * Every change to a room, numbered by the room's gapless change log (`version`), as the frame clients
+ * received. Written through from the room with the change itself; catch-up reads what the room's SQLite
+ * no longer holds from here. A deleted message's text is scrubbed from its rows.
+ */
+export const roomChanges = pgTable(
+  "room_changes",
+  {
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    version: bigint("version", { mode: "number" }).notNull(),
+    kind: text("kind").notNull(),
+    /** The message the change is about, if any. */
+    seq: bigint("seq", { mode: "number" }),
+    frame: jsonb("frame").$type<ChangeFrame>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: "room_changes_pk", columns: [t.roomId, t.version] }),
+    index("room_changes_room_seq_idx").on(t.roomId, t.seq),
+    check("room_changes_version_positive", sql`${t.version} > 0`),
+  ],
 );
 
 /**

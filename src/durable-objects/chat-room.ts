@@ -28,6 +28,7 @@ import { roomSettings } from "./room-settings";
 import { RoomStore } from "./room-store";
 import { acceptSocket } from "./socket-accept";
 import { SocketRegistry, send } from "./sockets";
+import { syncSocket } from "./sync";
 
 /**
  * One object per chat room and the single writer of everything in it. This file is the object's wiring:
@@ -96,6 +97,7 @@ export class ChatRoom extends DurableObject<Env> {
       roomId: () => this.roomId(),
       apply: (actor, command) => this.apply(actor, command),
       resume: (ws, lastSeq) => this.replay(ws, lastSeq),
+      sync: (ws, since) => this.sync(ws, since),
       refreshAuth: (ws, conn, token) => this.refreshAuth(ws, conn, token),
       throttled: (ws, conn) => this.closeIfAbusive(ws, conn),
     };
@@ -118,6 +120,12 @@ export class ChatRoom extends DurableObject<Env> {
           heartbeats: this.heartbeats,
           alarms: this.clock,
           learnRoomId: (id) => this.learnRoomId(id),
+          sync: (ws, since) =>
+            this.ctx.waitUntil(
+              guarded("sync", this.roomId(), () => this.sync(ws, since), {
+                fallback: (incident) => send(ws, internalError("sync", incident)),
+              }),
+            ),
         }),
       {
         fallback: (incident) =>
@@ -196,6 +204,15 @@ export class ChatRoom extends DurableObject<Env> {
       store: this.store,
       sockets: this.sockets,
       roomId,
+      read: (fn) => withDeadline(PG_TIMEOUT_MS, (signal) => fn(createDb(this.env, { signal }))),
+    });
+  }
+
+  private sync(ws: WebSocket, since: number): Promise<void> {
+    return syncSocket(ws, since, {
+      store: this.store,
+      sockets: this.sockets,
+      roomId: this.roomId() ?? "",
       read: (fn) => withDeadline(PG_TIMEOUT_MS, (signal) => fn(createDb(this.env, { signal }))),
     });
   }

@@ -16,8 +16,10 @@ export interface ConnectionState {
   connectedAt: number;
   /** Last client frame (ms), refreshed at most every HEARTBEAT_WRITE_MS to spare attachment writes. */
   lastFrameAt: number;
-  /** A resume replay is in progress: live messages wait for the replay's tail. */
+  /** A resume replay (protocol 1) is in progress: live messages wait for the replay's tail. */
   resuming: boolean;
+  /** Protocol 2: catching up on the change log; no live change reaches the socket until it is done. */
+  held?: boolean;
   /** The socket's departure was handled (presence announced if it was the user's last). */
   departed?: boolean;
   requestId?: string;

@@ -5,7 +5,7 @@
  */
 import type { ClientFrame } from "../protocol/frames";
 import type { Actor } from "../protocol/identity";
-import type { CommandResult, RoomCommand } from "../protocol/room-rpc";
+import type { CommandResult, MemberAction, RoomCommand } from "../protocol/room-rpc";
 import { type ConnectionState, closeQuietly } from "./connection";
 import { commandRef, parseFrame, replyFor } from "./frame-parse";
 import { roomLog } from "./room-log";
@@ -19,6 +19,7 @@ export interface FrameHandlers {
   roomId: () => string | null;
   apply: (actor: Actor, command: RoomCommand) => CommandResult;
   resume: (ws: WebSocket, lastSeq: number) => Promise<void>;
+  sync: (ws: WebSocket, since: number) => Promise<void>;
   refreshAuth: (ws: WebSocket, conn: ConnectionState, token: string) => Promise<void>;
   /** Called after a throttled send: closes the socket if its sender keeps going (1008). */
   throttled: (ws: WebSocket, conn: ConnectionState) => void;
@@ -51,6 +52,9 @@ export async function dispatchFrame(
     case "resume":
       setRef("resume");
       return h.resume(ws, frame.lastSeq);
+    case "sync":
+      setRef("sync");
+      return h.sync(ws, frame.since);
     case "auth.refresh":
       setRef("auth.refresh");
       return h.refreshAuth(ws, conn, frame.token);
@@ -63,7 +67,7 @@ export async function dispatchFrame(
 function runFromSocket(
   ws: WebSocket,
   conn: ConnectionState,
-  command: Extract<ClientFrame, RoomCommand>,
+  command: Extract<ClientFrame, MemberAction>,
   h: FrameHandlers,
 ): void {
   const actor: Actor = {

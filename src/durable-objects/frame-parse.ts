@@ -68,7 +68,16 @@ export function frameError(
 
 /** How a client names a command in error frames: its clientMsgId for sends, `verb:seq` for the rest. */
 export function commandRef(command: RoomCommand): string {
-  return command.type === "send" ? command.clientMsgId : `${command.type}:${command.seq}`;
+  switch (command.type) {
+    case "send":
+      return command.clientMsgId;
+    case "member":
+      return `member:${command.userId}`;
+    case "room":
+      return "room";
+    default:
+      return `${command.type}:${command.seq}`;
+  }
 }
 
 /** The frame that answers a command on the socket that sent it (others learn of it by broadcast). */

@@ -61,11 +61,15 @@ export async function resume(ws: WebSocket, lastSeq: number, deps: ResumeDeps): 
 export async function replay(ws: WebSocket, lastSeq: number, deps: ReplayDeps): Promise<void> {
   let cursor = lastSeq;
   let budget = MAX_REPLAY;
-  const ringStart = deps.store.ringStart();
-  if (ringStart !== null && cursor + 1 < ringStart) {
+  // The ring keeps trimming while Postgres is read (behind the write-through): where it starts is asked
+  // again after every read, or the replay would skip what was trimmed meanwhile.
+  for (;;) {
+    const ringStart = deps.store.ringStart();
+    if (ringStart === null || cursor + 1 >= ringStart || budget <= 0) break;
     const older = await fromPostgres(deps.db(), deps.roomId, cursor, ringStart, budget);
     for (const m of older) send(ws, { type: "message", ...m });
-    if (older.length > 0) cursor = (older[older.length - 1] as MessageView).seq;
+    if (older.length === 0) break;
+    cursor = (older[older.length - 1] as MessageView).seq;
     budget -= older.length;
   }
   // Synchronous from here: nothing accepted meanwhile can slip between this read and the end of the replay.

@@ -9,6 +9,10 @@ import { limitsFrom, type ThrottleLimits } from "./throttle";
 export interface RoomSettings {
   throttle: ThrottleLimits;
   ringSize: number;
+  /** Change-log entries the room keeps in SQLite (older ones are read from Postgres). */
+  changeLogSize: number;
+  /** Joins, leaves, removals, role changes and renames also appear as `kind: "system"` messages. */
+  systemMessages: boolean;
   heartbeatTimeoutMs: number;
   presenceWindowMs: number;
   buffer: { size: number; ttlSeconds: number };
@@ -24,6 +28,8 @@ export function roomSettings(env: Env): RoomSettings {
     settings = {
       throttle: limitsFrom(env),
       ringSize: positiveSetting(env, "ROOM_RING_SIZE"),
+      changeLogSize: positiveSetting(env, "ROOM_CHANGE_LOG_SIZE"),
+      systemMessages: env.SYSTEM_MESSAGES !== "off",
       heartbeatTimeoutMs: positiveSetting(env, "ROOM_HEARTBEAT_TIMEOUT_MS"),
       presenceWindowMs: positiveSetting(env, "PRESENCE_COALESCE_MS"),
       buffer: recentBufferLimits(env),

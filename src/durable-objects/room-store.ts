@@ -2,10 +2,10 @@
  * The room's own SQLite: the single place where a message becomes real. Every method is synchronous, so
  * each runs to completion without another event interleaving, and its writes commit together.
  */
-import type { AttachmentRef, MessageView } from "../protocol/frames";
+import type { AttachmentRef, ChangeFrame, MessageView, UnnumberedChange } from "../protocol/frames";
 
-/** Outbox row kinds, each written through to Postgres in order. */
-export type OutboxKind = "message" | "edit" | "delete" | "read" | "reaction" | "pin";
+/** Outbox row kinds, each written through to Postgres in order; "change" only records the log entry. */
+export type OutboxKind = "message" | "edit" | "delete" | "read" | "reaction" | "pin" | "change";
 
 export interface OutboxRow {
   id: number;
@@ -13,6 +13,10 @@ export interface OutboxRow {
   seq: number;
   payload: string;
   created_at: number;
+  /** The change-log entry this row writes through (null for rows queued before the log existed). */
+  version: number | null;
+  /** That entry's frame as JSON text, read with the row. */
+  frame: string | null;
 }
 
 export interface MessagePayload {
@@ -55,6 +59,9 @@ interface RingRow extends Record<string, SqlStorageValue> {
   edited_at: number | null;
   deleted_at: number | null;
   attachments: string | null;
+  kind: string | null;
+  system: string | null;
+  custom: string | null;
 }
 
 const SCHEMA = `
@@ -108,6 +115,18 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS read_marks (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  -- The room's change log: every change, numbered gaplessly (version), as the frame clients received.
+  -- Recent entries only (plus any not yet in Postgres); older ones are read from Postgres.
+  CREATE TABLE IF NOT EXISTS changes (
+    version INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    seq INTEGER,
+    frame TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS changes_seq ON changes (seq);
+  -- Membership as this room last recorded it (role NULL: gone), so a retried record is not a new change.
+  CREATE TABLE IF NOT EXISTS roster (user_id TEXT PRIMARY KEY, role TEXT);
   -- Users whose presence changed while announcements were being coalesced (presence.ts).
   CREATE TABLE IF NOT EXISTS presence_pending (user_id TEXT PRIMARY KEY);
   -- Uploads announced by the worker once their bytes are in R2; used_seq is the message that took each.
@@ -122,6 +141,8 @@ export class RoomStore {
   private readonly storage: DurableObjectStorage;
   /** The last accepted seq, read once per wake-up: the room is its only writer, so memory stays exact. */
   private seq: number | null = null;
+  /** The last change-log version, likewise. */
+  private version: number | null = null;
   /** Per user, accepted send times still in the throttle window (see throttleWindow). */
   private windows = new Map<string, number[]>();
 
@@ -133,9 +154,15 @@ export class RoomStore {
     const columns = this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')").toArray();
     if (!columns.some((c) => c.name === "attachments"))
       this.sql.exec("ALTER TABLE messages ADD COLUMN attachments TEXT");
+    // Rooms created before message kinds, custom data and the change log get their columns now.
+    for (const name of ["kind", "system", "custom"]) {
+      if (!columns.some((c) => c.name === name)) this.sql.exec(`ALTER TABLE messages ADD COLUMN ${name} TEXT`);
+    }
     const uploads = this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('room_attachments')").toArray();
     if (!uploads.some((c) => c.name === "created_at"))
       this.sql.exec("ALTER TABLE room_attachments ADD COLUMN created_at INTEGER");
+    const outbox = this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('outbox')").toArray();
+    if (!outbox.some((c) => c.name === "version")) this.sql.exec("ALTER TABLE outbox ADD COLUMN version INTEGER");
   }
 
   transaction<T>(fn: () => T): T {
@@ -152,6 +179,7 @@ export class RoomStore {
   /** After `deleteAll()` or a rollback: nothing cached may outlive the data it was read from. */
   forget(): void {
     this.seq = null;
+    this.version = null;
     this.windows.clear();
   }
 
@@ -227,6 +255,7 @@ export class RoomStore {
   /** Appends a message with the next seq; the caller runs this inside a transaction with its outbox row. */
   insertMessage(m: Omit<MessageView, "seq" | "roomId" | "editedAt" | "deletedAt">, roomId: string): MessageView {
     const files = m.attachments?.length ? JSON.stringify(m.attachments) : null;
+    const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
     const seq = this.lastSeq() + 1;
     const createdAt = Date.parse(m.createdAt);
     this.sql.exec(
@@ -236,7 +265,7 @@ export class RoomStore {
       m.clientMsgId,
     );
     this.sql.exec(
-      "INSERT INTO messages (seq, sender_id, client_msg_id, body, reply_to, created_at, attachments) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO messages (seq, sender_id, client_msg_id, body, reply_to, created_at, attachments, kind, system, custom) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       seq,
       m.senderId,
       m.clientMsgId,
@@ -244,6 +273,9 @@ export class RoomStore {
       m.replyTo,
       createdAt,
       files,
+      m.kind === "system" ? "system" : null,
+      json(m.system),
+      json(m.custom),
     );
     this.seq = seq;
     return { ...m, roomId, seq, editedAt: null, deletedAt: null };
@@ -255,7 +287,93 @@ export class RoomStore {
 
   deleteMessage(seq: number, deletedAt: number): void {
     this.sql.exec("UPDATE message_index SET deleted = 1 WHERE seq = ?", seq);
-    this.sql.exec("UPDATE messages SET body = NULL, attachments = NULL, deleted_at = ? WHERE seq = ?", deletedAt, seq);
+    this.sql.exec(
+      "UPDATE messages SET body = NULL, attachments = NULL, custom = NULL, deleted_at = ? WHERE seq = ?",
+      deletedAt,
+      seq,
+    );
+    // A deleted message's words leave the log too: catch-up replays a tombstone, never the text.
+    this.sql.exec(
+      `UPDATE changes SET frame = json_set(json_remove(frame, '$.attachments', '$.custom'), '$.body', json('null'))
+        WHERE seq = ? AND kind IN ('message', 'edited')`,
+      seq,
+    );
+  }
+
+  /** The role this room last recorded for a user, "gone" if they left, null if it never recorded them. */
+  rosterRole(userId: string): string | null {
+    const row = this.sql.exec<{ role: string | null }>("SELECT role FROM roster WHERE user_id = ?", userId).next();
+    return row.done ? null : (row.value.role ?? "gone");
+  }
+
+  setRoster(userId: string, role: string | null): void {
+    this.sql.exec(
+      "INSERT INTO roster (user_id, role) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET role = excluded.role",
+      userId,
+      role,
+    );
+  }
+
+  // --- change log ---------------------------------------------------------------------------------
+
+  /** The room's last change-log version (0 before its first change). */
+  lastVersion(): number {
+    this.version ??= this.sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM changes").one().v ?? 0;
+    // The log may have been trimmed to nothing (never below an unconfirmed row): the meta copy is the floor.
+    if (this.version === 0) this.version = Number(this.getMeta("version") ?? 0);
+    return this.version;
+  }
+
+  /**
+   * Gives a change the next version and records it; the caller runs this inside the command's
+   * transaction, so the change and its number commit together or not at all.
+   */
+  logChange<C extends UnnumberedChange>(change: C, seq: number | null, now: number): C & { v: number } {
+    const v = this.lastVersion() + 1;
+    const frame = { ...change, v } as C & { v: number };
+    this.sql.exec(
+      "INSERT INTO changes (version, kind, seq, frame, at) VALUES (?, ?, ?, ?, ?)",
+      v,
+      change.type,
+      seq,
+      JSON.stringify(frame),
+      now,
+    );
+    this.version = v;
+    return frame;
+  }
+
+  /** Lowest version still held here, or null when the log holds nothing. */
+  changesStart(): number | null {
+    return this.sql.exec<{ v: number | null }>("SELECT MIN(version) AS v FROM changes").one().v;
+  }
+
+  /** Changes after `afterVersion`, in order, at most `limit`. */
+  changesAfter(afterVersion: number, limit: number): ChangeFrame[] {
+    return this.sql
+      .exec<{ frame: string }>(
+        "SELECT frame FROM changes WHERE version > ? ORDER BY version LIMIT ?",
+        afterVersion,
+        limit,
+      )
+      .toArray()
+      .map((r) => JSON.parse(r.frame) as ChangeFrame);
+  }
+
+  /**
+   * Keeps the newest `size` log entries, never one Postgres lacks (catch-up reads older ones from there).
+   * Trimmed every size/16 changes, like the ring.
+   */
+  trimChanges(size: number): void {
+    const v = this.lastVersion();
+    if (v % Math.max(1, Math.floor(size / 16)) !== 0) return;
+    this.setMeta("version", v);
+    this.sql.exec(
+      `DELETE FROM changes WHERE version <= ? - ?
+         AND version < COALESCE((SELECT MIN(version) FROM outbox WHERE version IS NOT NULL), 9007199254740991)`,
+      v,
+      size,
+    );
   }
 
   // --- attachments --------------------------------------------------------------------------------
@@ -333,19 +451,25 @@ export class RoomStore {
 
   // --- outbox -------------------------------------------------------------------------------------
 
-  enqueue(kind: OutboxKind, seq: number, payload: unknown, now: number): void {
+  /** Queues a change for Postgres: `version` names the log entry written through with it. */
+  enqueue(kind: OutboxKind, seq: number, payload: unknown, now: number, version: number | null = null): void {
     this.sql.exec(
-      "INSERT INTO outbox (kind, seq, payload, created_at) VALUES (?, ?, ?, ?)",
+      "INSERT INTO outbox (kind, seq, payload, created_at, version) VALUES (?, ?, ?, ?, ?)",
       kind,
       seq,
       JSON.stringify(payload),
       now,
+      version,
     );
   }
 
   outboxBatch(limit: number): OutboxRow[] {
     return this.sql
-      .exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox ORDER BY id LIMIT ?", limit)
+      .exec<OutboxRow & Record<string, SqlStorageValue>>(
+        `SELECT o.id, o.kind, o.seq, o.payload, o.created_at, o.version, c.frame
+           FROM outbox o LEFT JOIN changes c ON c.version = o.version ORDER BY o.id LIMIT ?`,
+        limit,
+      )
       .toArray();
   }
 
@@ -481,6 +605,9 @@ function iso(ms: number | null): string | null {
 
 function toView(r: RingRow, roomId: string): MessageView {
   return {
+    ...(r.kind === "system" ? { kind: "system" as const } : {}),
+    ...(r.system ? { system: JSON.parse(r.system) } : {}),
+    ...(r.custom ? { custom: JSON.parse(r.custom) } : {}),
     roomId,
     seq: r.seq,
     senderId: r.sender_id,

@@ -2,6 +2,7 @@
  * A WebSocket upgrade the worker has authenticated and authorised: the room records a ticket once,
  * accepts the socket with the Hibernation API, welcomes it and announces the user if they just arrived.
  */
+import { PROTOCOL_VERSION } from "../protocol/frames";
 import { IDENTITY_HEADERS, type Role } from "../protocol/identity";
 import { type AlarmClock, MIN_DELAY_MS } from "./alarm-clock";
 import { type ConnectionState, userTag } from "./connection";
@@ -19,6 +20,15 @@ export interface AcceptDeps {
   heartbeats: Heartbeats;
   alarms: AlarmClock;
   learnRoomId: (roomId: string) => void;
+  /** Starts a protocol-2 catch-up from `since` on a socket accepted held. */
+  sync: (ws: WebSocket, since: number) => void;
+}
+
+/** `?since=<version>` (protocol 2): a whole number, else null (protocol 1: live at once). */
+export function sinceParam(url: string): number | null {
+  const text = new URL(url).searchParams.get("since");
+  if (text === null || !/^\d{1,15}$/.test(text)) return null;
+  return Number(text);
 }
 
 export function acceptSocket(request: Request, deps: AcceptDeps): Response {
@@ -42,6 +52,7 @@ export function acceptSocket(request: Request, deps: AcceptDeps): Response {
   // Tagged per user so operators' tools can address one user's sockets without waking every attachment.
   ctx.acceptWebSocket(server, [userTag(userId)]);
   const requestId = h(IDENTITY_HEADERS.requestId);
+  const since = sinceParam(request.url);
   const state: ConnectionState = {
     userId,
     connId: crypto.randomUUID(),
@@ -51,10 +62,21 @@ export function acceptSocket(request: Request, deps: AcceptDeps): Response {
     connectedAt: now,
     lastFrameAt: now,
     resuming: false,
+    // Held from the first moment: no live change may reach it ahead of its catch-up.
+    ...(since !== null ? { held: true } : {}),
     ...(requestId ? { requestId } : {}),
   };
   sockets.add(server, state);
-  send(server, { type: "welcome", roomId, lastSeq: store.lastSeq(), online: sockets.onlineUsers(), you: userId });
+  send(server, {
+    type: "welcome",
+    roomId,
+    lastSeq: store.lastSeq(),
+    version: store.lastVersion(),
+    protocol: since !== null ? PROTOCOL_VERSION : 1,
+    online: sockets.onlineUsers(),
+    you: userId,
+  });
+  if (since !== null) deps.sync(server, since);
   if (firstSocketOfUser) deps.presence.changed(userId, "joined", server, now);
   roomLog.connected(roomId, state, ticketId ? "ticket" : "bearer");
   // Only this socket's deadlines can be new: bringing the alarm forward to them is enough, and spares a

@@ -97,17 +97,20 @@ export class SocketRegistry {
   }
 
   /**
-   * One frame to every open socket. Sockets replaying history (resuming) are skipped for messages: their
-   * replay ends with everything accepted meanwhile, so they see each seq once and in order.
+   * One frame to every open socket. Sockets catching up are skipped for what their catch-up ends with:
+   * changes for held sockets (protocol 2), messages for resuming ones (protocol 1), so each sees every
+   * change (or message) once and in order.
    */
   broadcast(frame: ServerFrame, except?: WebSocket): void {
     const text = JSON.stringify(frame);
     const isMessage = frame.type === "message";
+    const isChange = "v" in frame && frame.v !== undefined;
     const exceptId = except ? this.of(except)?.connId : undefined;
     // The hot loop of a busy room: no generator and no readyState probe per socket (a socket that closed
     // since its last event throws on send, and its close event removes it).
     for (const { ws, state } of this.entries().values()) {
-      if (state.departed || state.connId === exceptId || (isMessage && state.resuming)) continue;
+      if (state.departed || state.connId === exceptId) continue;
+      if ((isMessage && state.resuming) || (isChange && state.held)) continue;
       try {
         ws.send(text);
       } catch {

@@ -10,7 +10,8 @@ import type { Db } from "../db/client";
 
 export { isPermanent } from "../db/errors";
 
-import { messageReactions, messages, pins, roomMembers, rooms, users } from "../db/schema";
+import { messageReactions, messages, pins, roomChanges, roomMembers, rooms, users } from "../db/schema";
+import type { ChangeFrame } from "../protocol/frames";
 import { MAX_RECIPIENTS_PER_JOB, type MessageJob } from "../protocol/jobs";
 import type {
   DeletePayload,
@@ -68,6 +69,9 @@ export async function writeThrough(
             body: m.body ?? "",
             replyTo: m.replyTo,
             attachments: m.attachments ?? null,
+            kind: m.kind ?? "regular",
+            system: m.system ?? null,
+            custom: m.custom ?? null,
             createdAt: new Date(m.createdAt),
           })),
         )
@@ -105,6 +109,29 @@ export async function writeThrough(
       );
     }
   }
+  // The log entries of these rows, before the changes themselves: a delete below scrubs its message's
+  // entries, including ones written in this same batch.
+  const logged = rows.filter((r) => r.version !== null && r.frame !== null);
+  if (logged.length > 0) {
+    statements.push(
+      db
+        .insert(roomChanges)
+        .values(
+          logged.map((r) => {
+            const frame = JSON.parse(r.frame as string) as ChangeFrame;
+            return { roomId, version: r.version as number, kind: frame.type, seq: seqOf(frame), frame };
+          }),
+        )
+        .onConflictDoNothing({ target: [roomChanges.roomId, roomChanges.version] }),
+    );
+    const top = Math.max(...logged.map((r) => r.version as number));
+    statements.push(
+      db
+        .update(rooms)
+        .set({ version: sql`greatest(${rooms.version}, ${top})` })
+        .where(eq(rooms.id, roomId)),
+    );
+  }
   // Edits, deletes and receipts keep their order; inserts go first, and nothing can precede its own insert.
   for (const row of rows) {
     const change = changeStatement(db, roomId, row);
@@ -124,6 +151,7 @@ export async function writeThrough(
 function changeStatement(db: Db, roomId: string, row: OutboxRow): BatchItem<"pg"> | BatchItem<"pg">[] | null {
   switch (row.kind) {
     case "message":
+    case "change":
       return null;
     case "edit": {
       const p = JSON.parse(row.payload) as EditPayload;
@@ -144,6 +172,17 @@ function changeStatement(db: Db, roomId: string, row: OutboxRow): BatchItem<"pg"
           .update(attachments)
           .set({ state: "deleted", deletedAt: new Date(p.deletedAt) })
           .where(and(eq(attachments.roomId, roomId), eq(attachments.messageSeq, p.seq))),
+        // Its words leave the change log too (the room's SQLite copy was scrubbed at the delete).
+        db
+          .update(roomChanges)
+          .set({ frame: sql`jsonb_set(${roomChanges.frame} - 'attachments' - 'custom', '{body}', 'null'::jsonb)` })
+          .where(
+            and(
+              eq(roomChanges.roomId, roomId),
+              eq(roomChanges.seq, p.seq),
+              inArray(roomChanges.kind, ["message", "edited"]),
+            ),
+          ),
       ];
     }
     case "reaction": {
@@ -181,6 +220,11 @@ function changeStatement(db: Db, roomId: string, row: OutboxRow): BatchItem<"pg"
   }
 }
 
+/** The message a change is about, if any (member and room changes are about none). */
+function seqOf(frame: ChangeFrame): number | null {
+  return "seq" in frame && typeof frame.seq === "number" ? frame.seq : null;
+}
+
 async function enqueueNotifications(
   queue: Queue,
   roomId: string,
@@ -189,6 +233,8 @@ async function enqueueNotifications(
 ): Promise<void> {
   const jobs: MessageJob[] = [];
   for (const { message, requestId } of inserts) {
+    // Joins, leaves and renames are not worth a notification.
+    if (message.kind === "system") continue;
     const recipients = offline.filter((userId) => userId !== message.senderId);
     for (let i = 0; i < recipients.length; i += MAX_RECIPIENTS_PER_JOB) {
       jobs.push({

@@ -16,6 +16,32 @@ const seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 export const MAX_ATTACHMENTS = 10;
 
+/** Custom data an app attaches to a message or a room: a JSON object of at most this many bytes. */
+export const MAX_CUSTOM_BYTES = 2048;
+
+type JsonLeaf = string | number | boolean | null;
+type Json2 = JsonLeaf | JsonLeaf[] | { [key: string]: JsonLeaf | JsonLeaf[] };
+/** JSON typed three levels deep (deeper values are still accepted and kept; the type just stops there). */
+export type JsonValue = JsonLeaf | Json2[] | { [key: string]: Json2 };
+export type CustomData = { [key: string]: JsonValue };
+
+/**
+ * A JSON object of at most MAX_CUSTOM_BYTES (UTF-8 of its JSON text), returned wherever its owner is.
+ * Typed as JSON by hand: z.json()'s recursive type is too deep for RPC stubs and route inference.
+ */
+export const customData = z.record(z.string().max(64), z.unknown()).superRefine((value, ctx) => {
+  if (new TextEncoder().encode(JSON.stringify(value)).length > MAX_CUSTOM_BYTES) {
+    ctx.addIssue({ code: "custom", message: `at most ${MAX_CUSTOM_BYTES} bytes of JSON` });
+  }
+}) as unknown as z.ZodType<CustomData>;
+
+/**
+ * The protocol version a room speaks. 1: live frames from the upgrade on, `resume {lastSeq}` replays
+ * messages only. 2: every change carries `v`, its number in the room's gapless change log; a client that
+ * opens the socket with `?since=<version>` gets exactly the changes after it, then `synced`, then live.
+ */
+export const PROTOCOL_VERSION = 2;
+
 const body = z.string().max(MAX_BODY_CHARS, `at most ${MAX_BODY_CHARS} characters`);
 const nonEmpty = (b: string) => b.trim().length > 0;
 
@@ -29,6 +55,7 @@ const sendFields = {
   replyTo: seq.optional(),
   /** Ids from POST /api/rooms/:id/attachments whose bytes were uploaded by the sender. */
   attachments: z.array(z.uuid()).min(1).max(MAX_ATTACHMENTS).optional(),
+  custom: customData.optional(),
 };
 
 /** A message needs text, or at least one attachment. */
@@ -59,6 +86,8 @@ export const clientFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("react"), seq, emoji, on: z.boolean() }),
   z.strictObject({ type: z.literal("read"), seq }),
   z.strictObject({ type: z.literal("resume"), lastSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+  /** Protocol 2: the changes after `since` (continues a catch-up that ended with `synced {more: true}`). */
+  z.strictObject({ type: z.literal("sync"), since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   z.strictObject({ type: z.literal("auth.refresh"), token: z.string().min(1).max(4096) }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrame>;
@@ -70,6 +99,16 @@ export interface AttachmentRef {
   contentType: string;
   size: number;
 }
+
+/** What a system message records (who did what), besides its readable body. */
+export type SystemEvent =
+  | { event: "joined" | "left"; userId: string }
+  | { event: "removed" | "banned"; userId: string; by: string }
+  | { event: "role"; userId: string; role: "owner" | "admin" | "member"; by: string }
+  | { event: "renamed"; name: string; by: string }
+  | { event: "topic"; topic: string | null; by: string };
+
+export type MessageKind = "regular" | "system";
 
 /** A message as clients see it. Deleted messages keep their seq with a null body (a tombstone). */
 export interface MessageView {
@@ -84,22 +123,69 @@ export interface MessageView {
   deletedAt: string | null;
   /** Only present when the message carries files (download: GET /api/attachments/:id). */
   attachments?: AttachmentRef[];
+  /** Absent means "regular" (rooms and rows from before kinds existed). */
+  kind?: MessageKind;
+  /** Only on system messages: the structured event the body describes. */
+  system?: SystemEvent;
+  custom?: CustomData;
 }
 
+/** A membership change as the room's log records it. */
+export type MemberChange =
+  | { change: "joined"; userId: string; role: "owner" | "admin" | "member"; by: string }
+  | { change: "left"; userId: string }
+  | { change: "removed" | "banned"; userId: string; by: string }
+  | { change: "role"; userId: string; role: "owner" | "admin" | "member"; by: string };
+
+/** Room settings that changed (only the fields present changed). */
+export interface RoomChange {
+  name?: string;
+  topic?: string | null;
+  isPublic?: boolean;
+  custom?: CustomData | null;
+  by: string;
+}
+
+/**
+ * Frames that are changes to the room: each carries `v`, its number in the room's gapless change log, so
+ * a client that applied v can ask for exactly what came after it (protocol 2).
+ */
+export type ChangeFrame =
+  | ({ type: "message"; v: number } & MessageView)
+  | { type: "edited"; v: number; seq: number; body: string; editedAt: string }
+  | { type: "deleted"; v: number; seq: number; deletedAt: string }
+  | { type: "receipt"; v: number; userId: string; seq: number }
+  | { type: "reaction"; v: number; seq: number; userId: string; emoji: string; on: boolean }
+  | { type: "pinned"; v: number; seq: number; userId: string; on: boolean }
+  | ({ type: "member"; v: number } & MemberChange)
+  | ({ type: "room"; v: number } & RoomChange);
+
+export type ChangeType = ChangeFrame["type"];
+/** A change as a command decides it, before the log gives it its number. */
+export type UnnumberedChange = ChangeFrame extends infer F ? (F extends ChangeFrame ? Omit<F, "v"> : never) : never;
+
 export type ServerFrame =
-  | { type: "welcome"; roomId: string; lastSeq: number; online: string[]; you: string }
-  | ({ type: "message" } & MessageView)
+  /** `version`: the room's last change; `protocol`: what this room speaks (absent means 1). */
+  | {
+      type: "welcome";
+      roomId: string;
+      lastSeq: number;
+      version?: number;
+      protocol?: number;
+      online: string[];
+      you: string;
+    }
+  | ChangeFrame
+  /** Protocol 1's `resume {lastSeq}` replays messages as they are now, without a change number. */
+  | ({ type: "message"; v?: undefined } & MessageView)
   | { type: "ack"; clientMsgId: string; seq: number; duplicate?: true }
-  | { type: "edited"; seq: number; body: string; editedAt: string }
-  | { type: "deleted"; seq: number; deletedAt: string }
-  | { type: "receipt"; userId: string; seq: number }
-  | { type: "reaction"; seq: number; userId: string; emoji: string; on: boolean }
-  | { type: "pinned"; seq: number; userId: string; on: boolean }
   | { type: "presence"; userId: string; state: "joined" | "left" }
   /** Several presence changes announced together (a connect storm); clients apply each in order. */
   | { type: "presence.batch"; changes: { userId: string; state: "joined" | "left" }[] }
   | { type: "typing"; userId: string; on: boolean }
   | { type: "resumed"; fromSeq: number; toSeq: number; more: boolean }
+  /** Protocol 2: the changes fromVersion..toVersion were sent; `more` asks for `sync {since: toVersion}`. */
+  | { type: "synced"; fromVersion: number; toVersion: number; more: boolean }
   | { type: "throttled"; retryAfterMs: number; clientMsgId?: string }
   | { type: "auth.expiring"; expiresAt: number }
   | { type: "auth.refreshed"; expiresAt: number }

@@ -4,15 +4,44 @@
  * and the figures it reports. The room never imports the worker; both import this.
  */
 import type { ErrorCode } from "./errors";
-import type { MessageView, SendMessage } from "./frames";
+import type { CustomData, MemberChange, MessageView, SendMessage } from "./frames";
+import type { Role } from "./identity";
 
-export type RoomCommand =
+/**
+ * Worker only: a membership change already committed in Postgres (the source of truth for membership),
+ * recorded in the room's change log. `names` label the system message (display names by user id);
+ * `announce: false` records the change without a system message (a room's first members, direct rooms).
+ * Idempotent: the room records a change only if it differs from what it last recorded for that user.
+ */
+export type MemberCommand = {
+  type: "member";
+  change: MemberChange["change"];
+  userId: string;
+  role?: Role;
+  names?: Record<string, string>;
+  announce?: boolean;
+};
+
+/** Worker only: room settings already changed in Postgres, recorded in the room's change log. */
+export type RoomUpdateCommand = {
+  type: "room";
+  name?: string;
+  topic?: string | null;
+  isPublic?: boolean;
+  custom?: CustomData | null;
+  names?: Record<string, string>;
+};
+
+/** What a member may do from a socket or REST (the same verbs as the client's frames, plus `pin`). */
+export type MemberAction =
   | ({ type: "send" } & SendMessage)
   | { type: "edit"; seq: number; body: string }
   | { type: "delete"; seq: number }
   | { type: "react"; seq: number; emoji: string; on: boolean }
   | { type: "pin"; seq: number; on: boolean }
   | { type: "read"; seq: number };
+
+export type RoomCommand = MemberAction | MemberCommand | RoomUpdateCommand;
 
 export type CommandType = RoomCommand["type"];
 

@@ -44,6 +44,18 @@ export class TestSocket {
     }
   }
 
+  /** Resolves with the index of the first frame matching `test` once it has arrived, leaving frames in place. */
+  async until(test: (f: Frame) => boolean, timeoutMs = 3000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.frames.findIndex(test);
+      if (i >= 0) return i;
+      if (Date.now() > deadline)
+        throw new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`);
+      await this.wait(deadline - Date.now());
+    }
+  }
+
   async waitClosed(timeoutMs = 3000): Promise<{ code: number; reason: string }> {
     const deadline = Date.now() + timeoutMs;
     while (!this.closed) {
@@ -149,8 +161,8 @@ export class UpgradeSocket implements SocketLike {
 }
 
 /** The upgrade request as a client sends it; answers whatever the worker answers (101 or a refusal). */
-export async function upgrade(roomId: string, headers: Record<string, string>): Promise<Response> {
-  return exports.default.fetch(`http://edgechat.test/api/rooms/${roomId}/ws`, {
+export async function upgrade(roomId: string, headers: Record<string, string>, query = ""): Promise<Response> {
+  return exports.default.fetch(`http://edgechat.test/api/rooms/${roomId}/ws${query}`, {
     headers: { Upgrade: "websocket", ...headers },
   });
 }
@@ -161,8 +173,8 @@ export class SocketPool {
   private readonly owners: { close(): void }[] = [];
 
   /** A member's socket, open but not yet past its welcome frame. */
-  async connect(roomId: string, token: string, headers: Record<string, string> = {}): Promise<TestSocket> {
-    const res = await upgrade(roomId, { Authorization: `Bearer ${token}`, ...headers });
+  async connect(roomId: string, token: string, headers: Record<string, string> = {}, query = ""): Promise<TestSocket> {
+    const res = await upgrade(roomId, { Authorization: `Bearer ${token}`, ...headers }, query);
     if (res.status !== 101 || !res.webSocket) throw new Error(`expected 101, got ${res.status}: ${await res.text()}`);
     return this.adopt(res.webSocket);
   }
@@ -172,6 +184,11 @@ export class SocketPool {
     const socket = await this.connect(roomId, token);
     await socket.next("welcome");
     return socket;
+  }
+
+  /** A protocol-2 socket that has the room up to `since`: its catch-up starts at once. */
+  async since(roomId: string, token: string, since: number): Promise<TestSocket> {
+    return this.connect(roomId, token, {}, `?since=${since}`);
   }
 
   /** Takes over a socket a test upgraded itself (with a ticket, say). */

@@ -16,10 +16,11 @@ export function edit(ctx: CommandContext, seq: number, body: string): Decision<C
   if (state.deleted) return rejected("conflict", "the message was deleted");
   const editedAt = new Date(now).toISOString();
   store.editMessage(seq, body, now);
-  store.enqueue("edit", seq, { seq, body, editedAt }, now);
+  const frame = store.logChange({ type: "edited", seq, body, editedAt }, seq, now);
+  store.enqueue("edit", seq, { seq, body, editedAt }, now, frame.v);
   const changed = store.messageInRing(seq, roomId);
   return decided(OK, {
-    broadcast: [{ type: "edited", seq, body, editedAt }],
+    broadcast: [frame],
     buffer: changed ? [changed] : [],
     outbox: true,
   });
@@ -36,10 +37,11 @@ export function remove(ctx: CommandContext, seq: number): Decision<ChangeResult>
   if (state.deleted) return decided(OK);
   const deletedAt = new Date(now).toISOString();
   store.deleteMessage(seq, now);
-  store.enqueue("delete", seq, { seq, deletedAt }, now);
+  const frame = store.logChange({ type: "deleted", seq, deletedAt }, seq, now);
+  store.enqueue("delete", seq, { seq, deletedAt }, now, frame.v);
   const changed = store.messageInRing(seq, roomId);
   return decided(OK, {
-    broadcast: [{ type: "deleted", seq, deletedAt }],
+    broadcast: [frame],
     buffer: changed ? [changed] : [],
     outbox: true,
   });
@@ -51,8 +53,9 @@ export function react(ctx: CommandContext, seq: number, emoji: string, on: boole
   if (!state) return rejected("not_found", `no message ${seq}`);
   if (state.deleted && on) return rejected("conflict", "the message was deleted");
   if (!store.setReaction(seq, actor.userId, emoji, on)) return decided(OK);
-  store.enqueue("reaction", seq, { seq, userId: actor.userId, emoji, on }, now);
-  return decided(OK, { broadcast: [{ type: "reaction", seq, userId: actor.userId, emoji, on }], outbox: true });
+  const frame = store.logChange({ type: "reaction", seq, userId: actor.userId, emoji, on }, seq, now);
+  store.enqueue("reaction", seq, { seq, userId: actor.userId, emoji, on }, now, frame.v);
+  return decided(OK, { broadcast: [frame], outbox: true });
 }
 
 /** Any member pins; unpinning is for whoever pinned it and room admins. */
@@ -66,8 +69,9 @@ export function pin(ctx: CommandContext, seq: number, on: boolean): Decision<Cha
     return rejected("forbidden", "only who pinned it or a room admin can unpin");
   }
   if (!store.setPin(seq, actor.userId, on, now)) return decided(OK);
-  store.enqueue("pin", seq, { seq, userId: actor.userId, on, at: new Date(now).toISOString() }, now);
-  return decided(OK, { broadcast: [{ type: "pinned", seq, userId: actor.userId, on }], outbox: true });
+  const frame = store.logChange({ type: "pinned", seq, userId: actor.userId, on }, seq, now);
+  store.enqueue("pin", seq, { seq, userId: actor.userId, on, at: new Date(now).toISOString() }, now, frame.v);
+  return decided(OK, { broadcast: [frame], outbox: true });
 }
 
 /** Read marks only move forward; a read past the room's last message is refused. */
@@ -75,6 +79,7 @@ export function read(ctx: CommandContext, seq: number): Decision<ChangeResult> {
   const { store, actor, now } = ctx;
   if (seq > store.lastSeq()) return rejected("unprocessable", `seq ${seq} is past the room's last message`);
   if (!store.advanceReadMark(actor.userId, seq)) return decided(OK);
-  store.enqueue("read", seq, { userId: actor.userId, seq }, now);
-  return decided(OK, { broadcast: [{ type: "receipt", userId: actor.userId, seq }], outbox: true });
+  const frame = store.logChange({ type: "receipt", userId: actor.userId, seq }, seq, now);
+  store.enqueue("read", seq, { userId: actor.userId, seq }, now, frame.v);
+  return decided(OK, { broadcast: [frame], outbox: true });
 }

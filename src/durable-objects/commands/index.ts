@@ -1,6 +1,7 @@
 import type { CommandResult, RoomCommand } from "../../protocol/room-rpc";
 import { edit, pin, react, read, remove } from "./changes";
 import type { CommandContext, Decision } from "./effects";
+import { member, updateRoom } from "./membership";
 import { send } from "./send";
 
 export type { CommandContext, Decision, Effects } from "./effects";
@@ -10,7 +11,11 @@ export type { CommandContext, Decision, Effects } from "./effects";
  * throw rolls it back, seq and throttle caches included), and its effects are applied only after.
  */
 export function runCommand<C extends RoomCommand>(ctx: CommandContext, command: C): Decision<CommandResult<C>> {
-  return ctx.store.transaction(() => decide(ctx, command)) as Decision<CommandResult<C>>;
+  return ctx.store.transaction(() => {
+    const decision = decide(ctx, command);
+    ctx.store.trimChanges(ctx.settings.changeLogSize);
+    return decision;
+  }) as Decision<CommandResult<C>>;
 }
 
 function decide(ctx: CommandContext, command: RoomCommand): Decision<CommandResult> {
@@ -29,5 +34,9 @@ function decide(ctx: CommandContext, command: RoomCommand): Decision<CommandResu
       return pin(ctx, command.seq, command.on);
     case "read":
       return read(ctx, command.seq);
+    case "member":
+      return member(ctx, command);
+    case "room":
+      return updateRoom(ctx, command);
   }
 }

@@ -48,16 +48,18 @@ export function send(ctx: CommandContext, input: SendMessage): Decision<SendResu
       replyTo: input.replyTo ?? null,
       createdAt: new Date(now).toISOString(),
       ...(files.length ? { attachments: files } : {}),
+      ...(input.custom ? { custom: input.custom } : {}),
     },
     roomId,
   );
-  store.enqueue("message", message.seq, { message, requestId: actor.requestId }, now);
+  const frame = store.logChange({ type: "message", ...message }, message.seq, now);
+  store.enqueue("message", message.seq, { message, requestId: actor.requestId }, now, frame.v);
   store.logSend(actor.userId, now, false);
   store.trimRing(settings.ringSize);
   return decided(
     { status: "accepted", message },
     {
-      broadcast: [{ type: "message", ...message }],
+      broadcast: [frame],
       buffer: [message],
       outbox: true,
       counters: ["edgechat_messages_accepted_total"],

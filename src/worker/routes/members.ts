@@ -10,6 +10,7 @@ import { invitedReply, membersReply } from "../../protocol/responses/rooms";
 import { inviteBody } from "../../protocol/rooms";
 import { requireUser } from "../middleware/auth";
 import { ROLE_RANK, requireRole } from "../room-access";
+import { recordInRoom } from "../room-log";
 import { roomStub } from "../rooms";
 import { defineRoute, handle } from "../route";
 import type { AppEnv, Bindings } from "../types";
@@ -52,7 +53,7 @@ const invite = defineRoute({
   body: inviteBody,
   responses: { 201: { description: "The new member", schema: invitedReply } },
 });
-handle(memberRoutes, invite, async (c, { member: { room, role }, body }) => {
+handle(memberRoutes, invite, async (c, { member: { room, role, actor }, body }) => {
   if (room.kind === "direct") throw new AppError(409, "conflict", "Direct rooms have exactly two members");
   requireRole(role, "admin", "invite members");
   const newRole = body.role ?? "member";
@@ -68,6 +69,8 @@ handle(memberRoutes, invite, async (c, { member: { room, role }, body }) => {
     .values({ roomId: room.id, userId: body.userId, role: newRole })
     .onConflictDoNothing()
     .returning({ role: roomMembers.role });
+  // Recorded on the conflict path too: a retry after a failed record completes it (the room dedupes).
+  await recordInRoom(c.env, actor, [{ type: "member", change: "joined", userId: body.userId, role: newRole }]);
   if (added.length === 0) throw new AppError(409, "conflict", "Already a member");
   return c.json({ member: { userId: body.userId, role: newRole } }, 201);
 });
@@ -83,7 +86,7 @@ const removeMember = defineRoute({
   params: z.object({ id: uuidParam, userId: z.string().meta({ format: "uuid" }) }),
   responses: { 204: { description: "Removed; their sockets in the room closed with 4003" } },
 });
-handle(memberRoutes, removeMember, async (c, { member: { room, role }, params: { userId: target } }) => {
+handle(memberRoutes, removeMember, async (c, { member: { room, role, actor }, params: { userId: target } }) => {
   const me = c.get("userId");
   if (target === me) throw new AppError(409, "conflict", "Use POST /api/rooms/:id/leave to leave a room");
   requireRole(role, "admin", "remove members");
@@ -100,6 +103,7 @@ handle(memberRoutes, removeMember, async (c, { member: { room, role }, params: {
     throw new AppError(403, "forbidden", `A room ${role} cannot remove a ${victim.role}`);
   await db.delete(roomMembers).where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, target)));
   await disconnect(c.env, room.id, target);
+  await recordInRoom(c.env, actor, [{ type: "member", change: "removed", userId: target }]);
   return c.body(null, 204);
 });
 
@@ -113,10 +117,11 @@ const leave = defineRoute({
   params: idPath,
   responses: { 204: { description: "Left" } },
 });
-handle(memberRoutes, leave, async (c, { member: { room, role } }) => {
+handle(memberRoutes, leave, async (c, { member: { room, role, actor } }) => {
   const me = c.get("userId");
   if (room.kind === "direct") throw new AppError(409, "conflict", "Direct rooms cannot be left");
   const db = createDb(c.env);
+  const changes: Parameters<typeof recordInRoom>[2] = [];
   if (role === "owner") {
     const [heir] = await db
       .select({ userId: roomMembers.userId, role: roomMembers.role })
@@ -130,10 +135,13 @@ handle(memberRoutes, leave, async (c, { member: { room, role } }) => {
         .set({ role: "owner" })
         .where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, heir.userId)));
       await roomStub(c.env, room.id).memberChanged(heir.userId, "owner");
+      changes.push({ type: "member", change: "role", userId: heir.userId, role: "owner" });
     }
   }
   await db.delete(roomMembers).where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, me)));
   await disconnect(c.env, room.id, me);
+  changes.push({ type: "member", change: "left", userId: me });
+  await recordInRoom(c.env, actor, changes);
   return c.body(null, 204);
 });
 

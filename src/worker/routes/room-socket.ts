@@ -42,11 +42,18 @@ handle(roomSocket, wsTicket, async (c, { params }) => {
 const upgrade = defineRoute({
   method: "get",
   path: "/api/rooms/:id/ws",
-  summary: "WebSocket upgrade (?ticket= or Bearer)",
+  summary: "WebSocket upgrade (?ticket= or Bearer; ?since=<version> for protocol 2 catch-up)",
   tag: "realtime",
   auth: "own",
   // Not strict: the upgrade refuses nothing for an unknown parameter.
-  query: z.object({ ticket: z.string().optional() }),
+  query: z.object({
+    ticket: z.string().optional(),
+    since: z
+      .string()
+      .regex(/^\d{1,15}$/, "a whole number: the room version the client has")
+      .optional()
+      .meta({ description: "Protocol 2: the change-log version the client has; it gets every change after it" }),
+  }),
   middleware: [checkOrigin],
   responses: { 101: { description: "Switching protocols; frames as in src/protocol/frames.ts" } },
 });
@@ -102,7 +109,7 @@ handle(roomSocket, upgrade, async (c, { params, query }) => {
   }
   // The ticket stays out of the URL the room sees (and of anything it might log).
   const url = new URL(c.req.url);
-  url.search = "";
+  url.search = query.since !== undefined ? `?since=${query.since}` : "";
   return roomStub(c.env, roomId).fetch(new Request(url, { method: "GET", headers }));
 });
 

@@ -1,0 +1,113 @@
+/**
+ * Membership and room-setting changes. Postgres owns both (REST checks membership there); the worker
+ * commits a change there first, then the room records it in its change log, so clients catching up learn
+ * of it in order with everything else, and (unless `announce` is off or the deployment turned system
+ * messages off) as a `kind: "system"` message in the message sequence.
+ */
+import type { MemberChange, SystemEvent, UnnumberedChange } from "../../protocol/frames";
+import type { ChangeResult, MemberCommand, RoomUpdateCommand } from "../../protocol/room-rpc";
+import { type CommandContext, type Decision, decided, type Effects, effects } from "./effects";
+
+const OK = { status: "ok" } as const;
+
+export function member(ctx: CommandContext, cmd: MemberCommand): Decision<ChangeResult> {
+  const { store, actor } = ctx;
+  const role = cmd.role ?? "member";
+  const present = cmd.change === "joined" || cmd.change === "role";
+  const known = store.rosterRole(cmd.userId);
+  // A retried call records nothing twice: only a change from what this room last recorded counts.
+  if (present ? known === role : known === "gone") return decided(OK);
+  store.setRoster(cmd.userId, present ? role : null);
+  const change = memberChange(cmd, role, actor.userId);
+  const event = systemEvent(change);
+  return decided(OK, record(ctx, { type: "member", ...change }, cmd.announce === false ? null : event, cmd.names));
+}
+
+export function updateRoom(ctx: CommandContext, cmd: RoomUpdateCommand): Decision<ChangeResult> {
+  const by = ctx.actor.userId;
+  const { type: _type, names, ...fields } = cmd;
+  if (Object.keys(fields).length === 0) return decided(OK);
+  const event: SystemEvent | null =
+    fields.name !== undefined
+      ? { event: "renamed", name: fields.name, by }
+      : fields.topic !== undefined
+        ? { event: "topic", topic: fields.topic, by }
+        : null;
+  return decided(OK, record(ctx, { type: "room", ...fields, by }, event, names));
+}
+
+/** The change, then its system message (a message of its own, with its own seq and version). */
+function record(
+  ctx: CommandContext,
+  change: UnnumberedChange,
+  event: SystemEvent | null,
+  names: Record<string, string> = {},
+): Effects {
+  const { store, settings, actor, roomId, now } = ctx;
+  const frame = store.logChange(change, null, now);
+  store.enqueue("change", 0, {}, now, frame.v);
+  if (!event || !settings.systemMessages) return effects({ broadcast: [frame], outbox: true });
+  const message = store.insertMessage(
+    {
+      senderId: "userId" in event && (event.event === "joined" || event.event === "left") ? event.userId : actor.userId,
+      clientMsgId: `system:${frame.v}`,
+      body: systemText(event, names),
+      replyTo: null,
+      createdAt: new Date(now).toISOString(),
+      kind: "system",
+      system: event,
+    },
+    roomId,
+  );
+  const created = store.logChange({ type: "message", ...message }, message.seq, now);
+  store.enqueue("message", message.seq, { message }, now, created.v);
+  store.trimRing(settings.ringSize);
+  return effects({ broadcast: [frame, created], buffer: [message], outbox: true });
+}
+
+function memberChange(cmd: MemberCommand, role: MemberCommand["role"] & string, by: string): MemberChange {
+  switch (cmd.change) {
+    case "joined":
+    case "role":
+      return { change: cmd.change, userId: cmd.userId, role, by };
+    case "left":
+      return { change: "left", userId: cmd.userId };
+    case "removed":
+    case "banned":
+      return { change: cmd.change, userId: cmd.userId, by };
+  }
+}
+
+function systemEvent(c: MemberChange): SystemEvent {
+  switch (c.change) {
+    case "joined":
+    case "left":
+      return { event: c.change, userId: c.userId };
+    case "removed":
+    case "banned":
+      return { event: c.change, userId: c.userId, by: c.by };
+    case "role":
+      return { event: "role", userId: c.userId, role: c.role, by: c.by };
+  }
+}
+
+/** The readable line clients show; the structured `system` field is what apps should render from. */
+export function systemText(e: SystemEvent, names: Record<string, string>): string {
+  const name = (id: string) => names[id] ?? "Someone";
+  switch (e.event) {
+    case "joined":
+      return `${name(e.userId)} joined`;
+    case "left":
+      return `${name(e.userId)} left`;
+    case "removed":
+      return `${name(e.by)} removed ${name(e.userId)}`;
+    case "banned":
+      return `${name(e.by)} banned ${name(e.userId)}`;
+    case "role":
+      return `${name(e.by)} made ${name(e.userId)} ${e.role === "admin" ? "an admin" : `a ${e.role}`}`;
+    case "renamed":
+      return `${name(e.by)} renamed the room to "${e.name}"`;
+    case "topic":
+      return e.topic ? `${name(e.by)} set the topic to "${e.topic}"` : `${name(e.by)} cleared the topic`;
+  }
+}

@@ -55,6 +55,9 @@ export default async function setup(project: TestProject) {
     ROOM_RING_SIZE: "20",
     // Likewise for the change log: catch-up tests reach Postgres after a few dozen changes.
     ROOM_CHANGE_LOG_SIZE: "20",
+    // Most tests count seqs from 1 after inviting members; the ones about system messages turn them on
+    // for their room (sync.test.ts), as a deployment would with SYSTEM_MESSAGES=on (the default).
+    SYSTEM_MESSAGES: "off",
     // Every test file shares one client address and one Redis; the limiter's own test sets tight limits.
     RATE_LIMIT_IP_PER_MINUTE: "1000000",
     RATE_LIMIT_USER_PER_MINUTE: "1000000",

@@ -65,6 +65,7 @@ describe("Postgres resolution", () => {
         "push_subscriptions",
         "queue_failures",
         "refresh_tokens",
+        "room_changes",
         "room_members",
         "rooms",
         "sessions",

@@ -20,7 +20,7 @@ describe("reactions", () => {
     await a.next("welcome");
     await b.next("welcome");
     b.send({ type: "react", seq: 1, emoji: "👍", on: true });
-    expect(await a.next("reaction")).toEqual({ type: "reaction", seq: 1, userId: bob.id, emoji: "👍", on: true });
+    expect(await a.next("reaction")).toEqual({ type: "reaction", seq: 1, userId: bob.id, emoji: "👍", on: true, v: 2 });
     // The same reaction again changes nothing and broadcasts nothing.
     expect((await api("POST", `/api/messages/${room.id}/1/reactions`, bob.token, { emoji: "👍" })).status).toBe(204);
     expect((await api("POST", `/api/messages/${room.id}/1/reactions`, ana.token, { emoji: ":tada:" })).status).toBe(
@@ -76,7 +76,13 @@ describe("pins", () => {
     const socket = await pool.connect(room.id, ana.token);
     await socket.next("welcome");
     expect((await api("POST", `/api/messages/${room.id}/1/pin`, bob.token)).status).toBe(204);
-    expect(await socket.next("pinned")).toEqual({ type: "pinned", seq: 1, userId: bob.id, on: true });
+    expect(await socket.next("pinned")).toEqual({
+      type: "pinned",
+      seq: 1,
+      userId: bob.id,
+      on: true,
+      v: expect.any(Number),
+    });
     await drainOutbox(room.id);
     const { json } = await api("GET", `/api/rooms/${room.id}/pins`, cyd.token);
     expect(json.pins).toEqual([

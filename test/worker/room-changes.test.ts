@@ -92,7 +92,12 @@ describe("read receipts", () => {
     await sendAndAck(a, "rr1");
     const two = await sendAndAck(a, "rr2");
     b.send({ type: "read", seq: two });
-    expect(await a.next("receipt")).toEqual({ type: "receipt", userId: (users[1] as { id: string }).id, seq: two });
+    expect(await a.next("receipt")).toEqual({
+      type: "receipt",
+      userId: (users[1] as { id: string }).id,
+      seq: two,
+      v: expect.any(Number),
+    });
     b.send({ type: "read", seq: 1 });
     b.send({ type: "read", seq: 99 });
     expect(await b.next("error")).toMatchObject({ code: "unprocessable", ref: "read:99" });

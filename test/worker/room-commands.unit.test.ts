@@ -13,11 +13,12 @@ import type { RoomCommand } from "../../src/protocol/room-rpc";
  */
 async function withStore(
   fn: (run: (actor: Actor, command: RoomCommand, now?: number) => unknown, store: RoomStore) => void,
+  overrides: Partial<ReturnType<typeof roomSettings>> = {},
 ) {
   const stub = env.ROOMS.get(env.ROOMS.idFromName(`unit-${crypto.randomUUID()}`));
   await runInDurableObject(stub, (_instance, state) => {
     const store = new RoomStore(state.storage);
-    const settings = roomSettings(env);
+    const settings = { ...roomSettings(env), ...overrides };
     fn(
       (actor, command, now = Date.now()) => runCommand({ store, settings, roomId: actor.roomId, actor, now }, command),
       store,
@@ -126,5 +127,67 @@ describe("room commands (unit)", () => {
         result: { message: { seq: 1 } },
       });
     });
+  });
+
+  it("every change takes the next version, in its own transaction: a rolled-back one takes none", async () => {
+    await withStore((run, store) => {
+      run(ana, { type: "send", clientMsgId: "v1", body: "one" });
+      run(bob, { type: "react", seq: 1, emoji: "👍", on: true });
+      run(bob, { type: "react", seq: 1, emoji: "👍", on: true }); // no change, no version
+      run(bob, { type: "read", seq: 1 });
+      expect(store.lastVersion()).toBe(3);
+      const original = store.enqueue.bind(store);
+      store.enqueue = () => {
+        throw new Error("disk full");
+      };
+      expect(() => run(ana, { type: "edit", seq: 1, body: "two" })).toThrow("disk full");
+      store.enqueue = original;
+      expect(store.lastVersion()).toBe(3);
+      expect(store.changesAfter(0, 10).map((c) => [c.v, c.type])).toEqual([
+        [1, "message"],
+        [2, "reaction"],
+        [3, "receipt"],
+      ]);
+      expect(run(ana, { type: "edit", seq: 1, body: "two" })).toMatchObject({
+        effects: { broadcast: [{ type: "edited", v: 4 }] },
+      });
+    });
+  });
+
+  it("member changes: recorded once however often the worker retries, with a system message unless quiet", async () => {
+    await withStore(
+      (run, store) => {
+        const joined = { type: "member", change: "joined", userId: "cyd", names: { cyd: "Cyd" } } as const;
+        expect(run(boss, joined)).toMatchObject({
+          effects: {
+            broadcast: [
+              { type: "member", change: "joined", userId: "cyd", role: "member", v: 1 },
+              { type: "message", kind: "system", body: "Cyd joined", system: { event: "joined", userId: "cyd" }, v: 2 },
+            ],
+          },
+        });
+        expect(run(boss, joined)).toMatchObject({ effects: { broadcast: [], outbox: false } });
+        expect(run(boss, { type: "member", change: "role", userId: "cyd", role: "admin" })).toMatchObject({
+          effects: { broadcast: [{ change: "role", role: "admin" }, { system: { event: "role", role: "admin" } }] },
+        });
+        expect(run(boss, { type: "member", change: "left", userId: "cyd", announce: false })).toMatchObject({
+          effects: { broadcast: [{ type: "member", change: "left", v: 5 }] },
+        });
+        expect(store.lastSeq()).toBe(2);
+      },
+      { systemMessages: true },
+    );
+  });
+
+  it("with system messages off, membership changes are log entries only", async () => {
+    await withStore(
+      (run, store) => {
+        run(boss, { type: "member", change: "joined", userId: "cyd" });
+        run(boss, { type: "room", name: "New name" });
+        expect(store.lastSeq()).toBe(0);
+        expect(store.changesAfter(0, 10).map((c) => c.type)).toEqual(["member", "room"]);
+      },
+      { systemMessages: false },
+    );
   });
 });

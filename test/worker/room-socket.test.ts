@@ -16,6 +16,8 @@ describe("upgrade through the worker", () => {
       type: "welcome",
       roomId: room.id,
       lastSeq: 0,
+      version: 0,
+      protocol: 1,
       online: [ana.id],
       you: ana.id,
     });

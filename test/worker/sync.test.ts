@@ -2,7 +2,7 @@
  * Protocol 2: every change in a room takes the next number of one gapless log, and a socket that opens
  * with `?since=<version>` receives exactly the changes after it, once each, in order, then goes live.
  */
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { and, asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -204,6 +204,9 @@ describe("membership and room changes", () => {
   it("records joins, removals, leaves and renames in the log, with system messages", async () => {
     const { room, users } = await roomWith(3);
     const [owner, bob, cyd] = [users[0], users[1] as TestUser, users[2] as TestUser];
+    await runInDurableObject(stubFor(room.id), (instance: object) => {
+      Object.assign(instance, { env: { ...env, SYSTEM_MESSAGES: "on" } });
+    });
     const watcher = await pool.since(room.id, owner.token, 0);
     await catchUp(watcher);
     const rename = await exports.default.fetch(`http://edgechat.test/api/rooms/${room.id}`, {

@@ -4,6 +4,11 @@ import { defineConfig } from "drizzle-kit";
 // Migrations are applied by the dev and test commands (scripts/local-stack/migrate.ts).
 export default defineConfig({
   dialect: "postgresql",
-  schema: ["./src/db/schema.ts", "./src/db/notification-schema.ts", "./src/db/attachment-schema.ts"],
+  schema: [
+    "./src/db/schema.ts",
+    "./src/db/notification-schema.ts",
+    "./src/db/attachment-schema.ts",
+    "./src/db/moderation-schema.ts",
+  ],
   out: "./migrations",
 });

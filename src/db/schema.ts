@@ -8,6 +8,7 @@ import {
   boolean,
   check,
   index,
+  integer,
   jsonb,
   pgTable,
   primaryKey,
@@ -56,6 +57,8 @@ export const rooms = pgTable(
     /** The last change of the room's log written here (room_changes); history pages say which they reflect. */
     version: bigint("version", { mode: "number" }).notNull().default(0),
     custom: jsonb("custom").$type<CustomData>(),
+    /** Slow mode: one message per this many seconds per member (0: off); owners and admins are exempt. */
+    slowModeSeconds: integer("slow_mode_seconds").notNull().default(0),
     lastMessageAt: timestamp("last_message_at", { withTimezone: true }),
     createdAt: createdAt(),
   },

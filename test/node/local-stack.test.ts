@@ -54,9 +54,12 @@ describe("Postgres resolution", () => {
       );
       expect(tables.map((t) => t.table_name)).toEqual([
         "attachments",
+        "content_rules",
         "dead_letters",
+        "login_attempts",
         "message_reactions",
         "messages",
+        "moderation_audit",
         "notification_deliveries",
         "notification_keys",
         "notification_settings",
@@ -65,10 +68,13 @@ describe("Postgres resolution", () => {
         "push_subscriptions",
         "queue_failures",
         "refresh_tokens",
+        "reports",
         "room_changes",
         "room_members",
+        "room_sanctions",
         "rooms",
         "sessions",
+        "user_blocks",
         "users",
       ]);
       const [version] = await query(handle.url, "show server_version");

@@ -82,6 +82,18 @@ export class EdgechatClient {
     return this.current;
   }
 
+  /** The signed-in user's id (the access token's subject), or null when signed out. Needs no request. */
+  get userId(): string | null {
+    const payload = this.current?.accessToken.split(".")[1];
+    if (!payload) return null;
+    try {
+      const json = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as { sub?: unknown };
+      return typeof json.sub === "string" ? json.sub : null;
+    } catch {
+      return null;
+    }
+  }
+
   // --- accounts -----------------------------------------------------------------------------------
 
   async register(input: z.input<typeof registerBody>): Promise<User> {

@@ -29,6 +29,7 @@ import { RoomStore } from "./room-store";
 import { acceptSocket } from "./socket-accept";
 import { SocketRegistry, send } from "./sockets";
 import { syncSocket } from "./sync";
+import { Visibility } from "./visibility";
 
 /**
  * One object per chat room and the single writer of everything in it. This file is the object's wiring:
@@ -49,13 +50,15 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly presence: PresenceAnnouncer;
   private readonly heartbeats: Heartbeats;
   private readonly effects: RoomEffects;
+  private readonly visibility: Visibility;
   private cachedRoomId: string | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     setLogLevel(env.LOG_LEVEL);
     this.store = new RoomStore(ctx.storage);
-    this.sockets = new SocketRegistry(ctx);
+    this.visibility = new Visibility(this.store);
+    this.sockets = new SocketRegistry(ctx, this.visibility);
     this.clock = new AlarmClock(ctx.storage, this.store);
     const arm = (at: number) => this.clock.arm(at);
     this.outbox = new OutboxFlusher({
@@ -82,7 +85,12 @@ export class ChatRoom extends DurableObject<Env> {
       withBuffer: (fn) => this.withBuffer(fn),
       roomId: () => this.roomId(),
     });
-    this.effects = new RoomEffects({ sockets: this.sockets, buffer, outbox: this.outbox });
+    this.effects = new RoomEffects({
+      sockets: this.sockets,
+      buffer,
+      outbox: this.outbox,
+      blocksChanged: () => this.visibility.forget(),
+    });
     this.timers = new RoomAlarm({
       clock: this.clock,
       store: this.store,
@@ -214,6 +222,7 @@ export class ChatRoom extends DurableObject<Env> {
       sockets: this.sockets,
       roomId: this.roomId() ?? "",
       read: (fn) => withDeadline(PG_TIMEOUT_MS, (signal) => fn(createDb(this.env, { signal }))),
+      view: (frame, viewer) => this.visibility.view(frame, viewer),
     });
   }
 
@@ -260,6 +269,7 @@ export class ChatRoom extends DurableObject<Env> {
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
       this.store.forget();
+      this.visibility.forget();
       return sockets.length;
     });
   }

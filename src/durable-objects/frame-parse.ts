@@ -75,6 +75,10 @@ export function commandRef(command: RoomCommand): string {
       return `member:${command.userId}`;
     case "room":
       return "room";
+    case "purge":
+      return `purge:${command.userId}`;
+    case "blocks":
+      return "blocks";
     default:
       return `${command.type}:${command.seq}`;
   }
@@ -89,7 +93,12 @@ export function replyFor(command: RoomCommand, result: CommandResult): ServerFra
     case "duplicate":
       return { type: "ack", clientMsgId: ref, seq: result.seq, duplicate: true };
     case "throttled":
-      return { type: "throttled", retryAfterMs: result.retryAfterMs, clientMsgId: ref };
+      return {
+        type: "throttled",
+        retryAfterMs: result.retryAfterMs,
+        clientMsgId: ref,
+        ...(result.reason === "slow_mode" ? { reason: "slow_mode" as const } : {}),
+      };
     case "rejected":
       return { type: "error", code: result.code, message: result.message, ref };
     case "ok":

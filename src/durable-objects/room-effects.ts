@@ -8,6 +8,8 @@ export interface RoomEffectsDeps {
   sockets: SocketRegistry;
   buffer: BufferWriter;
   outbox: OutboxFlusher;
+  /** Who blocks whom changed: per-viewer hiding must read it again. */
+  blocksChanged: () => void;
 }
 
 /**
@@ -23,6 +25,7 @@ export class RoomEffects {
 
   apply(effects: Effects): void {
     for (const name of effects.counters) inc(name);
+    if (effects.blocksChanged) this.deps.blocksChanged();
     for (const frame of effects.broadcast) this.deps.sockets.broadcast(frame);
     this.deps.buffer.queue(effects.buffer);
     if (effects.outbox) void this.deps.outbox.flushSoon();

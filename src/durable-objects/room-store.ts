@@ -127,6 +127,12 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS changes_seq ON changes (seq);
   -- Membership as this room last recorded it (role NULL: gone), so a retried record is not a new change.
   CREATE TABLE IF NOT EXISTS roster (user_id TEXT PRIMARY KEY, role TEXT);
+  -- Room bans and mutes as recorded here (until: ms, NULL until lifted); mutes are enforced from this.
+  CREATE TABLE IF NOT EXISTS sanctions (user_id TEXT NOT NULL, kind TEXT NOT NULL, until INTEGER, PRIMARY KEY (user_id, kind));
+  -- Each member's last accepted send, kept only while slow mode is on.
+  CREATE TABLE IF NOT EXISTS last_sent (user_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+  -- Who blocks whom among this room's members: the blocked member's content is hidden from the blocker.
+  CREATE TABLE IF NOT EXISTS blocks (blocker TEXT NOT NULL, blocked TEXT NOT NULL, PRIMARY KEY (blocker, blocked));
   -- Users whose presence changed while announcements were being coalesced (presence.ts).
   CREATE TABLE IF NOT EXISTS presence_pending (user_id TEXT PRIMARY KEY);
   -- Uploads announced by the worker once their bytes are in R2; used_seq is the message that took each.
@@ -312,6 +318,75 @@ export class RoomStore {
       userId,
       role,
     );
+  }
+
+  // --- moderation --------------------------------------------------------------------------------
+
+  /** The sanction as recorded: its end (ms, or null until lifted), or undefined when there is none. */
+  sanction(userId: string, kind: "ban" | "mute"): number | null | undefined {
+    const row = this.sql
+      .exec<{ until: number | null }>("SELECT until FROM sanctions WHERE user_id = ? AND kind = ?", userId, kind)
+      .next();
+    return row.done ? undefined : row.value.until;
+  }
+
+  setSanction(userId: string, kind: "ban" | "mute", until: number | null | undefined): void {
+    if (until === undefined) {
+      this.sql.exec("DELETE FROM sanctions WHERE user_id = ? AND kind = ?", userId, kind);
+      return;
+    }
+    this.sql.exec(
+      "INSERT INTO sanctions (user_id, kind, until) VALUES (?, ?, ?) ON CONFLICT (user_id, kind) DO UPDATE SET until = excluded.until",
+      userId,
+      kind,
+      until,
+    );
+  }
+
+  /** True while the user is muted here. */
+  isMuted(userId: string, now: number): boolean {
+    const until = this.sanction(userId, "mute");
+    return until !== undefined && (until === null || until > now);
+  }
+
+  lastSentAt(userId: string): number | null {
+    const row = this.sql.exec<{ at: number }>("SELECT at FROM last_sent WHERE user_id = ?", userId).next();
+    return row.done ? null : row.value.at;
+  }
+
+  setLastSent(userId: string, at: number): void {
+    this.sql.exec(
+      "INSERT INTO last_sent (user_id, at) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET at = excluded.at",
+      userId,
+      at,
+    );
+  }
+
+  /** Seqs of a sender's messages not yet deleted, oldest first. */
+  liveSeqsOf(senderId: string): number[] {
+    return this.sql
+      .exec<{ seq: number }>("SELECT seq FROM message_index WHERE sender_id = ? AND deleted = 0 ORDER BY seq", senderId)
+      .toArray()
+      .map((r) => r.seq);
+  }
+
+  setBlocks(pairs: [string, string][], on: boolean): number {
+    let changed = 0;
+    for (const [blocker, blocked] of pairs) {
+      const cursor = on
+        ? this.sql.exec("INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)", blocker, blocked)
+        : this.sql.exec("DELETE FROM blocks WHERE blocker = ? AND blocked = ?", blocker, blocked);
+      changed += cursor.rowsWritten;
+    }
+    return changed;
+  }
+
+  /** Every block among this room's members, as [blocker, blocked]. */
+  blocks(): [string, string][] {
+    return this.sql
+      .exec<{ blocker: string; blocked: string }>("SELECT blocker, blocked FROM blocks")
+      .toArray()
+      .map((r) => [r.blocker, r.blocked]);
   }
 
   // --- change log ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import type { ServerFrame } from "../protocol/frames";
 import type { ConnectionState } from "./connection";
+import { standIn, type Visibility } from "./visibility";
 
 export function send(ws: WebSocket, frame: ServerFrame): void {
   try {
@@ -20,9 +21,11 @@ export class SocketRegistry {
   private readonly ctx: DurableObjectState;
   private byConn: Map<string, { ws: WebSocket; state: ConnectionState }> | null = null;
   private readonly ids = new WeakMap<WebSocket, string>();
+  private readonly visibility: Visibility | null;
 
-  constructor(ctx: DurableObjectState) {
+  constructor(ctx: DurableObjectState, visibility: Visibility | null = null) {
     this.ctx = ctx;
+    this.visibility = visibility;
   }
 
   private entries(): Map<string, { ws: WebSocket; state: ConnectionState }> {
@@ -106,13 +109,25 @@ export class SocketRegistry {
     const isMessage = frame.type === "message";
     const isChange = "v" in frame && frame.v !== undefined;
     const exceptId = except ? this.of(except)?.connId : undefined;
+    // Members blocking the frame's author get its stand-in instead (computed once, if anyone needs it).
+    const hiddenFrom = this.visibility?.hiddenFrom(frame) ?? null;
+    let hiddenText: string | null | undefined;
     // The hot loop of a busy room: no generator and no readyState probe per socket (a socket that closed
     // since its last event throws on send, and its close event removes it).
     for (const { ws, state } of this.entries().values()) {
       if (state.departed || state.connId === exceptId) continue;
       if ((isMessage && state.resuming) || (isChange && state.held)) continue;
+      let out = text;
+      if (hiddenFrom?.has(state.userId)) {
+        if (hiddenText === undefined) {
+          const stand = standIn(frame);
+          hiddenText = stand ? JSON.stringify(stand) : null;
+        }
+        if (hiddenText === null) continue;
+        out = hiddenText;
+      }
       try {
-        ws.send(text);
+        ws.send(out);
       } catch {
         // closing
       }

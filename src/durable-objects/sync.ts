@@ -9,7 +9,7 @@ import { and, asc, eq, gt, lt } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { roomChanges } from "../db/schema";
 import { logJson } from "../lib/log";
-import type { ChangeFrame } from "../protocol/frames";
+import type { ChangeFrame, ServerFrame } from "../protocol/frames";
 import type { RoomStore } from "./room-store";
 import { type SocketRegistry, send } from "./sockets";
 
@@ -22,6 +22,8 @@ export interface SyncDeps {
   roomId: string;
   /** Runs a Postgres read under the room's deadline. */
   read: <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+  /** The frame as this socket's user may see it (blocks), or null to send nothing. */
+  view: (frame: ServerFrame, viewer: string) => ServerFrame | null;
 }
 
 /**
@@ -31,6 +33,11 @@ export interface SyncDeps {
  */
 export async function syncSocket(ws: WebSocket, since: number, deps: SyncDeps): Promise<void> {
   const { store, sockets } = deps;
+  const viewer = sockets.of(ws)?.userId ?? "";
+  const deliver = (frame: ChangeFrame) => {
+    const seen = deps.view(frame, viewer);
+    if (seen) send(ws, seen);
+  };
   const current = store.lastVersion();
   if (since > current) {
     sockets.update(ws, { held: false });
@@ -58,7 +65,7 @@ export async function syncSocket(ws: WebSocket, since: number, deps: SyncDeps): 
         // Postgres holds every change the room no longer does (the log is trimmed only behind the
         // write-through); a hole means a row was set aside as refused, and replaying past it would lie.
         if (frame.v !== cursor + 1) throw new Error(`change log hole at version ${cursor + 1}`);
-        send(ws, frame);
+        deliver(frame);
         cursor = frame.v;
       }
       if (older.length === 0) throw new Error(`change log hole at version ${cursor + 1}`);
@@ -75,7 +82,7 @@ export async function syncSocket(ws: WebSocket, since: number, deps: SyncDeps): 
   }
   // Synchronous from here to the end: nothing can commit between this read and the hold being lifted.
   const recent = budget > 0 ? store.changesAfter(cursor, budget) : [];
-  for (const frame of recent) send(ws, frame);
+  for (const frame of recent) deliver(frame);
   if (recent.length > 0) cursor = (recent[recent.length - 1] as ChangeFrame).v;
   const more = cursor < store.lastVersion();
   send(ws, { type: "synced", fromVersion: since + 1, toVersion: cursor, more });

@@ -21,6 +21,12 @@ export const ERROR_CODES = [
   "bad_frame",
   "unknown_frame_type",
   "resync_required",
+  /** Room moderation: the member is muted (read-only) in this room. */
+  "muted",
+  /** Room moderation: the user is banned from this room (join and invitations refused). */
+  "banned",
+  /** A block between the two people stands in the way (direct rooms). */
+  "blocked",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

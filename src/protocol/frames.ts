@@ -134,8 +134,11 @@ export interface MessageView {
 export type MemberChange =
   | { change: "joined"; userId: string; role: "owner" | "admin" | "member"; by: string }
   | { change: "left"; userId: string }
-  | { change: "removed" | "banned"; userId: string; by: string }
-  | { change: "role"; userId: string; role: "owner" | "admin" | "member"; by: string };
+  | { change: "removed"; userId: string; by: string }
+  | { change: "role"; userId: string; role: "owner" | "admin" | "member"; by: string }
+  /** Room moderation: `until` null means until lifted. A ban also removes the member. */
+  | { change: "banned" | "muted"; userId: string; by: string; until: string | null }
+  | { change: "unbanned" | "unmuted"; userId: string; by: string };
 
 /** Room settings that changed (only the fields present changed). */
 export interface RoomChange {
@@ -143,6 +146,8 @@ export interface RoomChange {
   topic?: string | null;
   isPublic?: boolean;
   custom?: CustomData | null;
+  /** One message per this many seconds per member (0: off); owners and admins are exempt. */
+  slowModeSeconds?: number;
   by: string;
 }
 
@@ -178,6 +183,11 @@ export type ServerFrame =
   | ChangeFrame
   /** Protocol 1's `resume {lastSeq}` replays messages as they are now, without a change number. */
   | ({ type: "message"; v?: undefined } & MessageView)
+  /**
+   * A change this viewer does not see (its author is someone they block): it keeps the viewer's count
+   * of versions gapless, and `seq` marks a message that exists but is hidden.
+   */
+  | { type: "hidden"; v: number; seq?: number }
   | { type: "ack"; clientMsgId: string; seq: number; duplicate?: true }
   | { type: "presence"; userId: string; state: "joined" | "left" }
   /** Several presence changes announced together (a connect storm); clients apply each in order. */
@@ -186,7 +196,8 @@ export type ServerFrame =
   | { type: "resumed"; fromSeq: number; toSeq: number; more: boolean }
   /** Protocol 2: the changes fromVersion..toVersion were sent; `more` asks for `sync {since: toVersion}`. */
   | { type: "synced"; fromVersion: number; toVersion: number; more: boolean }
-  | { type: "throttled"; retryAfterMs: number; clientMsgId?: string }
+  /** `reason`: the deployment's rate limit ("rate", also when absent) or the room's slow mode. */
+  | { type: "throttled"; retryAfterMs: number; clientMsgId?: string; reason?: "rate" | "slow_mode" }
   | { type: "auth.expiring"; expiresAt: number }
   | { type: "auth.refreshed"; expiresAt: number }
   | { type: "error"; code: ErrorCode; message: string; ref?: string }

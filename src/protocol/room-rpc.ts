@@ -18,9 +18,20 @@ export type MemberCommand = {
   change: MemberChange["change"];
   userId: string;
   role?: Role;
+  /** Bans and mutes: when they end (ISO time), or null/absent until lifted. */
+  until?: string | null;
   names?: Record<string, string>;
   announce?: boolean;
 };
+
+/** Worker only (a room moderator's action): every message of `userId` in the room is deleted. */
+export type PurgeCommand = { type: "purge"; userId: string };
+
+/**
+ * Worker only: who blocks whom among this room's members (pairs [blocker, blocked]), added or removed.
+ * The room hides a blocked member's messages, reactions and typing from the blocker, per socket.
+ */
+export type BlocksCommand = { type: "blocks"; pairs: [string, string][]; on: boolean };
 
 /** Worker only: room settings already changed in Postgres, recorded in the room's change log. */
 export type RoomUpdateCommand = {
@@ -29,6 +40,7 @@ export type RoomUpdateCommand = {
   topic?: string | null;
   isPublic?: boolean;
   custom?: CustomData | null;
+  slowModeSeconds?: number;
   names?: Record<string, string>;
 };
 
@@ -41,7 +53,7 @@ export type MemberAction =
   | { type: "pin"; seq: number; on: boolean }
   | { type: "read"; seq: number };
 
-export type RoomCommand = MemberAction | MemberCommand | RoomUpdateCommand;
+export type RoomCommand = MemberAction | MemberCommand | RoomUpdateCommand | PurgeCommand | BlocksCommand;
 
 export type CommandType = RoomCommand["type"];
 
@@ -50,10 +62,10 @@ export type Rejected = { status: "rejected"; code: ErrorCode; message: string };
 export type SendResult =
   | { status: "accepted"; message: MessageView }
   | { status: "duplicate"; seq: number; message: MessageView | null }
-  | { status: "throttled"; retryAfterMs: number }
+  | { status: "throttled"; retryAfterMs: number; reason?: "rate" | "slow_mode" }
   | Rejected;
 
-export type ChangeResult = { status: "ok" } | Rejected;
+export type ChangeResult = { status: "ok"; count?: number } | Rejected;
 
 /** A send answers with the message; every other command with ok or a refusal. */
 export type CommandResult<C extends RoomCommand = RoomCommand> = C extends { type: "send" } ? SendResult : ChangeResult;

@@ -1,6 +1,6 @@
 /** Commands that change an existing message or a member's read mark. */
 import type { ChangeResult, Rejected } from "../../protocol/room-rpc";
-import { type CommandContext, type Decision, decided, isModerator } from "./effects";
+import { type CommandContext, type Decision, decided, isModerator, refusedWhileMuted } from "./effects";
 
 const OK = { status: "ok" } as const;
 
@@ -10,6 +10,8 @@ function rejected(code: Rejected["code"], message: string): Decision<ChangeResul
 
 export function edit(ctx: CommandContext, seq: number, body: string): Decision<ChangeResult> {
   const { store, actor, now, roomId } = ctx;
+  const muted = refusedWhileMuted<ChangeResult>(ctx);
+  if (muted) return muted;
   const state = store.messageState(seq);
   if (!state) return rejected("not_found", `no message ${seq}`);
   if (state.senderId !== actor.userId) return rejected("forbidden", "only the sender can edit a message");
@@ -49,6 +51,8 @@ export function remove(ctx: CommandContext, seq: number): Decision<ChangeResult>
 
 export function react(ctx: CommandContext, seq: number, emoji: string, on: boolean): Decision<ChangeResult> {
   const { store, actor, now } = ctx;
+  const muted = refusedWhileMuted<ChangeResult>(ctx);
+  if (muted) return muted;
   const state = store.messageState(seq);
   if (!state) return rejected("not_found", `no message ${seq}`);
   if (state.deleted && on) return rejected("conflict", "the message was deleted");
@@ -61,6 +65,8 @@ export function react(ctx: CommandContext, seq: number, emoji: string, on: boole
 /** Any member pins; unpinning is for whoever pinned it and room admins. */
 export function pin(ctx: CommandContext, seq: number, on: boolean): Decision<ChangeResult> {
   const { store, actor, now } = ctx;
+  const muted = refusedWhileMuted<ChangeResult>(ctx);
+  if (muted) return muted;
   const state = store.messageState(seq);
   if (!state) return rejected("not_found", `no message ${seq}`);
   if (state.deleted && on) return rejected("conflict", "the message was deleted");

@@ -17,6 +17,8 @@ export interface Effects {
   outbox: boolean;
   /** Metric counters to bump by one. */
   counters: string[];
+  /** Who blocks whom changed: the sockets' view of it must be read again. */
+  blocksChanged: boolean;
 }
 
 export interface Decision<R> {
@@ -33,7 +35,7 @@ export interface CommandContext {
 }
 
 export function effects(patch: Partial<Effects> = {}): Effects {
-  return { broadcast: [], buffer: [], outbox: false, counters: [], ...patch };
+  return { broadcast: [], buffer: [], outbox: false, counters: [], blocksChanged: false, ...patch };
 }
 
 export function decided<R>(result: R, patch?: Partial<Effects>): Decision<R> {
@@ -42,4 +44,14 @@ export function decided<R>(result: R, patch?: Partial<Effects>): Decision<R> {
 
 export function isModerator(actor: Actor): boolean {
   return actor.role === "owner" || actor.role === "admin";
+}
+
+/** A muted member may read (and move their read mark), nothing else. */
+export function refusedWhileMuted<R>(ctx: CommandContext): Decision<R> | null {
+  if (!ctx.store.isMuted(ctx.actor.userId, ctx.now)) return null;
+  return decided({
+    status: "rejected",
+    code: "muted",
+    message: "you are muted in this room",
+  } as R);
 }

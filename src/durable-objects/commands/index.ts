@@ -2,6 +2,7 @@ import type { CommandResult, RoomCommand } from "../../protocol/room-rpc";
 import { edit, pin, react, read, remove } from "./changes";
 import type { CommandContext, Decision } from "./effects";
 import { member, updateRoom } from "./membership";
+import { blocks, purge } from "./moderation";
 import { send } from "./send";
 
 export type { CommandContext, Decision, Effects } from "./effects";
@@ -38,5 +39,9 @@ function decide(ctx: CommandContext, command: RoomCommand): Decision<CommandResu
       return member(ctx, command);
     case "room":
       return updateRoom(ctx, command);
+    case "purge":
+      return purge(ctx, command.userId);
+    case "blocks":
+      return blocks(ctx, command.pairs, command.on);
   }
 }

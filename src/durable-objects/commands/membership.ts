@@ -11,22 +11,55 @@ import { type CommandContext, type Decision, decided, type Effects, effects } fr
 const OK = { status: "ok" } as const;
 
 export function member(ctx: CommandContext, cmd: MemberCommand): Decision<ChangeResult> {
-  const { store, actor } = ctx;
+  const { actor } = ctx;
+  if (!isNewChange(ctx, cmd)) return decided(OK);
+  const change = memberChange(cmd, actor.userId);
+  const event = cmd.announce === false ? null : systemEvent(change);
+  return decided(OK, record(ctx, { type: "member", ...change }, event, cmd.names));
+}
+
+/**
+ * A retried call records nothing twice: only a change from what this room last recorded counts (its
+ * roster of members, its bans and mutes). Bans and mutes are stored here as they are recorded.
+ */
+function isNewChange(ctx: CommandContext, cmd: MemberCommand): boolean {
+  const { store } = ctx;
   const role = cmd.role ?? "member";
-  const present = cmd.change === "joined" || cmd.change === "role";
-  const known = store.rosterRole(cmd.userId);
-  // A retried call records nothing twice: only a change from what this room last recorded counts.
-  if (present ? known === role : known === "gone") return decided(OK);
-  store.setRoster(cmd.userId, present ? role : null);
-  const change = memberChange(cmd, role, actor.userId);
-  const event = systemEvent(change);
-  return decided(OK, record(ctx, { type: "member", ...change }, cmd.announce === false ? null : event, cmd.names));
+  switch (cmd.change) {
+    case "joined":
+    case "role":
+      if (store.rosterRole(cmd.userId) === role) return false;
+      store.setRoster(cmd.userId, role);
+      return true;
+    case "left":
+    case "removed":
+      if (store.rosterRole(cmd.userId) === "gone") return false;
+      store.setRoster(cmd.userId, null);
+      return true;
+    case "banned":
+    case "muted": {
+      const kind = cmd.change === "banned" ? "ban" : "mute";
+      const until = cmd.until ? Date.parse(cmd.until) : null;
+      if (store.sanction(cmd.userId, kind) === until) return false;
+      store.setSanction(cmd.userId, kind, until);
+      if (kind === "ban") store.setRoster(cmd.userId, null);
+      return true;
+    }
+    case "unbanned":
+    case "unmuted": {
+      const kind = cmd.change === "unbanned" ? "ban" : "mute";
+      if (store.sanction(cmd.userId, kind) === undefined) return false;
+      store.setSanction(cmd.userId, kind, undefined);
+      return true;
+    }
+  }
 }
 
 export function updateRoom(ctx: CommandContext, cmd: RoomUpdateCommand): Decision<ChangeResult> {
   const by = ctx.actor.userId;
   const { type: _type, names, ...fields } = cmd;
   if (Object.keys(fields).length === 0) return decided(OK);
+  if (fields.slowModeSeconds !== undefined) ctx.store.setMeta("slowModeSeconds", fields.slowModeSeconds);
   const event: SystemEvent | null =
     fields.name !== undefined
       ? { event: "renamed", name: fields.name, by }
@@ -65,7 +98,8 @@ function record(
   return effects({ broadcast: [frame, created], buffer: [message], outbox: true });
 }
 
-function memberChange(cmd: MemberCommand, role: MemberCommand["role"] & string, by: string): MemberChange {
+function memberChange(cmd: MemberCommand, by: string): MemberChange {
+  const role = cmd.role ?? "member";
   switch (cmd.change) {
     case "joined":
     case "role":
@@ -73,12 +107,17 @@ function memberChange(cmd: MemberCommand, role: MemberCommand["role"] & string, 
     case "left":
       return { change: "left", userId: cmd.userId };
     case "removed":
-    case "banned":
+    case "unbanned":
+    case "unmuted":
       return { change: cmd.change, userId: cmd.userId, by };
+    case "banned":
+    case "muted":
+      return { change: cmd.change, userId: cmd.userId, by, until: cmd.until ?? null };
   }
 }
 
-function systemEvent(c: MemberChange): SystemEvent {
+/** Mutes and lifted sanctions are moderators' business, not the room's news: no system message. */
+function systemEvent(c: MemberChange): SystemEvent | null {
   switch (c.change) {
     case "joined":
     case "left":
@@ -88,6 +127,10 @@ function systemEvent(c: MemberChange): SystemEvent {
       return { event: c.change, userId: c.userId, by: c.by };
     case "role":
       return { event: "role", userId: c.userId, role: c.role, by: c.by };
+    case "muted":
+    case "unmuted":
+    case "unbanned":
+      return null;
   }
 }
 

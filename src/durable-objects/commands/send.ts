@@ -1,7 +1,7 @@
 import type { SendMessage } from "../../protocol/frames";
 import type { SendResult } from "../../protocol/room-rpc";
 import { decide } from "../throttle";
-import { type CommandContext, type Decision, decided } from "./effects";
+import { type CommandContext, type Decision, decided, isModerator, refusedWhileMuted } from "./effects";
 
 /**
  * A new message: deduplicated by the sender's clientMsgId (forever), throttled by the sliding window,
@@ -13,13 +13,17 @@ export function send(ctx: CommandContext, input: SendMessage): Decision<SendResu
   if (existing !== null) {
     return decided({ status: "duplicate", seq: existing, message: store.messageInRing(existing, roomId) });
   }
+  const muted = refusedWhileMuted<SendResult>(ctx);
+  if (muted) return muted;
   const limits = settings.throttle;
   const decision = decide(store.throttleWindow(actor.userId, now - limits.windowMs, limits.messages), now, limits);
-  if (!decision.allowed) {
+  const slowMs = slowModeWait(ctx);
+  if (!decision.allowed || slowMs > 0) {
     store.logSend(actor.userId, now, true);
     store.bump("throttle_hits");
+    const rate = decision.allowed ? 0 : decision.retryAfterMs;
     return decided(
-      { status: "throttled", retryAfterMs: decision.retryAfterMs },
+      { status: "throttled", retryAfterMs: Math.max(rate, slowMs), reason: slowMs > rate ? "slow_mode" : "rate" },
       { counters: ["edgechat_messages_throttled_total"] },
     );
   }
@@ -55,6 +59,7 @@ export function send(ctx: CommandContext, input: SendMessage): Decision<SendResu
   const frame = store.logChange({ type: "message", ...message }, message.seq, now);
   store.enqueue("message", message.seq, { message, requestId: actor.requestId }, now, frame.v);
   store.logSend(actor.userId, now, false);
+  if (slowModeSeconds(ctx) > 0) store.setLastSent(actor.userId, now);
   store.trimRing(settings.ringSize);
   return decided(
     { status: "accepted", message },
@@ -65,4 +70,16 @@ export function send(ctx: CommandContext, input: SendMessage): Decision<SendResu
       counters: ["edgechat_messages_accepted_total"],
     },
   );
+}
+
+function slowModeSeconds(ctx: CommandContext): number {
+  return Number(ctx.store.getMeta("slowModeSeconds") ?? 0);
+}
+
+/** How long slow mode still holds this member back (0: free to send); owners and admins are exempt. */
+function slowModeWait(ctx: CommandContext): number {
+  const seconds = slowModeSeconds(ctx);
+  if (seconds <= 0 || isModerator(ctx.actor)) return 0;
+  const last = ctx.store.lastSentAt(ctx.actor.userId);
+  return last === null ? 0 : Math.max(0, last + seconds * 1000 - ctx.now);
 }

@@ -1,6 +1,6 @@
 /** Room and message request bodies, shared by REST routes, the OpenAPI document and clients. */
 import { z } from "zod";
-import { emoji } from "./frames";
+import { customData, emoji } from "./frames";
 
 const roomName = z.string().trim().min(1, "must not be empty").max(100, "at most 100 characters");
 const topic = z.string().trim().max(500, "at most 500 characters");
@@ -10,10 +10,18 @@ export const createRoomBody = z.strictObject({
   topic: topic.optional(),
   isPublic: z.boolean().optional(),
   members: z.array(z.uuid()).max(100).optional(),
+  /** The app's own data for the room: a JSON object of at most MAX_CUSTOM_BYTES. */
+  custom: customData.optional(),
 });
 export const directRoomBody = z.strictObject({ userId: z.uuid() });
 export const updateRoomBody = z
-  .strictObject({ name: roomName.optional(), topic: topic.nullable().optional(), isPublic: z.boolean().optional() })
+  .strictObject({
+    name: roomName.optional(),
+    topic: topic.nullable().optional(),
+    isPublic: z.boolean().optional(),
+    /** Replaces the room's custom data; null clears it. */
+    custom: customData.nullable().optional(),
+  })
   .refine((b) => Object.keys(b).length > 0, "send at least one field");
 export const inviteBody = z.strictObject({ userId: z.uuid(), role: z.enum(["admin", "member"]).optional() });
 export const readBody = z.strictObject({ seq: z.number().int().min(0) });

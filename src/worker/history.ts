@@ -1,18 +1,23 @@
 /**
- * Message history, keyset-paginated on seq. The room's recent page is served from the Redis buffer only
- * when Redis holds every message of the requested window; anything less (a miss, an evicted key, one
- * failed write, Redis down) goes to Postgres, so a page never has a gap. Pages read from Postgres are
- * written back to the buffer.
+ * Message history, keyset-paginated on seq. Pages come from Postgres, in one snapshot with the room's
+ * version, so each message carries its whole state (reactions with the viewer's own, replies, pin) as of
+ * that version and a client can load a page, then catch up from the version with nothing missed or twice.
+ * The Redis buffer can give neither a version nor per-viewer state, so it only serves when Postgres fails
+ * mid-request, and then only a range it holds whole (a page never has a gap), marked `version: null`.
+ * See docs/decisions.md, "History pages come from one Postgres snapshot".
  */
 import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
-import { createDb } from "../db/client";
-import { toMessageView } from "../db/message-view";
-import { messages } from "../db/schema";
+import { isUnavailable } from "../db/errors";
+import { messageStateColumns, toMessageState } from "../db/message-view";
+import { messages, rooms } from "../db/schema";
+import { createSnapshotDb } from "../db/snapshot";
 import { recentBufferLimits } from "../lib/config";
 import { logJson } from "../lib/log";
 import { RecentBuffer } from "../lib/recent-buffer";
 import { redisConfigured, withRedis } from "../lib/redis";
 import type { MessageView } from "../protocol/frames";
+import type { MessageState } from "../protocol/responses/messages";
+import { notFound } from "./room-access";
 import type { Bindings } from "./types";
 
 export interface HistoryQuery {
@@ -21,33 +26,63 @@ export interface HistoryQuery {
   limit: number;
 }
 
-export interface HistoryPage {
-  messages: MessageView[];
-  source: "redis" | "postgres";
-}
+export type HistoryPage =
+  | { source: "postgres"; version: number; messages: MessageState[] }
+  | { source: "redis"; version: null; messages: MessageView[] };
 
-function bufferFor(env: Bindings, roomId: string) {
-  return (redis: Parameters<Parameters<typeof withRedis>[1]>[0]) =>
-    new RecentBuffer(redis, roomId, recentBufferLimits(env));
-}
-
-/** `knownLastSeq`: the room's last seq as Postgres has it; a buffer whose newest entry is older is behind. */
+/**
+ * `viewerId`: whose reactions are `mine`. `knownLastSeq`: the room's last seq as Postgres had it when the
+ * caller's membership was checked; the degraded Redis path does not serve a newest page older than it.
+ */
 export async function readHistory(
   env: Bindings,
   roomId: string,
+  viewerId: string,
   q: HistoryQuery,
   knownLastSeq = 0,
 ): Promise<HistoryPage> {
-  const cached = await fromRedis(env, roomId, q, knownLastSeq).catch((err: Error) => {
-    logJson("warn", { msg: "redis history read failed; using Postgres", roomId, error: err.message });
-    return null;
-  });
-  if (cached) return { messages: cached, source: "redis" };
-  const page = await fromPostgres(env, roomId, q);
-  if (page.length > 0 && redisConfigured(env)) {
-    await withRedis(env, (r) => bufferFor(env, roomId)(r).fillMissing(page), { retries: 0 }).catch(() => {});
+  try {
+    return { source: "postgres", ...(await fromPostgres(env, roomId, viewerId, q)) };
+  } catch (err) {
+    if (!isUnavailable(err)) throw err;
+    const cached = await fromRedis(env, roomId, q, knownLastSeq).catch((redisErr: Error) => {
+      logJson("warn", { msg: "redis history read failed", roomId, error: redisErr.message });
+      return null;
+    });
+    // Nothing whole to serve: the request fails as Postgres failed it (503), never with a gap.
+    if (!cached) throw err;
+    logJson("warn", { msg: "history served from the Redis buffer: Postgres unavailable", roomId });
+    return { source: "redis", version: null, messages: cached };
   }
-  return { messages: page, source: "postgres" };
+}
+
+/** The page and the room's version in one READ ONLY, REPEATABLE READ transaction (one snapshot). */
+async function fromPostgres(
+  env: Bindings,
+  roomId: string,
+  viewerId: string,
+  q: HistoryQuery,
+): Promise<{ version: number; messages: MessageState[] }> {
+  const db = createSnapshotDb(env);
+  const forward = q.after !== undefined;
+  const [room, rows] = await db.batch([
+    db.select({ version: rooms.version }).from(rooms).where(eq(rooms.id, roomId)),
+    db
+      .select({ message: messages, ...messageStateColumns(viewerId) })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.roomId, roomId),
+          q.before !== undefined ? lt(messages.seq, q.before) : undefined,
+          q.after !== undefined ? gt(messages.seq, q.after) : undefined,
+        ),
+      )
+      .orderBy(forward ? asc(messages.seq) : desc(messages.seq))
+      .limit(q.limit),
+  ]);
+  const [found] = room;
+  if (!found) throw notFound(); // deleted since the membership check
+  return { version: found.version, messages: rows.map(({ message, ...agg }) => toMessageState(message, agg)) };
 }
 
 async function fromRedis(
@@ -57,41 +92,22 @@ async function fromRedis(
   knownLastSeq: number,
 ): Promise<MessageView[] | null> {
   if (!redisConfigured(env)) return null;
-  return withRedis(
+  const window = await withRedis(
     env,
     async (redis) => {
-      const buffer = bufferFor(env, roomId)(redis);
+      const buffer = new RecentBuffer(redis, roomId, recentBufferLimits(env));
       if (q.after !== undefined) {
         // Forward pages need the whole window, since Redis cannot tell "not yet sent" from "missing".
-        const window = await buffer.window(q.after + 1, q.after + q.limit);
-        return window;
+        return buffer.window(q.after + 1, q.after + q.limit);
       }
-      let hi = q.before !== undefined ? q.before - 1 : (await buffer.bounds())?.max;
+      const hi = q.before !== undefined ? q.before - 1 : (await buffer.bounds())?.max;
       if (hi === undefined) return null;
       // The newest page must be the newest: a buffer that missed the latest writes is not used for it.
       if (q.before === undefined && hi < knownLastSeq) return null;
-      hi = Math.max(0, hi);
       const lo = Math.max(1, hi - q.limit + 1);
-      const window = await buffer.window(lo, hi);
-      return window ? window.reverse() : null;
+      return (await buffer.window(lo, Math.max(0, hi)))?.reverse() ?? null;
     },
     { retries: 0 },
   );
-}
-
-async function fromPostgres(env: Bindings, roomId: string, q: HistoryQuery): Promise<MessageView[]> {
-  const db = createDb(env);
-  const forward = q.after !== undefined;
-  const where = and(
-    eq(messages.roomId, roomId),
-    q.before !== undefined ? lt(messages.seq, q.before) : undefined,
-    q.after !== undefined ? gt(messages.seq, q.after) : undefined,
-  );
-  const rows = await db
-    .select()
-    .from(messages)
-    .where(where)
-    .orderBy(forward ? asc(messages.seq) : desc(messages.seq))
-    .limit(q.limit);
-  return rows.map(toMessageView);
+  return window?.map((m) => ({ ...m, kind: m.kind ?? "regular" })) ?? null;
 }

@@ -6,9 +6,11 @@ import { describe, expect, expectTypeOf, it } from "vitest";
 import { z } from "zod";
 import type { NotificationView, RoomListItem, MessageView as SdkMessageView } from "../../src/client";
 import { notifications } from "../../src/db/notification-schema";
+import { messages, roomMembers } from "../../src/db/schema";
 import type { MessageView as FrameMessageView } from "../../src/protocol/frames";
+import { historyPage, type MessageState, messageState } from "../../src/protocol/responses/messages";
 import { notificationsReply, notificationView } from "../../src/protocol/responses/notifications";
-import { roomListItem, roomListReply } from "../../src/protocol/responses/rooms";
+import { roomDetail, roomDetailReply, roomListItem, roomListReply } from "../../src/protocol/responses/rooms";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
 
@@ -46,6 +48,8 @@ describe("response schemas", () => {
     expectTypeOf<RoomListItem>().toEqualTypeOf<z.infer<typeof roomListItem>>();
     // REST answers and the room's message frames carry the same message view.
     expectTypeOf<SdkMessageView>().toEqualTypeOf<FrameMessageView>();
+    // A history page's message is a message view with its state added: code taking a view takes it too.
+    expectTypeOf<MessageState>().toExtend<FrameMessageView>();
   });
 
   it("are what /openapi.json shows", async () => {
@@ -55,6 +59,10 @@ describe("response schemas", () => {
     expect(list.properties.notifications?.items.required).toContain("roomKind");
     const rooms = doc.paths["/api/rooms"].get.responses["200"].content["application/json"].schema;
     expect(rooms).toEqual(served(roomListReply));
+    const page = doc.paths["/api/rooms/{id}/messages"].get.responses["200"].content["application/json"].schema;
+    expect(page).toEqual(served(historyPage));
+    const detail = doc.paths["/api/rooms/{id}"].get.responses["200"].content["application/json"].schema;
+    expect(detail).toEqual(served(roomDetailReply));
   });
 
   it("describe what the handlers answer, field for field", async () => {
@@ -70,5 +78,24 @@ describe("response schemas", () => {
     const [room] = roomListReply.parse(list).rooms;
     expect(room?.role).toBe("member");
     expect(Object.keys(list.rooms[0]).sort()).toEqual(Object.keys(roomListItem.shape).sort());
+
+    const roomId = list.rooms[0].id as string;
+    const { json: detail } = await api("GET", `/api/rooms/${roomId}`, me.token);
+    expect(roomDetailReply.safeParse(detail).success).toBe(true);
+    expect(Object.keys(detail.room).sort()).toEqual(Object.keys(roomDetail.shape).sort());
+
+    const other = await createUser("sender");
+    await db().insert(roomMembers).values({ roomId, userId: other.id });
+    await db().insert(messages).values({ roomId, seq: 1, senderId: other.id, clientMsgId: "m1", body: "hi" });
+    const { json: page } = await api("GET", `/api/rooms/${roomId}/messages`, me.token);
+    expect(historyPage.safeParse(page).success).toBe(true);
+    expect(Object.keys(page).sort()).toEqual(["messages", "nextBefore", "source", "version"]);
+    // Every field of the state but those only some messages have (files, system events, custom data).
+    const optional = ["attachments", "system", "custom"];
+    expect(Object.keys(page.messages[0]).sort()).toEqual(
+      Object.keys(messageState.shape)
+        .filter((k) => !optional.includes(k))
+        .sort(),
+    );
   });
 });

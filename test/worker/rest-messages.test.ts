@@ -1,10 +1,15 @@
-/** Messages over REST: sends through the room, gapless history from Redis or Postgres, edits, reads. */
+/** Messages over REST: sends through the room, gapless history from Postgres (Redis only when it fails), edits, reads. */
 
 import { env } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { isUnavailable } from "../../src/db/errors";
+import { rooms } from "../../src/db/schema";
+import { readHistory } from "../../src/worker/history";
+import type { Bindings } from "../../src/worker/types";
 import { drainOutbox } from "../helpers/drain";
-import { createRoom, createUser } from "../helpers/fixtures";
+import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
 import { useSocketPool } from "../helpers/sockets";
 
@@ -78,14 +83,16 @@ describe("POST /api/rooms/:id/messages", () => {
 });
 
 describe("GET /api/rooms/:id/messages", () => {
-  it("pages newest first with keyset cursors: no gap, no duplicate, from Redis while it holds the range", async () => {
+  it("pages newest first with keyset cursors from Postgres: no gap, no duplicate, each page with the version", async () => {
     const { room, owner } = await roomWithMessages(12);
+    await db().update(rooms).set({ version: 77 }).where(eq(rooms.id, room.id));
     const pages: number[][] = [];
     let cursor: number | null = null;
     do {
       const q: string = cursor ? `?limit=5&before=${cursor}` : "?limit=5";
       const { res, json } = await api("GET", `/api/rooms/${room.id}/messages${q}`, owner.token);
-      expect(res.headers.get("x-history-source")).toBe("redis");
+      expect(res.headers.get("x-history-source")).toBe("postgres");
+      expect(json).toMatchObject({ source: "postgres", version: 77 });
       pages.push(seqs(json));
       cursor = json.nextBefore;
     } while (cursor);
@@ -96,46 +103,21 @@ describe("GET /api/rooms/:id/messages", () => {
     ]);
   });
 
-  it("falls back to Postgres when Redis lacks even one message of the range, and refills it", async () => {
+  it("reads Postgres whatever the Redis buffer holds: a hole in it or an edit not yet in Postgres changes nothing", async () => {
     const { room, owner } = await roomWithMessages(6);
     const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
-    await redis.zremrangebyscore(`room:${room.id}:recent`, 4, 4);
-    const gap = await api("GET", `/api/rooms/${room.id}/messages?limit=6`, owner.token);
-    expect(gap.res.headers.get("x-history-source")).toBe("postgres");
-    expect(seqs(gap.json)).toEqual([6, 5, 4, 3, 2, 1]);
-    const refilled = await api("GET", `/api/rooms/${room.id}/messages?limit=6`, owner.token);
-    expect(refilled.res.headers.get("x-history-source")).toBe("redis");
-    expect(refilled.json.messages).toEqual(gap.json.messages);
-  });
-
-  it("does not serve a newest page from a buffer that missed the latest messages", async () => {
-    const { room, owner } = await roomWithMessages(5);
-    const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
-    await redis.zremrangebyscore(`room:${room.id}:recent`, 5, 5);
-    const { res, json } = await api("GET", `/api/rooms/${room.id}/messages?limit=3`, owner.token);
-    expect(res.headers.get("x-history-source")).toBe("postgres");
-    expect(seqs(json)).toEqual([5, 4, 3]);
-  });
-
-  it("refills only what the buffer lacks, never replacing a newer version with Postgres' copy", async () => {
-    const { room, owner } = await roomWithMessages(3);
-    const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
     const key = `room:${room.id}:recent`;
-    const [newer] = (await redis.zrange(key, 2, 2, { byScore: true })) as { body: string }[];
-    // Pretend the room already cached an edit that Postgres has not received yet.
+    const [two] = (await redis.zrange(key, 2, 2, { byScore: true })) as { body: string }[];
     await redis.zremrangebyscore(key, 2, 2);
-    await redis.zadd(key, { score: 2, member: JSON.stringify({ ...newer, body: "edited, not yet in Postgres" }) });
-    await redis.zremrangebyscore(key, 1, 1);
-    expect(
-      (await api("GET", `/api/rooms/${room.id}/messages?limit=3`, owner.token)).res.headers.get("x-history-source"),
-    ).toBe("postgres");
-    const again = await api("GET", `/api/rooms/${room.id}/messages?limit=3`, owner.token);
-    expect(again.res.headers.get("x-history-source")).toBe("redis");
-    expect(again.json.messages.map((m: { body: string }) => m.body)).toEqual([
-      "message 3",
-      "edited, not yet in Postgres",
-      "message 1",
-    ]);
+    await redis.zadd(key, { score: 2, member: JSON.stringify({ ...two, body: "edited, not yet in Postgres" }) });
+    await redis.zremrangebyscore(key, 4, 4);
+    const page = await api("GET", `/api/rooms/${room.id}/messages?limit=6`, owner.token);
+    expect(page.res.headers.get("x-history-source")).toBe("postgres");
+    expect(page.json.messages.map((m: { seq: number; body: string }) => [m.seq, m.body])).toEqual(
+      [6, 5, 4, 3, 2, 1].map((n) => [n, `message ${n}`]),
+    );
+    // Nothing is written back: the buffer still lacks seq 4.
+    expect(await redis.zrange(key, 4, 4, { byScore: true })).toEqual([]);
   });
 
   it("serves history from Postgres when the buffer is gone entirely", async () => {
@@ -161,6 +143,71 @@ describe("GET /api/rooms/:id/messages", () => {
     const { room, owner } = await roomWithMessages(1);
     for (const q of ["?limit=0", "?limit=101", "?before=abc", "?before=3&after=1", "?sort=asc"]) {
       expect((await api("GET", `/api/rooms/${room.id}/messages${q}`, owner.token)).status, q).toBe(400);
+    }
+  });
+});
+
+/**
+ * The degraded path: Postgres failing after the membership check (which needs Postgres, so a full outage
+ * is a 503 before history is read). readHistory is called with a DATABASE_URL the local Neon proxy fails.
+ */
+describe("history when Postgres fails mid-request", () => {
+  async function cutPostgres() {
+    const marker = `histfault${crypto.randomUUID().replaceAll("-", "")}`;
+    const url = new URL(env.DATABASE_URL);
+    url.password = marker;
+    const res = await fetch(`http://${env.NEON_LOCAL_PROXY}/__control/cut?match=${marker}`, { method: "POST" });
+    expect(res.status).toBe(200);
+    return {
+      env: { ...env, DATABASE_URL: url.toString() },
+      restore: () => fetch(`http://${env.NEON_LOCAL_PROXY}/__control/restore?match=${marker}`, { method: "POST" }),
+    };
+  }
+
+  it("serves a range the Redis buffer holds whole, with no version and no per-viewer state", async () => {
+    const { room, owner } = await roomWithMessages(6);
+    const cut = await cutPostgres();
+    try {
+      const page = await readHistory(cut.env, room.id, owner.id, { limit: 4 }, 6);
+      expect(page.source).toBe("redis");
+      expect(page.version).toBeNull();
+      expect(page.messages.map((m) => [m.seq, m.body, m.kind])).toEqual(
+        [6, 5, 4, 3].map((n) => [n, `message ${n}`, "regular"]),
+      );
+      // Reactions, replies and pins are unknown here, so they are absent rather than empty or zero.
+      expect(page.messages[0]).not.toHaveProperty("reactions");
+      expect(page.messages[0]).not.toHaveProperty("pinned");
+      const older = await readHistory(cut.env, room.id, owner.id, { before: 3, limit: 4 }, 6);
+      expect(older.messages.map((m) => m.seq)).toEqual([2, 1]);
+    } finally {
+      await cut.restore();
+    }
+  });
+
+  it("never serves a gap: a hole, a buffer behind the room, a window past the end, or Redis down too fail as Postgres did", async () => {
+    const { room, owner } = await roomWithMessages(6);
+    const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
+    const cut = await cutPostgres();
+    const refused = (e: Bindings, q: Parameters<typeof readHistory>[3], knownLastSeq = 6) =>
+      readHistory(e, room.id, owner.id, q, knownLastSeq).then(
+        (page) => expect.fail(`served ${JSON.stringify(page.messages.map((m) => m.seq))}`),
+        (err: unknown) => expect(isUnavailable(err), String(err)).toBe(true),
+      );
+    try {
+      // The buffer holds 1..6 whole: a newest page the room has moved past is refused...
+      await refused(cut.env, { limit: 3 }, 7);
+      // ...as is a forward window reaching past what exists (Redis cannot tell "not sent" from "missing").
+      await refused(cut.env, { after: 4, limit: 3 });
+      await refused({ ...cut.env, UPSTASH_REDIS_REST_URL: env.TEST_DEAD_REDIS_URL }, { limit: 3 });
+      await redis.zremrangebyscore(`room:${room.id}:recent`, 4, 4);
+      await refused(cut.env, { limit: 3 });
+      await refused(cut.env, { before: 6, limit: 3 });
+      await refused(cut.env, { after: 2, limit: 3 });
+      // Around the hole, whole windows are still served.
+      const whole = await readHistory(cut.env, room.id, owner.id, { before: 4, limit: 3 }, 6);
+      expect(whole.messages.map((m) => m.seq)).toEqual([3, 2, 1]);
+    } finally {
+      await cut.restore();
     }
   });
 });

@@ -1,6 +1,8 @@
 /** Answers of the room, member, people and WebSocket-ticket routes. */
 import { z } from "zod";
+import { customData } from "../frames";
 import { id, nextCursor, role, seq, timestamp } from "./common";
+import { roomVersion } from "./messages";
 
 export const room = z.object({
   id,
@@ -13,8 +15,22 @@ export const room = z.object({
   createdAt: timestamp,
   /** The caller's role in the room. */
   role,
+  /** The app's custom data for the room (a JSON object); null when unset. */
+  custom: customData.nullable(),
 });
-export const roomDetail = room.extend({ memberCount: z.number().int() });
+
+/** How far a member has read: every message up to `seq` (0: nothing yet). */
+export const readMark = z.object({ userId: id, seq });
+
+/**
+ * GET /api/rooms/:id: the room with every member's read mark, read in one snapshot with `version`, the
+ * room's change-log version they reflect (catch up from it for what changed since).
+ */
+export const roomDetail = room.extend({
+  memberCount: z.number().int(),
+  version: roomVersion,
+  readMarks: z.array(readMark),
+});
 
 /** A room in my list: its last message in brief (null body when deleted) and my unread count. */
 export const roomListItem = room.extend({

@@ -1,8 +1,9 @@
 import { and, desc, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb } from "../../db/client";
-import { toMessageView } from "../../db/message-view";
-import { messages, pins } from "../../db/schema";
+import { messageStateColumns, toMessageState, toMessageView } from "../../db/message-view";
+import { messages, pins, rooms } from "../../db/schema";
+import { createSnapshotDb } from "../../db/snapshot";
 import { AppError, type ErrorCode } from "../../protocol/errors";
 import { editMessage, sendMessage } from "../../protocol/frames";
 import { idPath, messagePath, reactionPath } from "../../protocol/params";
@@ -11,6 +12,7 @@ import type { CommandResult } from "../../protocol/room-rpc";
 import { historyQuery, reactionBody, readBody } from "../../protocol/rooms";
 import { readHistory } from "../history";
 import { requireUser } from "../middleware/auth";
+import { notFound } from "../room-access";
 import { roomStub } from "../rooms";
 import { defineRoute, handle } from "../route";
 import type { AppEnv } from "../types";
@@ -38,30 +40,29 @@ function changed(result: CommandResult): void {
 const history = defineRoute({
   method: "get",
   path: "/api/rooms/:id/messages",
-  summary: "History, keyset pages on seq",
+  summary: "History, keyset pages on seq, each message with its whole state and the version the page reflects",
   tag: "messages",
   member: "id",
   params: idPath,
   query: historyQuery,
-  responses: { 200: { description: "Messages and the cursor", schema: historyPage } },
+  responses: { 200: { description: "Messages, the version they reflect and the cursor", schema: historyPage } },
 });
-handle(messageRoutes, history, async (c, { member: { room }, query: q }) => {
+handle(messageRoutes, history, async (c, { member: { room, actor }, query: q }) => {
   if (q.before !== undefined && q.after !== undefined) {
     throw new AppError(400, "validation_failed", "Use before or after, not both", {
       details: [{ field: "before", message: "conflicts with after" }],
     });
   }
-  const page = await readHistory(c.env, room.id, q, room.lastSeq);
+  const page = await readHistory(c.env, room.id, actor.userId, q, room.lastSeq);
   c.header("x-history-source", page.source);
   const edge = page.messages[page.messages.length - 1];
   const full = page.messages.length === q.limit && edge !== undefined;
-  return c.json({
-    messages: page.messages,
-    // Keyset cursors: pass back as before= (newest-first pages) or after= (forward pages).
-    ...(q.after !== undefined
+  // Keyset cursors: pass back as before= (newest-first pages) or after= (forward pages).
+  const cursor =
+    q.after !== undefined
       ? { nextAfter: full ? edge.seq : null }
-      : { nextBefore: full && edge.seq > 1 ? edge.seq : null }),
-  });
+      : { nextBefore: full && edge.seq > 1 ? edge.seq : null };
+  return c.json({ ...page, ...cursor });
 });
 
 /** Sends through the room object: the same throttle, seq, idempotency and fan-out as a WebSocket send. */
@@ -214,22 +215,34 @@ const listPins = defineRoute({
   tag: "messages",
   member: "id",
   params: idPath,
-  responses: { 200: { description: "Pins, most recent first", schema: pinsReply } },
+  responses: { 200: { description: "Pins, most recent first, and the version they reflect", schema: pinsReply } },
 });
-handle(messageRoutes, listPins, async (c, { member: { room } }) => {
-  const rows = await createDb(c.env)
-    .select({ message: messages, pinnedBy: pins.pinnedBy, pinnedAt: pins.pinnedAt })
-    .from(pins)
-    .innerJoin(messages, and(eq(messages.roomId, pins.roomId), eq(messages.seq, pins.seq)))
-    .where(eq(pins.roomId, room.id))
-    .orderBy(desc(pins.pinnedAt))
-    .limit(200);
+handle(messageRoutes, listPins, async (c, { member: { room, actor } }) => {
+  const db = createSnapshotDb(c.env);
+  const [found, rows] = await db.batch([
+    db.select({ version: rooms.version }).from(rooms).where(eq(rooms.id, room.id)),
+    db
+      .select({
+        message: messages,
+        ...messageStateColumns(actor.userId),
+        pinnedBy: pins.pinnedBy,
+        pinnedAt: pins.pinnedAt,
+      })
+      .from(pins)
+      .innerJoin(messages, and(eq(messages.roomId, pins.roomId), eq(messages.seq, pins.seq)))
+      .where(eq(pins.roomId, room.id))
+      .orderBy(desc(pins.pinnedAt))
+      .limit(200),
+  ]);
+  const [current] = found;
+  if (!current) throw notFound(); // deleted since the membership check
   return c.json({
-    pins: rows.map((r) => ({
-      message: toMessageView(r.message),
-      pinnedBy: r.pinnedBy,
-      pinnedAt: r.pinnedAt.toISOString(),
+    pins: rows.map(({ message, pinnedBy, pinnedAt, ...agg }) => ({
+      message: toMessageState(message, agg),
+      pinnedBy,
+      pinnedAt: pinnedAt.toISOString(),
     })),
+    version: current.version,
   });
 });
 

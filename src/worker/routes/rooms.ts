@@ -1,7 +1,8 @@
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb } from "../../db/client";
 import { messages, type Room, roomMembers, rooms, users } from "../../db/schema";
+import { createSnapshotDb } from "../../db/snapshot";
 import { AppError } from "../../protocol/errors";
 import type { Role } from "../../protocol/identity";
 import { idPath } from "../../protocol/params";
@@ -28,6 +29,7 @@ export function roomView(room: Room, role: Role) {
     lastMessageAt: room.lastMessageAt?.toISOString() ?? null,
     createdAt: room.createdAt.toISOString(),
     role,
+    custom: room.custom ?? null,
   };
 }
 
@@ -61,6 +63,7 @@ handle(roomRoutes, createRoom, async (c, { body }) => {
         name: body.name,
         topic: body.topic ?? null,
         isPublic: body.isPublic ?? false,
+        custom: body.custom ?? null,
         createdBy: me,
       })
       .returning(),
@@ -175,21 +178,33 @@ handle(roomRoutes, listRooms, async (c, { query: { cursor, limit } }) => {
   });
 });
 
+/**
+ * A room with every member's read mark (so receipts render after a reload) and the version they reflect:
+ * room and read marks are read in one snapshot, so catching up from `version` continues exactly from them.
+ */
 const getRoom = defineRoute({
   method: "get",
   path: "/api/rooms/:id",
-  summary: "A room",
+  summary: "A room, its members' read marks and the version they reflect",
   tag: "rooms",
   member: "id",
   params: idPath,
-  responses: { 200: { description: "The room and its member count", schema: roomDetailReply } },
+  responses: { 200: { description: "The room, its read marks and its version", schema: roomDetailReply } },
 });
 handle(roomRoutes, getRoom, async (c, { member: { room, role } }) => {
-  const [count] = await createDb(c.env)
-    .select({ n: sql<number>`count(*)::int` })
-    .from(roomMembers)
-    .where(eq(roomMembers.roomId, room.id));
-  return c.json({ room: { ...roomView(room, role), memberCount: count?.n ?? 0 } });
+  const db = createSnapshotDb(c.env);
+  const [[current], marks] = await db.batch([
+    db.select().from(rooms).where(eq(rooms.id, room.id)),
+    db
+      .select({ userId: roomMembers.userId, seq: roomMembers.lastReadSeq })
+      .from(roomMembers)
+      .where(eq(roomMembers.roomId, room.id))
+      .orderBy(asc(roomMembers.joinedAt), asc(roomMembers.userId)),
+  ]);
+  if (!current) throw notFound(); // deleted since the membership check
+  return c.json({
+    room: { ...roomView(current, role), memberCount: marks.length, version: current.version, readMarks: marks },
+  });
 });
 
 const updateRoom = defineRoute({
@@ -211,6 +226,7 @@ handle(roomRoutes, updateRoom, async (c, { member: { room, role }, body }) => {
       ...(body.name !== undefined ? { name: body.name } : {}),
       ...(body.topic !== undefined ? { topic: body.topic } : {}),
       ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
+      ...(body.custom !== undefined ? { custom: body.custom } : {}),
     })
     .where(eq(rooms.id, room.id))
     .returning();

@@ -1,8 +1,9 @@
 import { and, asc, desc, eq, gt, isNull, ne, or, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb } from "../../db/client";
-import { toMessageView } from "../../db/message-view";
-import { messages, roomMembers, users } from "../../db/schema";
+import { messageStateColumns, toMessageState } from "../../db/message-view";
+import { messages, roomMembers, rooms, users } from "../../db/schema";
+import { createSnapshotDb } from "../../db/snapshot";
 import { AppError } from "../../protocol/errors";
 import { messagePath } from "../../protocol/params";
 import { searchReply, threadReply } from "../../protocol/responses/messages";
@@ -69,6 +70,7 @@ handle(searchRoutes, search, async (c, { query: q }) => {
   const rows = await createDb(c.env)
     .select({
       message: messages,
+      ...messageStateColumns(me),
       snippet: sql<string>`ts_headline('simple', ${escaped}, ${query}, 'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=24, MinWords=8')`,
     })
     .from(messages)
@@ -88,7 +90,7 @@ handle(searchRoutes, search, async (c, { query: q }) => {
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1]?.message;
   return c.json({
-    results: page.map((r) => ({ message: toMessageView(r.message), snippet: r.snippet })),
+    results: page.map(({ message, snippet, ...agg }) => ({ message: toMessageState(message, agg), snippet })),
     nextCursor:
       rows.length > q.limit && last
         ? btoa(`${last.createdAt.toISOString()}|${last.roomId}|${last.seq}`).replaceAll("=", "")
@@ -106,33 +108,44 @@ const thread = defineRoute({
   params: messagePath,
   paramsError: "No such message",
   query: threadQuery,
-  responses: { 200: { description: "The message and its replies, oldest first", schema: threadReply } },
+  responses: {
+    200: {
+      description: "The message and its replies, oldest first, and the version they reflect",
+      schema: threadReply,
+    },
+  },
 });
-handle(searchRoutes, thread, async (c, { member: { room }, params: { seq }, query: q }) => {
-  const db = createDb(c.env);
-  const [root] = await db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.roomId, room.id), eq(messages.seq, seq)))
-    .limit(1);
-  if (!root) throw new AppError(404, "not_found", "No such message");
-  const replies = await db
-    .select()
-    .from(messages)
-    .where(
-      and(
-        eq(messages.roomId, room.id),
-        eq(messages.replyTo, seq),
-        q.after !== undefined ? gt(messages.seq, q.after) : undefined,
-      ),
-    )
-    .orderBy(asc(messages.seq))
-    .limit(q.limit);
+handle(searchRoutes, thread, async (c, { member: { room, actor }, params: { seq }, query: q }) => {
+  const db = createSnapshotDb(c.env);
+  const state = messageStateColumns(actor.userId);
+  const [found, [root], replies] = await db.batch([
+    db.select({ version: rooms.version }).from(rooms).where(eq(rooms.id, room.id)),
+    db
+      .select({ message: messages, ...state })
+      .from(messages)
+      .where(and(eq(messages.roomId, room.id), eq(messages.seq, seq)))
+      .limit(1),
+    db
+      .select({ message: messages, ...state })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.roomId, room.id),
+          eq(messages.replyTo, seq),
+          q.after !== undefined ? gt(messages.seq, q.after) : undefined,
+        ),
+      )
+      .orderBy(asc(messages.seq))
+      .limit(q.limit),
+  ]);
+  const [current] = found;
+  if (!root || !current) throw new AppError(404, "not_found", "No such message");
   const last = replies[replies.length - 1];
   return c.json({
-    root: toMessageView(root),
-    replies: replies.map(toMessageView),
-    nextAfter: replies.length === q.limit && last ? last.seq : null,
+    root: toMessageState(root.message, root),
+    replies: replies.map((r) => toMessageState(r.message, r)),
+    nextAfter: replies.length === q.limit && last ? last.message.seq : null,
+    version: current.version,
   });
 });
 

@@ -3,6 +3,8 @@
  * room's live stream and its kept state. Runs in browsers, Node (>= 22, or 20 with `ws`) and Workers; no
  * framework needed.
  */
+
+export type { ChangeFrame, CustomData, MemberChange, RoomChange, SystemEvent } from "../protocol/frames";
 export { type ClientOptions, EdgechatClient } from "./client";
 export { EdgechatError } from "./errors";
 export {

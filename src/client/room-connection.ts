@@ -612,7 +612,6 @@ export class RoomConnection extends Emitter<RoomEvents> {
     else this.emit(type, rest as never);
     this.emit("change", change);
     this.notify();
-    if (type === "member" && (change.change === "joined" || change.change === "role")) void this.loadRoomParts();
   }
 
   private askSync(): void {

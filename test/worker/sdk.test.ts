@@ -127,7 +127,7 @@ describe("RoomConnection", () => {
       }
     };
     await sendBatch(6);
-    // The server closes the socket (session check): the SDK refreshes its token and resumes.
+    // The server closes the socket (session check): the SDK refreshes its token and catches up.
     await stubFor(room.id).disconnectUser(readerUser.id, "logged_out");
     await sendBatch(6);
     // The client's network drops while messages keep coming.
@@ -225,12 +225,12 @@ describe("RoomConnection", () => {
     expect(rows.map((r) => r.body)).toEqual(bodies);
   });
 
-  it("asks again when the room could not serve a resume (Postgres away), then delivers everything once", async () => {
+  it("asks again when the room could not serve a catch-up (Postgres away), then delivers everything once", async () => {
     const { client: ana } = await signedUp("ana");
     const senders = await Promise.all(Array.from({ length: 10 }, (_, i) => signedUp(`r${i}`)));
     const room = await ana.rooms.create({ name: "resume-retry" });
     for (const s of senders) await ana.rooms.invite(room.id, s.user.id);
-    // 30 messages while ana is away: more than the test ring (20), so a resume from 0 needs Postgres.
+    // 30 messages while ana is away: more than the test log (20 changes), so a catch-up from 0 needs Postgres.
     for (let i = 0; i < 30; i++) {
       const s = senders[Math.floor(i / 3)] as (typeof senders)[0];
       await s.client.messages.send(room.id, { clientMsgId: `r${i}`, body: `resume ${i}` });

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { MessageView } from "../protocol/frames";
 import type { MessageState, ReactionCount } from "../protocol/responses/messages";
+import { userBlocks } from "./moderation-schema";
 import { type Message, messageReactions, messages, pins } from "./schema";
 
 /**
@@ -39,13 +40,17 @@ export function messageStateColumns(viewerId: string) {
   const seq = sql.raw(`"messages"."seq"`);
   const replies = sql`from ${messages} as reply
     where reply.room_id = ${roomId} and reply.reply_to = ${seq} and reply.deleted_at is null`;
+  // Whom the viewer blocks: their messages are hidden and their reactions not counted, for this viewer.
+  const blockedByViewer = (user: ReturnType<typeof sql.raw>) =>
+    sql`exists (select 1 from ${userBlocks} as b where b.blocker_id = ${viewerId}::uuid and b.blocked_id = ${user})`;
   return {
+    hidden: sql<boolean>`${blockedByViewer(sql.raw(`"messages"."sender_id"`))}`,
     reactions: sql<ReactionCount[]>`(select coalesce(json_agg(json_build_object('emoji', r.emoji, 'count', r.n,
         'mine', r.mine) order by r.first_at, r.emoji), '[]'::json)
       from (select x.emoji, count(*)::int as n, bool_or(x.user_id = ${viewerId}::uuid) as mine,
           min(x.created_at) as first_at
         from ${messageReactions} as x
-        where x.room_id = ${roomId} and x.seq = ${seq}
+        where x.room_id = ${roomId} and x.seq = ${seq} and not ${blockedByViewer(sql.raw("x.user_id"))}
         group by x.emoji) as r)`,
     replyCount: sql<number>`(select count(*)::int ${replies})`,
     lastReplyAt: sql<Date | null>`(select max(reply.created_at) ${replies})`.mapWith(messages.createdAt),
@@ -54,6 +59,7 @@ export function messageStateColumns(viewerId: string) {
 }
 
 export type MessageAggregates = {
+  hidden: boolean;
   reactions: ReactionCount[];
   replyCount: number;
   lastReplyAt: Date | null;
@@ -62,6 +68,7 @@ export type MessageAggregates = {
 
 /** A message with everything a client renders about it, as of the snapshot the aggregates were read in. */
 export function toMessageState(row: Message, agg: MessageAggregates): MessageState {
+  if (agg.hidden) return hiddenState(row);
   return {
     ...toMessageView(row),
     kind: row.kind ?? "regular",
@@ -69,5 +76,26 @@ export function toMessageState(row: Message, agg: MessageAggregates): MessageSta
     replyCount: agg.replyCount,
     lastReplyAt: agg.lastReplyAt?.toISOString() ?? null,
     pinned: agg.pinned,
+  };
+}
+
+/** A message by someone the viewer blocks: its place in the sequence, nothing of what it says. */
+function hiddenState(row: Message): MessageState {
+  return {
+    roomId: row.roomId,
+    seq: row.seq,
+    senderId: row.senderId,
+    clientMsgId: "",
+    body: null,
+    replyTo: null,
+    createdAt: row.createdAt.toISOString(),
+    editedAt: null,
+    deletedAt: null,
+    kind: row.kind ?? "regular",
+    reactions: [],
+    replyCount: 0,
+    lastReplyAt: null,
+    pinned: false,
+    hidden: true,
   };
 }

@@ -34,6 +34,7 @@ export const DISCONNECT_CLOSE: Record<DisconnectReason, readonly [number, string
   logged_out: [4001, "logged out"],
   removed: [4003, "removed from room"],
   banned: [4003, "account suspended"],
+  room_banned: [4003, "banned from room"],
 };
 
 /**

@@ -149,6 +149,7 @@ export class RoomStore {
   private seq: number | null = null;
   /** The last change-log version, likewise. */
   private version: number | null = null;
+  private meta = new Map<string, string | null>();
   /** Per user, accepted send times still in the throttle window (see throttleWindow). */
   private windows = new Map<string, number[]>();
 
@@ -186,17 +187,23 @@ export class RoomStore {
   forget(): void {
     this.seq = null;
     this.version = null;
+    this.meta.clear();
     this.windows.clear();
   }
 
   // --- meta ---------------------------------------------------------------------------------------
 
+  /** Read once per wake-up per key (slow mode and room kind are read on every send); writes keep it exact. */
   getMeta(key: string): string | null {
+    if (this.meta.has(key)) return this.meta.get(key) ?? null;
     const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).next();
-    return row.done ? null : row.value.value;
+    const value = row.done ? null : row.value.value;
+    this.meta.set(key, value);
+    return value;
   }
 
   setMeta(key: string, value: string | number): void {
+    this.meta.set(key, String(value));
     this.sql.exec(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       key,
@@ -379,6 +386,11 @@ export class RoomStore {
       changed += cursor.rowsWritten;
     }
     return changed;
+  }
+
+  /** True when a block stands between this user and anyone in the room, either way. */
+  isInBlock(userId: string): boolean {
+    return !this.sql.exec("SELECT 1 FROM blocks WHERE blocker = ? OR blocked = ? LIMIT 1", userId, userId).next().done;
   }
 
   /** Every block among this room's members, as [blocker, blocked]. */

@@ -29,9 +29,10 @@ export type PurgeCommand = { type: "purge"; userId: string };
 
 /**
  * Worker only: who blocks whom among this room's members (pairs [blocker, blocked]), added or removed.
- * The room hides a blocked member's messages, reactions and typing from the blocker, per socket.
+ * The room hides a blocked member's messages, reactions and typing from the blocker, per socket; in a
+ * direct room (`direct`), a block either way refuses every send.
  */
-export type BlocksCommand = { type: "blocks"; pairs: [string, string][]; on: boolean };
+export type BlocksCommand = { type: "blocks"; pairs: [string, string][]; on: boolean; direct?: boolean };
 
 /** Worker only: room settings already changed in Postgres, recorded in the room's change log. */
 export type RoomUpdateCommand = {
@@ -71,7 +72,7 @@ export type ChangeResult = { status: "ok"; count?: number } | Rejected;
 export type CommandResult<C extends RoomCommand = RoomCommand> = C extends { type: "send" } ? SendResult : ChangeResult;
 
 /** Why the worker closes a user's sockets: 4001 asks the client to sign in again, 4003 not to retry. */
-export type DisconnectReason = "logged_out" | "removed" | "banned";
+export type DisconnectReason = "logged_out" | "removed" | "banned" | "room_banned";
 
 export interface RoomStats {
   roomId: string | null;

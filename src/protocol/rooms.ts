@@ -1,6 +1,7 @@
 /** Room and message request bodies, shared by REST routes, the OpenAPI document and clients. */
 import { z } from "zod";
 import { customData, emoji } from "./frames";
+import { slowModeSeconds } from "./moderation";
 
 const roomName = z.string().trim().min(1, "must not be empty").max(100, "at most 100 characters");
 const topic = z.string().trim().max(500, "at most 500 characters");
@@ -21,6 +22,8 @@ export const updateRoomBody = z
     isPublic: z.boolean().optional(),
     /** Replaces the room's custom data; null clears it. */
     custom: customData.nullable().optional(),
+    /** Slow mode: one message per this many seconds per member, 0 turns it off (owners and admins exempt). */
+    slowModeSeconds: slowModeSeconds.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, "send at least one field");
 export const inviteBody = z.strictObject({ userId: z.uuid(), role: z.enum(["admin", "member"]).optional() });

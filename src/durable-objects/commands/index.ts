@@ -42,6 +42,6 @@ function decide(ctx: CommandContext, command: RoomCommand): Decision<CommandResu
     case "purge":
       return purge(ctx, command.userId);
     case "blocks":
-      return blocks(ctx, command.pairs, command.on);
+      return blocks(ctx, command.pairs, command.on, command.direct === true);
   }
 }

@@ -56,10 +56,20 @@ function isNewChange(ctx: CommandContext, cmd: MemberCommand): boolean {
 }
 
 export function updateRoom(ctx: CommandContext, cmd: RoomUpdateCommand): Decision<ChangeResult> {
-  const by = ctx.actor.userId;
-  const { type: _type, names, ...fields } = cmd;
+  const { store, actor } = ctx;
+  const by = actor.userId;
+  const { type: _type, names, ...asked } = cmd;
+  // Only fields that differ from what this room last recorded are news (a retried call records nothing).
+  const fields: Omit<RoomUpdateCommand, "type" | "names"> = {};
+  for (const [key, value] of Object.entries(asked) as [keyof typeof asked, unknown][]) {
+    if (value === undefined) continue;
+    const text = JSON.stringify(value);
+    if (store.getMeta(`setting:${key}`) === text) continue;
+    store.setMeta(`setting:${key}`, text);
+    Object.assign(fields, { [key]: value });
+  }
   if (Object.keys(fields).length === 0) return decided(OK);
-  if (fields.slowModeSeconds !== undefined) ctx.store.setMeta("slowModeSeconds", fields.slowModeSeconds);
+  if (fields.slowModeSeconds !== undefined) store.setMeta("slowModeSeconds", fields.slowModeSeconds);
   const event: SystemEvent | null =
     fields.name !== undefined
       ? { event: "renamed", name: fields.name, by }

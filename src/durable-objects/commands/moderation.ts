@@ -27,7 +27,13 @@ export function purge(ctx: CommandContext, userId: string): Decision<ChangeResul
 }
 
 /** Blocks among members: not changes to the room (nobody else may learn of them), only what it hides. */
-export function blocks(ctx: CommandContext, pairs: [string, string][], on: boolean): Decision<ChangeResult> {
+export function blocks(
+  ctx: CommandContext,
+  pairs: [string, string][],
+  on: boolean,
+  direct: boolean,
+): Decision<ChangeResult> {
+  if (direct && ctx.store.getMeta("direct") !== "1") ctx.store.setMeta("direct", 1);
   const changed = ctx.store.setBlocks(pairs, on);
   return decided({ status: "ok", count: changed }, { blocksChanged: changed > 0 });
 }

@@ -15,6 +15,9 @@ export function send(ctx: CommandContext, input: SendMessage): Decision<SendResu
   }
   const muted = refusedWhileMuted<SendResult>(ctx);
   if (muted) return muted;
+  if (store.getMeta("direct") === "1" && store.isInBlock(actor.userId)) {
+    return decided({ status: "rejected", code: "blocked", message: "you can't message this person" });
+  }
   const limits = settings.throttle;
   const decision = decide(store.throttleWindow(actor.userId, now - limits.windowMs, limits.messages), now, limits);
   const slowMs = slowModeWait(ctx);

@@ -53,6 +53,8 @@ export const messageState = messageView.extend({
   /** When the newest reply was sent; null without replies. */
   lastReplyAt: timestamp.nullable(),
   pinned: z.boolean(),
+  /** Only on messages by someone the viewer blocks: nothing of them is shown (body null). */
+  hidden: z.literal(true).optional(),
 });
 export type MessageState = z.infer<typeof messageState>;
 

@@ -17,6 +17,8 @@ export const room = z.object({
   role,
   /** The app's custom data for the room (a JSON object); null when unset. */
   custom: customData.nullable(),
+  /** Slow mode: one message per this many seconds per member (0: off). */
+  slowModeSeconds: z.number().int().min(0),
 });
 
 /** How far a member has read: every message up to `seq` (0: nothing yet). */

@@ -6,6 +6,7 @@
  */
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
+import { userBlocks } from "../../db/moderation-schema";
 import { type NotificationKind, notificationSettings } from "../../db/notification-schema";
 import { messages, roomMembers, rooms, users } from "../../db/schema";
 import type { MessageJob } from "../../protocol/jobs";
@@ -83,7 +84,15 @@ export async function collectMessage(db: Db, job: MessageJob, windowMs: number):
       // Banned since the message was sent: no notification.
       .innerJoin(users, and(eq(users.id, roomMembers.userId), isNull(users.bannedAt)))
       .leftJoin(notificationSettings, eq(notificationSettings.userId, roomMembers.userId))
-      .where(and(eq(roomMembers.roomId, job.roomId), inArray(roomMembers.userId, job.recipients))),
+      .where(
+        and(
+          eq(roomMembers.roomId, job.roomId),
+          inArray(roomMembers.userId, job.recipients),
+          // Whoever blocks the sender hears nothing of them.
+          sql`not exists (select 1 from ${userBlocks} where ${userBlocks.blockerId} = ${roomMembers.userId}
+                and ${userBlocks.blockedId} = ${job.senderId})`,
+        ),
+      ),
   ]);
   const message = found[0];
   // Gone or deleted before anyone was told: there is nothing left to tell.

@@ -8,12 +8,14 @@ import { AppError } from "../../protocol/errors";
 import { idPath, uuidParam } from "../../protocol/params";
 import { invitedReply, membersReply } from "../../protocol/responses/rooms";
 import { inviteBody } from "../../protocol/rooms";
+import { applyBlocksForNewMember } from "../blocks";
 import { requireUser } from "../middleware/auth";
 import { ROLE_RANK, requireRole } from "../room-access";
 import { recordInRoom } from "../room-log";
 import { roomStub } from "../rooms";
 import { defineRoute, handle } from "../route";
 import type { AppEnv, Bindings } from "../types";
+import { activeBan } from "./moderation";
 
 export const memberRoutes = new Hono<AppEnv>();
 memberRoutes.use("/api/rooms/*", requireUser);
@@ -64,6 +66,8 @@ handle(memberRoutes, invite, async (c, { member: { room, role, actor }, body }) 
     throw new AppError(422, "unprocessable", "No such user", {
       details: [{ field: "userId", message: "unknown user id" }],
     });
+  if (await activeBan(db, room.id, body.userId))
+    throw new AppError(403, "banned", "This user is banned from the room; lift the ban first");
   const added = await db
     .insert(roomMembers)
     .values({ roomId: room.id, userId: body.userId, role: newRole })
@@ -71,6 +75,7 @@ handle(memberRoutes, invite, async (c, { member: { room, role, actor }, body }) 
     .returning({ role: roomMembers.role });
   // Recorded on the conflict path too: a retry after a failed record completes it (the room dedupes).
   await recordInRoom(c.env, actor, [{ type: "member", change: "joined", userId: body.userId, role: newRole }]);
+  await applyBlocksForNewMember(c.env, room, body.userId);
   if (added.length === 0) throw new AppError(409, "conflict", "Already a member");
   return c.json({ member: { userId: body.userId, role: newRole } }, 201);
 });

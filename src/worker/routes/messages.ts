@@ -27,6 +27,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   conflict: 409,
   unprocessable: 422,
   internal: 500,
+  muted: 403,
+  blocked: 403,
 };
 
 function rejected(result: { code: ErrorCode; message: string }): AppError {
@@ -90,8 +92,9 @@ handle(messageRoutes, send, async (c, { member: { room, actor }, body }) => {
     }
     case "throttled": {
       const seconds = Math.ceil(result.retryAfterMs / 1000);
-      throw new AppError(429, "throttled", `Sending too fast; retry in ${seconds} s`, {
-        details: { retryAfterMs: result.retryAfterMs },
+      const why = result.reason === "slow_mode" ? "Slow mode is on in this room" : "Sending too fast";
+      throw new AppError(429, "throttled", `${why}; retry in ${seconds} s`, {
+        details: { retryAfterMs: result.retryAfterMs, reason: result.reason ?? "rate" },
         headers: { "Retry-After": String(seconds) },
       });
     }

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb } from "../../db/client";
+import { userBlocks } from "../../db/moderation-schema";
 import { messages, type Room, roomMembers, rooms, users } from "../../db/schema";
 import { createSnapshotDb } from "../../db/snapshot";
 import { AppError } from "../../protocol/errors";
@@ -8,11 +9,14 @@ import type { Role } from "../../protocol/identity";
 import { idPath } from "../../protocol/params";
 import { roomDetailReply, roomListReply, roomReply } from "../../protocol/responses/rooms";
 import { createRoomBody, directRoomBody, pageQuery, updateRoomBody } from "../../protocol/rooms";
+import { applyBlocksForNewMember, blockBetween } from "../blocks";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { requireUser } from "../middleware/auth";
 import { notFound, requireRole } from "../room-access";
+import { recordInRoom } from "../room-log";
 import { defineRoute, handle } from "../route";
 import type { AppEnv } from "../types";
+import { activeBan } from "./moderation";
 
 export const roomRoutes = new Hono<AppEnv>();
 roomRoutes.use("/api/rooms", requireUser);
@@ -30,6 +34,7 @@ export function roomView(room: Room, role: Role) {
     createdAt: room.createdAt.toISOString(),
     role,
     custom: room.custom ?? null,
+    slowModeSeconds: room.slowModeSeconds,
   };
 }
 
@@ -74,6 +79,12 @@ handle(roomRoutes, createRoom, async (c, { body }) => {
         ...invited.map((userId) => ({ roomId: id, userId, role: "member" as const })),
       ]),
   ]);
+  // The first members are the room's starting state, not news: recorded without system messages.
+  await recordInRoom(c.env, { roomId: id, userId: me, role: "owner", requestId: c.get("requestId") }, [
+    { type: "member", change: "joined", userId: me, role: "owner", announce: false },
+    ...invited.map((userId) => ({ type: "member" as const, change: "joined" as const, userId, announce: false })),
+  ]);
+  if (invited.length > 0) await applyBlocksForNewMember(c.env, room[0] as Room);
   return c.json({ room: roomView(room[0] as Room, "owner") }, 201);
 });
 
@@ -98,6 +109,7 @@ handle(roomRoutes, directRoom, async (c, { body: { userId: other } }) => {
   const db = createDb(c.env);
   const [peer] = await db.select({ id: users.id }).from(users).where(eq(users.id, other)).limit(1);
   if (!peer) throw new AppError(404, "not_found", "User not found");
+  if (await blockBetween(c.env, me, other)) throw new AppError(403, "blocked", "You can't message this person");
   const directKey = [me, other].sort().join(":");
   const [created] = await db
     .insert(rooms)
@@ -113,6 +125,10 @@ handle(roomRoutes, directRoom, async (c, { body: { userId: other } }) => {
       { roomId: room.id, userId: other, role: "member" as const },
     ])
     .onConflictDoNothing();
+  await recordInRoom(c.env, { roomId: room.id, userId: me, role: "member", requestId: c.get("requestId") }, [
+    { type: "member", change: "joined", userId: me, announce: false },
+    { type: "member", change: "joined", userId: other, announce: false },
+  ]);
   return c.json({ room: roomView(room, "member") }, created ? 201 : 200);
 });
 
@@ -142,7 +158,11 @@ handle(roomRoutes, listRooms, async (c, { query: { cursor, limit } }) => {
       last: {
         seq: messages.seq,
         senderId: messages.senderId,
-        body: messages.body,
+        // A preview of someone I block says nothing.
+        body: sql<
+          string | null
+        >`case when exists (select 1 from ${userBlocks} where ${userBlocks.blockerId} = ${me}::uuid
+          and ${userBlocks.blockedId} = ${messages.senderId}) then null else ${messages.body} end`,
         createdAt: messages.createdAt,
         deletedAt: messages.deletedAt,
       },
@@ -217,7 +237,7 @@ const updateRoom = defineRoute({
   body: updateRoomBody,
   responses: { 200: { description: "The room", schema: roomReply } },
 });
-handle(roomRoutes, updateRoom, async (c, { member: { room, role }, body }) => {
+handle(roomRoutes, updateRoom, async (c, { member: { room, role, actor }, body }) => {
   if (room.kind === "direct") throw new AppError(409, "conflict", "Direct rooms have no name, topic or visibility");
   requireRole(role, "admin", "change the room");
   const [updated] = await createDb(c.env)
@@ -227,9 +247,14 @@ handle(roomRoutes, updateRoom, async (c, { member: { room, role }, body }) => {
       ...(body.topic !== undefined ? { topic: body.topic } : {}),
       ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
       ...(body.custom !== undefined ? { custom: body.custom } : {}),
+      ...(body.slowModeSeconds !== undefined ? { slowModeSeconds: body.slowModeSeconds } : {}),
     })
     .where(eq(rooms.id, room.id))
     .returning();
+  // The room records only what differs from what it last recorded, so a retry after a failed record
+  // still reaches it while a repeated PATCH is no news.
+  const { name, topic, isPublic, custom, slowModeSeconds } = body;
+  await recordInRoom(c.env, actor, [{ type: "room", name, topic, isPublic, custom, slowModeSeconds }]);
   return c.json({ room: roomView(updated as Room, role) });
 });
 
@@ -258,6 +283,11 @@ handle(roomRoutes, joinRoom, async (c, { params: { id: roomId } }) => {
     .limit(1);
   if (existing) return c.json({ room: roomView(room, existing.role) });
   if (!room.isPublic || room.kind !== "group") throw notFound();
+  if (await activeBan(db, room.id, me)) throw new AppError(403, "banned", "You are banned from this room");
   await db.insert(roomMembers).values({ roomId: room.id, userId: me, role: "member" }).onConflictDoNothing();
+  await recordInRoom(c.env, { roomId: room.id, userId: me, role: "member", requestId: c.get("requestId") }, [
+    { type: "member", change: "joined", userId: me },
+  ]);
+  await applyBlocksForNewMember(c.env, room, me);
   return c.json({ room: roomView(room, "member") }, 201);
 });

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, isNull, ne, or, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb } from "../../db/client";
 import { messageStateColumns, toMessageState } from "../../db/message-view";
+import { userBlocks } from "../../db/moderation-schema";
 import { messages, roomMembers, rooms, users } from "../../db/schema";
 import { createSnapshotDb } from "../../db/snapshot";
 import { AppError } from "../../protocol/errors";
@@ -79,6 +80,9 @@ handle(searchRoutes, search, async (c, { query: q }) => {
       and(
         sql`to_tsvector('simple', ${messages.body}) @@ ${query}`,
         isNull(messages.deletedAt),
+        // Nothing by people I block.
+        sql`not exists (select 1 from ${userBlocks} where ${userBlocks.blockerId} = ${me}::uuid
+              and ${userBlocks.blockedId} = ${messages.senderId})`,
         q.roomId ? eq(messages.roomId, q.roomId) : undefined,
         after
           ? sql`(${messages.createdAt}, ${messages.roomId}, ${messages.seq}) < (${after.at}::timestamptz, ${after.roomId}::uuid, ${after.seq})`

@@ -71,8 +71,8 @@ export interface RoomEvents extends Record<string, unknown> {
   typing: Frame<"typing">;
   presence: Frame<"presence">;
   throttled: Frame<"throttled">;
-  /** A send the room refused for good (it is no longer pending). */
-  failed: { clientMsgId: string; code: string; message: string };
+  /** A send the room refused for good (it is no longer pending): what it was, and why. */
+  failed: { clientMsgId: string; code: string; message: string; send: PendingSend };
   error: Frame<"error"> | { code: "closed"; message: string };
 }
 
@@ -237,12 +237,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
 
   /** The unacknowledged sends, oldest first (restored ones from an earlier run included). */
   get pendingSends(): PendingSend[] {
-    return [...this.outbox.values()].map(({ stored: s }) => ({
-      clientMsgId: s.clientMsgId,
-      body: s.body,
-      createdAt: s.createdAt,
-      ...(s.replyTo !== undefined ? { replyTo: s.replyTo } : {}),
-    }));
+    return [...this.outbox.values()].map((p) => pendingView(p.stored));
   }
 
   connect(): this {
@@ -387,10 +382,12 @@ export class RoomConnection extends Emitter<RoomEvents> {
         .replace(/^http/, "ws");
       socket = this.client.socketFactory(url);
     } catch (err) {
-      // No access at all (removed from the room, account gone): retrying cannot help.
+      // No access at all (removed from the room, account gone): retrying cannot help. Unsent messages are
+      // dropped when the room is out of reach for good, kept when only the session ended (signing in again
+      // as the same user sends them).
       if (err instanceof EdgechatError && (err.status === 404 || err.status === 401 || err.status === 403)) {
         this.emit("error", { code: "closed", message: err.message });
-        this.shutdown(true);
+        this.shutdown(err.status !== 401);
         return;
       }
       this.scheduleReconnect();
@@ -688,7 +685,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
         if (p && frame.ref) {
           this.settle(frame.ref);
           p.reject?.(new EdgechatError(0, frame.code, frame.message));
-          this.emit("failed", { clientMsgId: frame.ref, code: frame.code, message: frame.message });
+          const send = pendingView(p.stored);
+          this.emit("failed", { clientMsgId: frame.ref, code: frame.code, message: frame.message, send });
           this.answered(frame.ref);
         }
         if (frame.code === "resync_required") this.resync();
@@ -794,6 +792,15 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.inFlight = null;
     this.pump();
   }
+}
+
+function pendingView(s: StoredSend): PendingSend {
+  return {
+    clientMsgId: s.clientMsgId,
+    body: s.body,
+    createdAt: s.createdAt,
+    ...(s.replyTo !== undefined ? { replyTo: s.replyTo } : {}),
+  };
 }
 
 function toFrame(s: StoredSend): SendMessage & { type: "send" } {

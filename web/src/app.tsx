@@ -1,21 +1,38 @@
 import { useEffect, useState } from "preact/hooks";
-import type { User } from "../../src/client";
+import { EdgechatError, type User } from "../../src/client";
 import { Auth } from "./auth";
 import { ChatView } from "./chat-view";
-import { client } from "./session";
+import { client, savedUser, saveUser } from "./session";
 import { Sidebar } from "./sidebar";
 
+/** The open room lives in the address (#/room/<id>), so a reload opens it again. */
+function roomFromHash(): string | null {
+  return /^#\/room\/([0-9a-f-]{36})$/.exec(location.hash)?.[1] ?? null;
+}
+
 export function App() {
-  const [me, setMe] = useState<User | null>(null);
-  const [checked, setChecked] = useState(false);
-  const [roomId, setRoomId] = useState<string | null>(null);
+  // Who was signed in last: a reload while offline still opens the app (and the room, and its outbox).
+  const [me, setMeState] = useState<User | null>(() => (client.session ? savedUser() : null));
+  const [checked, setChecked] = useState(me !== null);
+  const [roomId, setRoomId] = useState<string | null>(roomFromHash);
+  const setMe = (user: User | null) => {
+    saveUser(user);
+    setMeState(user);
+  };
+  const open = (id: string | null) => {
+    history.replaceState(null, "", id ? `#/room/${id}` : location.pathname);
+    setRoomId(id);
+  };
 
   useEffect(() => {
     if (!client.session) return setChecked(true);
     client.me
       .get()
       .then((r) => setMe(r.user))
-      .catch(() => undefined)
+      .catch((err: unknown) => {
+        // Signed out (or the account is gone); a network failure keeps whoever was signed in.
+        if (err instanceof EdgechatError && err.status === 401) setMe(null);
+      })
       .finally(() => setChecked(true));
   }, []);
 
@@ -26,9 +43,9 @@ export function App() {
       <Sidebar
         me={me}
         current={roomId}
-        onOpen={setRoomId}
+        onOpen={open}
         onSignedOut={() => {
-          setRoomId(null);
+          open(null);
           setMe(null);
         }}
       />

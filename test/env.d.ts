@@ -5,6 +5,7 @@ declare namespace Cloudflare {
     TEST_DEAD_REDIS_URL: string;
     TEST_DEAD_REDIS_TOKEN: string;
     TEST_DEAD_DATABASE_URL: string;
+    MODEL_RUNS: string;
     TEST_WEBHOOK_RECEIVER: string;
     TEST_PUSH_SERVICE: string;
   }

@@ -74,6 +74,8 @@ export default async function setup(project: TestProject) {
     METRICS_TOKEN: "test-metrics-token",
     ADMIN_EMAILS: "ops-admin@example.test, Second-Admin@Example.test",
     NOTIFY_WEBHOOK_TIMEOUT_MS: "1000",
+    // How many random sequences the model-based sync test runs (a nightly-size run sets more).
+    MODEL_RUNS: process.env.MODEL_RUNS ?? "4",
   });
 
   return async () => {

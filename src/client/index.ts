@@ -4,7 +4,7 @@
  * framework needed.
  */
 
-export type { ChangeFrame, CustomData, MemberChange, RoomChange, SystemEvent } from "../protocol/frames";
+export type { CustomData, MemberChange, RoomChange, SystemEvent } from "../protocol/frames";
 export { type ClientOptions, EdgechatClient } from "./client";
 export { EdgechatError } from "./errors";
 export {
@@ -22,6 +22,7 @@ export {
 } from "./room-connection";
 export {
   applyChange,
+  type ChangeFrame,
   ChangeGapError,
   ChangeLog,
   emptyState,

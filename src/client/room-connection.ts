@@ -10,7 +10,6 @@
  * answers auth.expiring with a refreshed token, and notices a dead network by a missed pong.
  */
 import {
-  type ChangeFrame,
   type CustomData,
   clientFrame,
   type MessageView,
@@ -24,6 +23,7 @@ import { EdgechatError } from "./errors";
 import { indexedDbOutboxStorage, type OutboxStorage, type StoredSend } from "./outbox-storage";
 import {
   applyChange,
+  type ChangeFrame,
   ChangeLog,
   emptyState,
   fromPage,
@@ -62,6 +62,8 @@ export interface RoomEvents extends Record<string, unknown> {
   receipt: Frame<"receipt">;
   member: Frame<"member">;
   room: Frame<"room">;
+  /** A change by someone this user blocks: not shown (`seq`: a message that exists but is hidden). */
+  hidden: Frame<"hidden">;
   /** Every change applied to `roomState`, in version order, after the typed event above. */
   change: ChangeFrame;
   /** The catch-up reached the room's version: from here on changes are live. */
@@ -113,17 +115,6 @@ const RETRY_MS = 1000;
 
 /** Close codes after which reconnecting cannot help. */
 const FINAL_CLOSES = new Set([4003, 4004]);
-
-const CHANGE_TYPES = new Set<string>([
-  "message",
-  "edited",
-  "deleted",
-  "receipt",
-  "reaction",
-  "pinned",
-  "member",
-  "room",
-]);
 
 let sendOrder = 0;
 
@@ -640,7 +631,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
     } catch {
       return;
     }
-    if (CHANGE_TYPES.has(frame.type) && typeof (frame as { v?: unknown }).v === "number") {
+    // Every frame with a version is a change (kinds this SDK does not know included: they take theirs).
+    if (typeof (frame as { v?: unknown }).v === "number") {
       this.onChange(frame as ChangeFrame);
       return;
     }

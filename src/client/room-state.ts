@@ -15,7 +15,22 @@
  * (from frames, and me) and a count of the others the page named; a frame removing someone it does not
  * know takes one from that count. Exact because each change is applied once (by version), never twice.
  */
-import type { AttachmentRef, ChangeFrame, CustomData, MessageKind, MessageView, SystemEvent } from "../protocol/frames";
+import type {
+  AttachmentRef,
+  CustomData,
+  ChangeFrame as KnownChange,
+  MessageKind,
+  MessageView,
+  ServerFrame,
+  SystemEvent,
+} from "../protocol/frames";
+
+/**
+ * A numbered change as a viewer receives it: one of the room's changes, or `hidden {v, seq?}`, the
+ * stand-in for a change by someone the viewer blocks (it keeps the viewer's versions gapless; `seq` marks
+ * a message that exists but is not shown). A change type this SDK does not know still takes its version.
+ */
+export type ChangeFrame = KnownChange | Extract<ServerFrame, { type: "hidden" }>;
 
 export type Role = "owner" | "admin" | "member";
 
@@ -49,6 +64,8 @@ export interface StateMessage {
   readonly lastReplyAt: string | null;
   /** The version this message's state reflects: changes numbered up to it are already in. */
   readonly asOf: number;
+  /** By someone this viewer blocks: nothing of it is shown (its place in the sequence stays). */
+  readonly hidden?: true;
 }
 
 export interface RoomSettings {
@@ -84,6 +101,7 @@ export interface PageMessage extends MessageView {
   replyCount: number;
   lastReplyAt: string | null;
   pinned: boolean;
+  hidden?: true;
 }
 
 /** A history page that reflects a version (one read from Postgres). */
@@ -129,6 +147,7 @@ export function fromPage(roomId: string, me: string, page: VersionedPage): RoomS
 
 /** A REST message as the state keeps it, reflecting `asOf`. */
 export function fromPageMessage(m: PageMessage, me: string, asOf: number): StateMessage {
+  if (m.hidden) return hiddenMessage(m.seq, asOf);
   return {
     ...base(m),
     reactions: m.reactions.map((r) => ({
@@ -140,6 +159,27 @@ export function fromPageMessage(m: PageMessage, me: string, asOf: number): State
     replyCount: m.replyCount,
     lastReplyAt: m.lastReplyAt,
     asOf,
+  };
+}
+
+/** A message this viewer does not see: its seq and nothing else (live frames say no more than that). */
+function hiddenMessage(seq: number, asOf: number): StateMessage {
+  return {
+    seq,
+    senderId: "",
+    clientMsgId: "",
+    body: null,
+    replyTo: null,
+    createdAt: "",
+    editedAt: null,
+    deletedAt: null,
+    kind: "regular",
+    reactions: [],
+    pinned: false,
+    replyCount: 0,
+    lastReplyAt: null,
+    asOf,
+    hidden: true,
   };
 }
 
@@ -225,6 +265,16 @@ function applyParts(state: RoomState, c: ChangeFrame, parts: Parts): RoomState {
       const { type: _t, v: _v, by: _by, ...fields } = c;
       return { ...state, settings: { ...state.settings, ...fields } };
     }
+    case "hidden": {
+      // A message that exists but is not shown takes its place; a hidden change to a known one is nothing.
+      if (c.seq === undefined || state.messages.has(c.seq) || !inParts(parts, c.seq)) return state;
+      const messages = new Map(state.messages).set(c.seq, hiddenMessage(c.seq, c.v));
+      const oldestSeq = state.oldestSeq === null ? c.seq : Math.min(state.oldestSeq, c.seq);
+      return { ...state, messages, oldestSeq };
+    }
+    default:
+      // A change of a kind this SDK does not know: its version is taken, nothing else changes.
+      return state;
   }
 }
 
@@ -243,7 +293,8 @@ function onMessage(state: RoomState, c: Extract<ChangeFrame, { type: "message" }
     changed = true;
   }
   const parent = c.replyTo !== null ? messages.get(c.replyTo) : undefined;
-  if (parent && inParts(parts, parent.seq) && c.v > parent.asOf) {
+  // A hidden message shows nothing of itself, its replies included (as the history pages say).
+  if (parent && !parent.hidden && inParts(parts, parent.seq) && c.v > parent.asOf) {
     messages.set(parent.seq, { ...parent, replyCount: parent.replyCount + 1, lastReplyAt: later(parent, c.createdAt) });
     changed = true;
   }
@@ -258,13 +309,13 @@ function onDeleted(state: RoomState, c: Extract<ChangeFrame, { type: "deleted" }
   const target = state.messages.get(c.seq);
   if (!target) return state;
   const messages = new Map(state.messages);
-  if (inParts(parts, c.seq) && c.v > target.asOf) {
+  if (!target.hidden && inParts(parts, c.seq) && c.v > target.asOf) {
     const { attachments: _a, custom: _c, ...rest } = target;
     messages.set(c.seq, { ...rest, body: null, deletedAt: c.deletedAt });
   }
   // Replies that are not deleted are what a parent counts: a deleted reply leaves the count.
   const parent = target.replyTo !== null ? messages.get(target.replyTo) : undefined;
-  if (parent && inParts(parts, parent.seq) && c.v > parent.asOf) {
+  if (parent && !parent.hidden && inParts(parts, parent.seq) && c.v > parent.asOf) {
     let last: string | null = null;
     for (const m of messages.values()) {
       if (m.replyTo === parent.seq && m.deletedAt === null && m.seq !== c.seq && (last === null || m.createdAt > last))
@@ -284,7 +335,7 @@ function updateMessage(
 ): RoomState {
   const m = state.messages.get(seq);
   // Not loaded (older than what this client holds): a later page brings it as it is then.
-  if (!m || !inParts(parts, seq) || v <= m.asOf) return state;
+  if (!m || m.hidden || !inParts(parts, seq) || v <= m.asOf) return state;
   const messages = new Map(state.messages);
   messages.set(seq, update(m));
   return { ...state, messages };
@@ -469,7 +520,8 @@ export interface SnapshotMessage {
 
 export interface RoomSnapshot {
   version: number;
-  messages: SnapshotMessage[];
+  /** A message this viewer does not see is only `{seq, hidden: true}`. */
+  messages: (SnapshotMessage | { seq: number; hidden: true })[];
   /** Members' read marks above 0, keys sorted; null when not loaded. */
   readMarks: Record<string, number> | null;
   members: Record<string, Role> | null;
@@ -487,26 +539,30 @@ export function snapshot(state: RoomState, opts: { fromSeq?: number } = {}): Roo
     version: state.version,
     messages: messageList(state)
       .filter((m) => m.seq >= from)
-      .map((m) => ({
-        seq: m.seq,
-        senderId: m.senderId,
-        clientMsgId: m.clientMsgId,
-        kind: m.kind,
-        body: m.body,
-        replyTo: m.replyTo,
-        createdAt: m.createdAt,
-        editedAt: m.editedAt,
-        deletedAt: m.deletedAt,
-        ...(m.attachments ? { attachments: m.attachments.map((a) => a.id) } : {}),
-        ...(m.system ? { system: canonical(m.system) as SystemEvent } : {}),
-        ...(m.custom ? { custom: canonical(m.custom) as CustomData } : {}),
-        reactions: Object.fromEntries(
-          m.reactions.map((r) => [r.emoji, reactionCount(r)] as const).sort(([a], [b]) => (a < b ? -1 : 1)),
-        ),
-        pinned: m.pinned,
-        replyCount: m.replyCount,
-        lastReplyAt: m.lastReplyAt,
-      })),
+      .map((m) =>
+        m.hidden
+          ? { seq: m.seq, hidden: true as const }
+          : {
+              seq: m.seq,
+              senderId: m.senderId,
+              clientMsgId: m.clientMsgId,
+              kind: m.kind,
+              body: m.body,
+              replyTo: m.replyTo,
+              createdAt: m.createdAt,
+              editedAt: m.editedAt,
+              deletedAt: m.deletedAt,
+              ...(m.attachments ? { attachments: m.attachments.map((a) => a.id) } : {}),
+              ...(m.system ? { system: canonical(m.system) as SystemEvent } : {}),
+              ...(m.custom ? { custom: canonical(m.custom) as CustomData } : {}),
+              reactions: Object.fromEntries(
+                m.reactions.map((r) => [r.emoji, reactionCount(r)] as const).sort(([a], [b]) => (a < b ? -1 : 1)),
+              ),
+              pinned: m.pinned,
+              replyCount: m.replyCount,
+              lastReplyAt: m.lastReplyAt,
+            },
+      ),
     readMarks: state.readMarks ? sortedRecord(state.readMarks) : null,
     members: state.members ? sortedRecord(state.members) : null,
     settings: state.settings ? (canonical(state.settings) as RoomSettings) : null,

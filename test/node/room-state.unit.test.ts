@@ -9,6 +9,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   applyChange,
+  type ChangeFrame,
   ChangeGapError,
   ChangeLog,
   emptyState,
@@ -24,7 +25,7 @@ import {
   snapshot,
   type VersionedPage,
 } from "../../src/client/room-state";
-import type { ChangeFrame, MessageView, UnnumberedChange } from "../../src/protocol/frames";
+import type { MessageView, UnnumberedChange } from "../../src/protocol/frames";
 
 type Role = "owner" | "admin" | "member";
 const USERS = ["u0", "u1", "u2", "u3", "u4"];
@@ -441,6 +442,58 @@ describe("room state reducer", () => {
     expect(again).toBe(s);
     expect(snapshot(again).messages).toEqual(room.snapshot(0).messages);
     expect(() => applyChange(emptyState(ROOM, ME, 0), live[1] as ChangeFrame)).toThrow(ChangeGapError);
+  });
+
+  it("keeps a message hidden from this viewer as its seq only, live and from a page alike", () => {
+    // Live: u3 (whom I block) writes #2, reacts to #1 and edits #2; others react to and answer #2.
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1) + s * 1000).toISOString();
+    const view = (seq: number, senderId: string, replyTo: number | null = null): MessageView => ({
+      roomId: ROOM,
+      seq,
+      senderId,
+      clientMsgId: `c${seq}`,
+      body: `m${seq}`,
+      replyTo,
+      createdAt: at(seq),
+      editedAt: null,
+      deletedAt: null,
+    });
+    const live: ChangeFrame[] = [
+      { type: "message", v: 1, ...view(1, "u1") },
+      { type: "hidden", v: 2, seq: 2 },
+      { type: "hidden", v: 3 },
+      { type: "hidden", v: 4, seq: 2 },
+      { type: "reaction", v: 5, seq: 2, userId: "u1", emoji: "👍", on: true },
+      { type: "message", v: 6, ...view(3, "u1", 2) },
+      { type: "pinned", v: 7, seq: 2, userId: "u1", on: true },
+    ];
+    const stayed = live.reduce(applyChange, emptyState(ROOM, ME, 0));
+    // The page my client reads at the end says the same: #2 hidden, nothing of it shown or counted.
+    const page: VersionedPage = {
+      version: 7,
+      messages: [
+        { ...view(3, "u1", 2), kind: "regular", reactions: [], replyCount: 0, lastReplyAt: null, pinned: false },
+        {
+          ...view(2, "u3"),
+          clientMsgId: "",
+          body: null,
+          kind: "regular",
+          reactions: [],
+          replyCount: 0,
+          lastReplyAt: null,
+          pinned: false,
+          hidden: true,
+        },
+        { ...view(1, "u1"), kind: "regular", reactions: [], replyCount: 0, lastReplyAt: null, pinned: false },
+      ],
+    };
+    const loaded = fromPage(ROOM, ME, page);
+    expect(snapshot(stayed)).toEqual(snapshot(loaded));
+    expect(snapshot(stayed).messages[1]).toEqual({ seq: 2, hidden: true });
+    // A change of a kind this SDK does not know still takes its version.
+    const later = applyChange(stayed, { type: "future-kind", v: 8 } as unknown as ChangeFrame);
+    expect(later.version).toBe(8);
+    expect(later.messages).toBe(stayed.messages);
   });
 
   it("counts reactions a page named only by number, and mine by id", () => {

@@ -240,6 +240,38 @@ describe("room state through the SDK", () => {
     expect(c.changes.map((x) => x.v)).toEqual([...new Set(c.changes.map((x) => x.v))]);
   });
 
+  it("keeps what a blocked member writes hidden, the same live as after a reload", async () => {
+    const [ana, ben, eve] = (await Promise.all(["ana", "ben", "eve"].map(signedUp))) as [Person, Person, Person];
+    const room = await ana.client.rooms.create({ name: "blocks" });
+    for (const p of [ben, eve]) await ana.client.rooms.invite(room.id, p.user.id);
+    await ana.client.request("PUT", `/api/me/blocks/${eve.user.id}`);
+    const a = open(ana, room.id);
+    const b = open(ben, room.id);
+    let version = await settledVersion(ana, room.id);
+    await until(() => loaded(a.conn, version) && loaded(b.conn, version) && a.conn.state === "open");
+    const hello = (await ben.client.messages.send(room.id, { clientMsgId: "b1", body: "hello" })).message.seq;
+    const psst = (await eve.client.messages.send(room.id, { clientMsgId: "e1", body: "psst" })).message.seq;
+    await eve.client.messages.react(room.id, hello, "👍");
+    await ben.client.messages.react(room.id, psst, "🎉");
+    await ben.client.messages.send(room.id, { clientMsgId: "b2", body: "what?", replyTo: psst });
+    await eve.client.messages.edit(room.id, psst, "psst!");
+    version = await settledVersion(ana, room.id);
+    await until(() => a.conn.roomState?.version === version && b.conn.roomState?.version === version);
+
+    const seen = a.conn.roomState as RoomState;
+    expect(message(seen, psst)).toMatchObject({ hidden: true, body: null, reactions: [] });
+    expect(message(seen, hello).reactions).toEqual([]);
+    expect(message(b.conn.roomState, psst)).toMatchObject({ body: "psst!", replyCount: 1 });
+    const reloaded = open(ana, room.id);
+    await until(() => loaded(reloaded.conn, version));
+    expect(reloaded.conn.snapshot()).toEqual(a.conn.snapshot());
+  });
+
+  // A blocked member's reply to a visible message: history pages count it in the parent's replyCount, the
+  // live `hidden {v, seq}` stand-in does not say it is a reply, so the two disagree until the server
+  // either leaves hidden replies out of replyCount or gives the stand-in `replyTo`.
+  it.todo("counts a blocked member's reply the same live as after a reload (needs a server change)");
+
   it("stores a throttled burst of 6 in the order sent, across a reconnect in the middle", async () => {
     const ana = await signedUp("ana");
     const room = await ana.client.rooms.create({ name: "burst" });

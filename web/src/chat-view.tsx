@@ -211,7 +211,11 @@ export function ChatView({ me, roomId }: { me: User; roomId: string }) {
           </button>
         )}
         {list.map((m) =>
-          m.kind === "system" ? (
+          m.hidden ? (
+            <p key={m.seq} class="notice hidden" data-seq={m.seq}>
+              A message from someone you blocked
+            </p>
+          ) : m.kind === "system" ? (
             <p key={m.seq} class="notice" data-seq={m.seq}>
               {systemText(m, name)}
             </p>
@@ -393,6 +397,7 @@ function rank(emoji: string): number {
 /** A reply's quote: who wrote the message it answers, and the start of what they wrote. */
 function Quote({ target, name }: { target: StateMessage | undefined; name: (id: string) => string | null }) {
   if (!target) return <blockquote class="quote">…</blockquote>;
+  if (target.hidden) return <blockquote class="quote">a message from someone you blocked</blockquote>;
   const text = target.deletedAt ? "message deleted" : excerpt(target.body ?? "");
   return (
     <blockquote class="quote">

@@ -516,12 +516,13 @@ export interface SnapshotMessage {
   pinned: boolean;
   replyCount: number;
   lastReplyAt: string | null;
+  /** A message this viewer does not see: every other field empty (live frames say no more than its seq). */
+  hidden?: true;
 }
 
 export interface RoomSnapshot {
   version: number;
-  /** A message this viewer does not see is only `{seq, hidden: true}`. */
-  messages: (SnapshotMessage | { seq: number; hidden: true })[];
+  messages: SnapshotMessage[];
   /** Members' read marks above 0, keys sorted; null when not loaded. */
   readMarks: Record<string, number> | null;
   members: Record<string, Role> | null;
@@ -539,35 +540,53 @@ export function snapshot(state: RoomState, opts: { fromSeq?: number } = {}): Roo
     version: state.version,
     messages: messageList(state)
       .filter((m) => m.seq >= from)
-      .map((m) =>
-        m.hidden
-          ? { seq: m.seq, hidden: true as const }
-          : {
-              seq: m.seq,
-              senderId: m.senderId,
-              clientMsgId: m.clientMsgId,
-              kind: m.kind,
-              body: m.body,
-              replyTo: m.replyTo,
-              createdAt: m.createdAt,
-              editedAt: m.editedAt,
-              deletedAt: m.deletedAt,
-              ...(m.attachments ? { attachments: m.attachments.map((a) => a.id) } : {}),
-              ...(m.system ? { system: canonical(m.system) as SystemEvent } : {}),
-              ...(m.custom ? { custom: canonical(m.custom) as CustomData } : {}),
-              reactions: Object.fromEntries(
-                m.reactions.map((r) => [r.emoji, reactionCount(r)] as const).sort(([a], [b]) => (a < b ? -1 : 1)),
-              ),
-              pinned: m.pinned,
-              replyCount: m.replyCount,
-              lastReplyAt: m.lastReplyAt,
-            },
+      .map(
+        (m): SnapshotMessage =>
+          m.hidden
+            ? { ...HIDDEN, seq: m.seq }
+            : {
+                seq: m.seq,
+                senderId: m.senderId,
+                clientMsgId: m.clientMsgId,
+                kind: m.kind,
+                body: m.body,
+                replyTo: m.replyTo,
+                createdAt: m.createdAt,
+                editedAt: m.editedAt,
+                deletedAt: m.deletedAt,
+                ...(m.attachments ? { attachments: m.attachments.map((a) => a.id) } : {}),
+                ...(m.system ? { system: canonical(m.system) as SystemEvent } : {}),
+                ...(m.custom ? { custom: canonical(m.custom) as CustomData } : {}),
+                reactions: Object.fromEntries(
+                  m.reactions.map((r) => [r.emoji, reactionCount(r)] as const).sort(([a], [b]) => (a < b ? -1 : 1)),
+                ),
+                pinned: m.pinned,
+                replyCount: m.replyCount,
+                lastReplyAt: m.lastReplyAt,
+              },
       ),
     readMarks: state.readMarks ? sortedRecord(state.readMarks) : null,
     members: state.members ? sortedRecord(state.members) : null,
     settings: state.settings ? (canonical(state.settings) as RoomSettings) : null,
   };
 }
+
+const HIDDEN: SnapshotMessage = {
+  seq: 0,
+  senderId: "",
+  clientMsgId: "",
+  kind: "regular",
+  body: null,
+  replyTo: null,
+  createdAt: "",
+  editedAt: null,
+  deletedAt: null,
+  reactions: {},
+  pinned: false,
+  replyCount: 0,
+  lastReplyAt: null,
+  hidden: true,
+};
 
 function sortedRecord<T>(map: ReadonlyMap<string, T>): Record<string, T> {
   return Object.fromEntries([...map].sort(([a], [b]) => (a < b ? -1 : 1)));

@@ -39,6 +39,10 @@ function bodyFor(w: World, method: string, path: string): { body?: BodyInit; typ
 const EXPECTED: Record<string, number[]> = {
   // Deleting a subscription is idempotent and silent about other users' ids (nothing is deleted).
   "DELETE /api/push/subscriptions/:id": [204],
+  // :userId names whom the caller blocks: the block list is the caller's own (blocking anyone is allowed,
+  // and invisible to them); it changes no one else's data.
+  "PUT /api/me/blocks/:userId": [204],
+  "DELETE /api/me/blocks/:userId": [204],
 };
 
 const ROUTES = [

@@ -90,8 +90,8 @@ describe("response schemas", () => {
     const { json: page } = await api("GET", `/api/rooms/${roomId}/messages`, me.token);
     expect(historyPage.safeParse(page).success).toBe(true);
     expect(Object.keys(page).sort()).toEqual(["messages", "nextBefore", "source", "version"]);
-    // Every field of the state but those only some messages have (files, system events, custom data).
-    const optional = ["attachments", "system", "custom"];
+    // Every field of the state but those only some messages have (files, system events, custom data, hidden).
+    const optional = ["attachments", "system", "custom", "hidden"];
     expect(Object.keys(page.messages[0]).sort()).toEqual(
       Object.keys(messageState.shape)
         .filter((k) => !optional.includes(k))

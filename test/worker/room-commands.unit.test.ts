@@ -59,8 +59,14 @@ describe("room commands (unit)", () => {
       const now = 1_000_000;
       for (let i = 0; i < 3; i++) run(ana, { type: "send", clientMsgId: `t${i}`, body: "x" }, now + i);
       expect(run(ana, { type: "send", clientMsgId: "t3", body: "x" }, now + 3)).toEqual({
-        result: { status: "throttled", retryAfterMs: 4997 },
-        effects: { broadcast: [], buffer: [], outbox: false, counters: ["edgechat_messages_throttled_total"] },
+        result: { status: "throttled", retryAfterMs: 4997, reason: "rate" },
+        effects: {
+          broadcast: [],
+          buffer: [],
+          outbox: false,
+          counters: ["edgechat_messages_throttled_total"],
+          blocksChanged: false,
+        },
       });
     });
   });
@@ -189,5 +195,47 @@ describe("room commands (unit)", () => {
       },
       { systemMessages: false },
     );
+  });
+
+  it("slow mode: exact at its edges, named, and owners and admins are exempt", async () => {
+    await withStore((run, store) => {
+      store.setMeta("slowModeSeconds", 10);
+      const t0 = 2_000_000;
+      expect(run(ana, { type: "send", clientMsgId: "s1", body: "x" }, t0)).toMatchObject({
+        result: { status: "accepted" },
+      });
+      expect(run(ana, { type: "send", clientMsgId: "s2", body: "x" }, t0 + 9_999)).toMatchObject({
+        result: { status: "throttled", retryAfterMs: 1, reason: "slow_mode" },
+      });
+      expect(run(ana, { type: "send", clientMsgId: "s3", body: "x" }, t0 + 10_000)).toMatchObject({
+        result: { status: "accepted" },
+      });
+      // The room's own rate limit still applies to admins; slow mode does not.
+      expect(run(boss, { type: "send", clientMsgId: "b1", body: "x" }, t0)).toMatchObject({
+        result: { status: "accepted" },
+      });
+      expect(run(boss, { type: "send", clientMsgId: "b2", body: "x" }, t0 + 1)).toMatchObject({
+        result: { status: "accepted" },
+      });
+    });
+  });
+
+  it("mutes: a muted member may read and nothing else, until the mute ends", async () => {
+    await withStore((run, store) => {
+      run(bob, { type: "send", clientMsgId: "m0", body: "before" }, 3_000_000);
+      store.setSanction("bob", "mute", 3_010_000);
+      for (const command of [
+        { type: "send", clientMsgId: "m1", body: "x" },
+        { type: "edit", seq: 1, body: "y" },
+        { type: "react", seq: 1, emoji: "👍", on: true },
+        { type: "pin", seq: 1, on: true },
+      ] as RoomCommand[]) {
+        expect(run(bob, command, 3_005_000)).toMatchObject({ result: { status: "rejected", code: "muted" } });
+      }
+      expect(run(bob, { type: "read", seq: 1 }, 3_005_000)).toMatchObject({ result: { status: "ok" } });
+      expect(run(bob, { type: "send", clientMsgId: "m2", body: "x" }, 3_010_001)).toMatchObject({
+        result: { status: "accepted" },
+      });
+    });
   });
 });

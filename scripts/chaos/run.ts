@@ -173,7 +173,9 @@ const inViews = total(viewRooms);
 const conflicts = ackConflicts(ledger);
 const stored = new Set(pgSource.rooms.flatMap((l) => l.map((m) => m.clientMsgId)));
 const unackedRecs = [...ledger.values()].filter((m) => m.ackSeqs.size === 0);
-const foreign = [...stored].filter((id) => !ledger.has(id)).length;
+// The room's own system messages (joins from the invites above) carry clientMsgId "system:<version>".
+const systemMessages = [...stored].filter((id) => id.startsWith("system:")).length;
+const foreign = [...stored].filter((id) => !ledger.has(id) && !id.startsWith("system:")).length;
 const drains = faults.filter((f) => f.drainMs !== undefined).map((f) => f.drainMs);
 const logText = readFileSync(path.join(dir, "dev.log"), "utf8");
 const errorsByCode = new Map<string, number>();
@@ -211,6 +213,7 @@ figure(
 );
 figure("gaps in seq: Postgres / REST / client views", `${inPg.gaps} / ${inRest.gaps} / ${inViews.gaps}`);
 figure("messages in Postgres not sent by this run", foreign);
+figure("system messages (joins) in Postgres", systemMessages);
 for (const r of rooms.keys()) {
   const [p, h, v] = [pgRooms[r], restRooms[r], viewRooms[r]] as Counts[];
   figure(

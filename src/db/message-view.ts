@@ -38,11 +38,13 @@ export function messageStateColumns(viewerId: string) {
   // inside these subqueries would name the subquery's own column.
   const roomId = sql.raw(`"messages"."room_id"`);
   const seq = sql.raw(`"messages"."seq"`);
-  const replies = sql`from ${messages} as reply
-    where reply.room_id = ${roomId} and reply.reply_to = ${seq} and reply.deleted_at is null`;
-  // Whom the viewer blocks: their messages are hidden and their reactions not counted, for this viewer.
+  // Whom the viewer blocks: their messages are hidden and their reactions and replies not counted, for
+  // this viewer (live, a hidden stand-in says nothing of what it is, so reloads must agree).
   const blockedByViewer = (user: ReturnType<typeof sql.raw>) =>
     sql`exists (select 1 from ${userBlocks} as b where b.blocker_id = ${viewerId}::uuid and b.blocked_id = ${user})`;
+  const replies = sql`from ${messages} as reply
+    where reply.room_id = ${roomId} and reply.reply_to = ${seq} and reply.deleted_at is null
+      and not ${blockedByViewer(sql.raw("reply.sender_id"))}`;
   return {
     hidden: sql<boolean>`${blockedByViewer(sql.raw(`"messages"."sender_id"`))}`,
     reactions: sql<ReactionCount[]>`(select coalesce(json_agg(json_build_object('emoji', r.emoji, 'count', r.n,

@@ -182,6 +182,18 @@ describe("blocks", () => {
     expect((await api("GET", `/api/search?q=should`, ana.token)).json.results).toEqual([]);
     expect((await api("GET", `/api/search?q=should`, cyd.token)).json.results).toHaveLength(1);
     expect((await api("GET", "/api/me/blocks", bob.token)).json.blocks).toEqual([]);
+    // A reply by the blocked member is not counted for the blocker (live, its stand-in says nothing).
+    const root = await sendAndAck(await pool.join(room.id, cyd.token), "root");
+    b.send({ type: "send", clientMsgId: "blocked-reply", body: "re", replyTo: root });
+    await b.next("ack");
+    expect(await stubFor(room.id).drainOutbox()).toEqual({ depth: 0 });
+    const rootFor = async (token: string) =>
+      (await api("GET", `/api/rooms/${room.id}/messages`, token)).json.messages.find(
+        (m: { seq: number }) => m.seq === root,
+      );
+    expect(await rootFor(ana.token)).toMatchObject({ replyCount: 0 });
+    expect(await rootFor(cyd.token)).toMatchObject({ replyCount: 1 });
+    a.frames.length = 0;
 
     // Unblocked: visible again, live and in history.
     expect((await api("DELETE", `/api/me/blocks/${bob.id}`, ana.token)).status).toBe(204);

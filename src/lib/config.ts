@@ -20,6 +20,14 @@ const POSITIVE = {
   RECENT_BUFFER_TTL_SECONDS: 86_400,
   ATTACHMENT_MAX_BYTES: 25 * 1024 * 1024,
   ATTACHMENT_ORPHAN_HOURS: 24,
+  /** Sign-in failures per account: the first wait after the free ones, doubling with each failure… */
+  LOGIN_LOCK_BASE_MS: 1000,
+  /** …up to this (so no failure locks an account for longer; see docs/decisions.md). */
+  LOGIN_LOCK_MAX_SECONDS: 900,
+  /** An account's failures are forgotten after this long without one. */
+  LOGIN_FAILURE_MEMORY_SECONDS: 86_400,
+  /** How long a message waits for the moderation webhook before MODERATION_WEBHOOK_FAILURE decides. */
+  MODERATION_WEBHOOK_TIMEOUT_MS: 1500,
 } as const;
 
 /** Settings where 0 is meaningful (tests retry at once, a zero window turns digests off). */
@@ -29,6 +37,8 @@ const WHOLE = {
   NOTIFY_RETRY_BASE_SECONDS: 2,
   /** 0: three windows' worth of the throttle limit, at least 10 (see throttleLimits). */
   THROTTLE_ABUSE_REJECTIONS: 0,
+  /** Failed sign-ins per account that cost no wait (0: every failure waits). */
+  LOGIN_FREE_FAILURES: 5,
 } as const;
 
 export type PositiveSetting = keyof typeof POSITIVE;

@@ -27,6 +27,10 @@ export const ERROR_CODES = [
   "banned",
   /** A block between the two people stands in the way (direct rooms). */
   "blocked",
+  /** A deployment content rule (or the moderation webhook) refused the text. */
+  "content_rejected",
+  /** The moderation webhook did not answer usably and the deployment fails closed. */
+  "moderation_unavailable",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,7 +1,8 @@
 /**
  * A webhook receiver for tests (Node side). Each test posts to its own path `/hook/<name>` and reads
- * back what arrived; `/__control/<name>` `{fail, status, delayMs}` makes the next `fail` calls answer
- * `status` after `delayMs`, to test retries, timeouts and recovery.
+ * back what arrived; `/__control/<name>` `{fail, status, delayMs, reply?}` makes the next `fail` calls answer
+ * `status` after `delayMs` (with `reply` as the raw body when given), to test retries, timeouts, recovery
+ * and what a receiver answers (the moderation webhook's verdicts).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -10,6 +11,8 @@ interface Behaviour {
   fail: number;
   status: number;
   delayMs: number;
+  /** The raw body of those answers (default `{"ok": false}`). */
+  reply?: string;
 }
 
 export interface ReceivedCall {
@@ -46,7 +49,12 @@ export async function startWebhookReceiver(): Promise<{ url: string; stop: () =>
       const list = calls.get(name) ?? [];
       list.push({ at: Date.now(), headers, body, answered: status });
       calls.set(name, list);
-      setTimeout(() => reply(status, { ok: !failing }), failing ? (b?.delayMs ?? 0) : 0);
+      const answer = () => {
+        if (!failing || b?.reply === undefined) return reply(status, { ok: !failing });
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(b.reply);
+      };
+      setTimeout(answer, failing ? (b?.delayMs ?? 0) : 0);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

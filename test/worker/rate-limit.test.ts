@@ -20,7 +20,8 @@ const login = (ip: string, overrides: Partial<Env> = {}) =>
     {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email: "nobody@example.test", password: "wrong password" }),
+      // A new email each time: failures per account (login-guard.test.ts) would otherwise answer 429 first.
+      body: JSON.stringify({ email: `nobody-${crypto.randomUUID()}@example.test`, password: "wrong password" }),
     },
     overrides,
   );

@@ -10,9 +10,11 @@ import { logJson } from "../../lib/log";
 import { loginBody, refreshBody, registerBody, updateMeBody } from "../../protocol/auth";
 import { AppError } from "../../protocol/errors";
 import { meReply, signedIn, tokens as tokensReply, userReply } from "../../protocol/responses/auth";
+import { accountKey, accountLocked, chargeAttempt, clearFailures, loginGuardSettings } from "../auth/login-guard";
 import { decoyHash, hashPassword, verifyPassword } from "../auth/password";
 import { rotateRefreshToken, sessionOf, startSession } from "../auth/refresh-tokens";
 import { UNAUTHORIZED_CHALLENGE } from "../middleware/auth";
+import { screenDisplayName } from "../moderation/display-names";
 import { unreadFor } from "../notify/views";
 import { disconnectEverywhere } from "../rooms";
 import { defineRoute, handle } from "../route";
@@ -47,14 +49,17 @@ const register = defineRoute({
   tag: "auth",
   auth: "none",
   body: registerBody,
-  responses: { 201: { description: "The account and its tokens", schema: signedIn } },
+  responses: {
+    201: { description: "The account and its tokens (a display name may come back masked)", schema: signedIn },
+  },
 });
 handle(auth, register, async (c, { body }) => {
   const db = createDb(c.env);
+  const displayName = await screenDisplayName(db, body.displayName);
   const passwordHash = await hashPassword(body.password, c.env.PASSWORD_PEPPER);
   const inserted = await db
     .insert(users)
-    .values({ email: body.email, displayName: body.displayName, passwordHash })
+    .values({ email: body.email, displayName, passwordHash })
     .onConflictDoNothing()
     .returning();
   const user = inserted[0];
@@ -78,7 +83,14 @@ const login = defineRoute({
 });
 handle(auth, login, async (c, { body }) => {
   const db = createDb(c.env);
-  const [user] = await db.select().from(users).where(sql`lower(${users.email}) = lower(${body.email})`).limit(1);
+  const key = accountKey(body.email);
+  // One round trip: the attempt is charged to the account (known or not) as it is looked up.
+  const [[attempt], [user]] = await db.batch([
+    chargeAttempt(db, key, loginGuardSettings(c.env)),
+    db.select().from(users).where(sql`lower(${users.email}) = lower(${body.email})`).limit(1),
+  ]);
+  // Locked: refused before any password work, for known and unknown accounts alike.
+  if (!attempt?.charged) throw accountLocked(attempt?.retryAfterMs ?? 1000);
   // Unknown emails cost a hash check too, so timing does not reveal which accounts exist.
   const ok = await verifyPassword(
     body.password,
@@ -86,6 +98,7 @@ handle(auth, login, async (c, { body }) => {
     c.env.PASSWORD_PEPPER,
   );
   if (!user || !ok) throw unauthorized("Email or password is wrong");
+  await clearFailures(db, key);
   // Said only to someone who knows the password, so it reveals nothing about which accounts exist.
   if (user.bannedAt) throw new AppError(403, "forbidden", "This account is suspended");
   c.set("userId", user.id);
@@ -168,12 +181,14 @@ const updateMe = defineRoute({
   summary: "Change my display name",
   tag: "auth",
   body: updateMeBody,
-  responses: { 200: { description: "My account", schema: userReply } },
+  responses: { 200: { description: "My account (the display name may come back masked)", schema: userReply } },
 });
 handle(auth, updateMe, async (c, { body }) => {
-  const [user] = await createDb(c.env)
+  const db = createDb(c.env);
+  const displayName = await screenDisplayName(db, body.displayName);
+  const [user] = await db
     .update(users)
-    .set({ displayName: body.displayName, updatedAt: new Date() })
+    .set({ displayName, updatedAt: new Date() })
     .where(eq(users.id, c.get("userId")))
     .returning();
   if (!user) throw unauthorized("Account no longer exists");

@@ -17,6 +17,7 @@ import type {
   sentReply,
   threadReply,
 } from "../protocol/responses/messages";
+import type { blocksReply, purgedReply, sanctionReply, sanctionsReply } from "../protocol/responses/moderation";
 import type {
   markedReadReply,
   notificationsReply,
@@ -270,6 +271,36 @@ export class EdgechatClient {
       this.request<Reply<typeof threadReply>>("GET", `/api/messages/${roomId}/${seq}/thread`, undefined, { query }),
     search: (query: { q: string; roomId?: string; cursor?: string; limit?: number }) =>
       this.request<Reply<typeof searchReply>>("GET", "/api/search", undefined, { query }),
+  };
+
+  /** Room moderation by owners and admins (bans, mutes, deleting all of a member's messages). */
+  readonly moderation = {
+    /** For `durationSeconds`, or until lifted when it is absent. */
+    ban: (roomId: string, userId: string, input: { durationSeconds?: number; reason?: string } = {}) =>
+      this.request<Reply<typeof sanctionReply>>("PUT", `/api/rooms/${roomId}/bans/${userId}`, input).then(
+        (r) => r.sanction,
+      ),
+    unban: (roomId: string, userId: string) => this.request<void>("DELETE", `/api/rooms/${roomId}/bans/${userId}`),
+    mute: (roomId: string, userId: string, input: { durationSeconds?: number; reason?: string } = {}) =>
+      this.request<Reply<typeof sanctionReply>>("PUT", `/api/rooms/${roomId}/mutes/${userId}`, input).then(
+        (r) => r.sanction,
+      ),
+    unmute: (roomId: string, userId: string) => this.request<void>("DELETE", `/api/rooms/${roomId}/mutes/${userId}`),
+    /** Bans and mutes in force. */
+    sanctions: (roomId: string) =>
+      this.request<Reply<typeof sanctionsReply>>("GET", `/api/rooms/${roomId}/sanctions`).then((r) => r.sanctions),
+    /** Deletes every message of a member; answers how many. */
+    purge: (roomId: string, userId: string) =>
+      this.request<Reply<typeof purgedReply>>("DELETE", `/api/rooms/${roomId}/members/${userId}/messages`).then(
+        (r) => r.deleted,
+      ),
+  };
+
+  /** People I block: their messages are hidden from me everywhere. */
+  readonly blocks = {
+    list: () => this.request<Reply<typeof blocksReply>>("GET", "/api/me/blocks").then((r) => r.blocks),
+    block: (userId: string) => this.request<void>("PUT", `/api/me/blocks/${userId}`),
+    unblock: (userId: string) => this.request<void>("DELETE", `/api/me/blocks/${userId}`),
   };
 
   readonly users = {

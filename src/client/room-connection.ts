@@ -660,7 +660,11 @@ export class RoomConnection extends Emitter<RoomEvents> {
         return;
       }
       case "throttled": {
-        this.emit("throttled", { retryAfterMs: frame.retryAfterMs, clientMsgId: frame.clientMsgId });
+        this.emit("throttled", {
+          retryAfterMs: frame.retryAfterMs,
+          clientMsgId: frame.clientMsgId,
+          ...(frame.reason ? { reason: frame.reason } : {}),
+        });
         // Still wanted, and still first: it goes again when the window allows (same clientMsgId, so
         // never twice), and every later send waits behind it.
         if (frame.clientMsgId && frame.clientMsgId === this.inFlight) {

@@ -30,14 +30,6 @@ const POSITIVE = {
   MODERATION_WEBHOOK_TIMEOUT_MS: 1500,
   /** How often a room reads the content rules again (changes reach every room within this). */
   CONTENT_RULES_REFRESH_MS: 30_000,
-  /** Inbox (issue 25): a room pushes to each watching inbox at most once per this many ms. */
-  INBOX_COALESCE_MS: 1000,
-  /** An inbox keeps its session (and its rooms' registrations) this long after its last device left. */
-  INBOX_GRACE_MS: 20_000,
-  /** Rooms an inbox registers with at once when a session starts. */
-  INBOX_WATCH_CONCURRENCY: 4,
-  /** Deltas an inbox keeps for devices that reconnect (older: a fresh snapshot). */
-  INBOX_DELTA_LOG_SIZE: 1000,
 } as const;
 
 /** Settings where 0 is meaningful (tests retry at once, a zero window turns digests off). */
@@ -49,8 +41,6 @@ const WHOLE = {
   THROTTLE_ABUSE_REJECTIONS: 0,
   /** Failed sign-ins per account that cost no wait (0: every failure waits). */
   LOGIN_FREE_FAILURES: 5,
-  /** Inbox: a new session starts registering with its rooms after a random delay up to this many ms. */
-  INBOX_WATCH_JITTER_MS: 1000,
 } as const;
 
 export type PositiveSetting = keyof typeof POSITIVE;

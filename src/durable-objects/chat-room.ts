@@ -13,8 +13,8 @@ import type { CommandResult, DisconnectReason, RoomCommand, RoomStats } from "..
 import { AlarmClock } from "./alarm-clock";
 import { BufferWriter } from "./buffer-writer";
 import { runCommand } from "./commands";
-import { ContentScreen, screenCommand } from "./content-screen";
 import { type ConnectionState, closeQuietly, DISCONNECT_CLOSE } from "./connection";
+import { ContentScreen, screenCommand } from "./content-screen";
 import { guarded } from "./error-path";
 import { dispatchFrame, type FrameHandlers } from "./frame-dispatch";
 import { internalError } from "./frame-parse";

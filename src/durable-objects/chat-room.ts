@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
 import { sessionState } from "../db/sessions";
+import { positiveSetting } from "../lib/config";
 import { withDeadline } from "../lib/deadline";
 import { verifyAccessToken } from "../lib/jwt";
 import { setLogLevel } from "../lib/log";
@@ -9,12 +10,12 @@ import { RecentBuffer } from "../lib/recent-buffer";
 import { redisConfigured, withRedis } from "../lib/redis";
 import { type AttachmentRef, PING_FRAME, PONG_FRAME } from "../protocol/frames";
 import type { Actor, Role } from "../protocol/identity";
+import type { WatchPush, WatchRequest } from "../protocol/inbox";
 import type { CommandResult, DisconnectReason, RoomCommand, RoomStats } from "../protocol/room-rpc";
 import { AlarmClock } from "./alarm-clock";
 import { BufferWriter } from "./buffer-writer";
 import { runCommand } from "./commands";
 import { type ConnectionState, closeQuietly, DISCONNECT_CLOSE } from "./connection";
-import { ContentScreen, screenCommand } from "./content-screen";
 import { guarded } from "./error-path";
 import { dispatchFrame, type FrameHandlers } from "./frame-dispatch";
 import { internalError } from "./frame-parse";
@@ -27,6 +28,7 @@ import { RoomEffects } from "./room-effects";
 import { roomLog } from "./room-log";
 import { roomSettings } from "./room-settings";
 import { RoomStore } from "./room-store";
+import { RoomWatchers } from "./room-watchers";
 import { acceptSocket } from "./socket-accept";
 import { SocketRegistry, send } from "./sockets";
 import { syncSocket } from "./sync";
@@ -52,7 +54,8 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly heartbeats: Heartbeats;
   private readonly effects: RoomEffects;
   private readonly visibility: Visibility;
-  private readonly screen: ContentScreen;
+  /** Inboxes watching this room (issue 25; room-watchers.ts). */
+  private readonly watchers: RoomWatchers;
   private cachedRoomId: string | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -60,7 +63,6 @@ export class ChatRoom extends DurableObject<Env> {
     setLogLevel(env.LOG_LEVEL);
     this.store = new RoomStore(ctx.storage);
     this.visibility = new Visibility(this.store);
-    this.screen = new ContentScreen(() => this.env);
     this.sockets = new SocketRegistry(ctx, this.visibility);
     this.clock = new AlarmClock(ctx.storage, this.store);
     const arm = (at: number) => this.clock.arm(at);
@@ -88,11 +90,22 @@ export class ChatRoom extends DurableObject<Env> {
       withBuffer: (fn) => this.withBuffer(fn),
       roomId: () => this.roomId(),
     });
+    // --- inbox hook (issue 25) ---
+    this.watchers = new RoomWatchers({
+      sql: ctx.storage.sql,
+      store: this.store,
+      roomId: () => this.roomId(),
+      windowMs: () => positiveSetting(this.env, "INBOX_COALESCE_MS"),
+      armAlarm: arm,
+      push: (userId, epoch, state) => this.env.INBOXES.get(this.env.INBOXES.idFromName(userId)).roomState(epoch, state),
+    });
+    // --- end inbox hook ---
     this.effects = new RoomEffects({
       sockets: this.sockets,
       buffer,
       outbox: this.outbox,
       blocksChanged: () => this.visibility.forget(),
+      watchers: this.watchers,
     });
     this.timers = new RoomAlarm({
       clock: this.clock,
@@ -102,11 +115,12 @@ export class ChatRoom extends DurableObject<Env> {
       presence: this.presence,
       throttleWindowMs: () => this.settings().throttle.windowMs,
       roomId: () => this.roomId(),
+      inboxes: this.watchers,
     });
     this.frames = {
       sockets: this.sockets,
       roomId: () => this.roomId(),
-      apply: (actor, command) => this.screenThenApply(actor, command),
+      apply: (actor, command) => this.apply(actor, command),
       resume: (ws, lastSeq) => this.replay(ws, lastSeq),
       sync: (ws, since) => this.sync(ws, since),
       refreshAuth: (ws, conn, token) => this.refreshAuth(ws, conn, token),
@@ -180,7 +194,7 @@ export class ChatRoom extends DurableObject<Env> {
       this.roomId(),
       async () => {
         this.learnRoomId(actor.roomId);
-        return this.screenThenApply(actor, command);
+        return this.apply(actor, command);
       },
       // A result, not a throw: the worker maps it like any refusal (500 internal, naming the incident).
       {
@@ -191,12 +205,6 @@ export class ChatRoom extends DurableObject<Env> {
         }),
       },
     );
-  }
-
-  /** Message text passes the content rules and the moderation webhook (if set) before the command runs. */
-  private async screenThenApply(actor: Actor, command: RoomCommand): Promise<CommandResult> {
-    const screened = await screenCommand(this.screen, this.store, actor, command);
-    return "status" in screened ? screened : this.apply(actor, screened);
   }
 
   private apply<C extends RoomCommand>(actor: Actor, command: C): CommandResult<C> {
@@ -275,10 +283,12 @@ export class ChatRoom extends DurableObject<Env> {
     return guarded("destroy", this.roomId(), async () => {
       const sockets = this.ctx.getWebSockets();
       for (const ws of sockets) closeQuietly(ws, 4004, "room deleted");
+      await this.watchers.roomDeleted(); // inbox hook (issue 25): watching inboxes drop the room
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
       this.store.forget();
       this.visibility.forget();
+      this.watchers.forget();
       return sockets.length;
     });
   }
@@ -293,6 +303,26 @@ export class ChatRoom extends DurableObject<Env> {
     return guarded("memberChanged", this.roomId(), async () => {
       for (const [ws] of this.sockets.live(userId)) this.sockets.update(ws, { role });
     });
+  }
+
+  // --- inboxes (issue 25; room-watchers.ts) ------------------------------------------------------------
+
+  /** RPC from a member's inbox: register it; answers the member's state here now. */
+  watch(roomId: string, req: WatchRequest): Promise<WatchPush> {
+    return guarded("watch", this.roomId(), async () => {
+      this.learnRoomId(roomId);
+      return this.watchers.watch(req, Date.now());
+    });
+  }
+
+  /** RPC from a member's inbox: its session ended (`lastSeenAt`: when its last device went away). */
+  unwatch(userId: string, epoch: string, lastSeenAt: number | null): Promise<void> {
+    return guarded("unwatch", this.roomId(), async () => this.watchers.unwatch(userId, epoch, lastSeenAt, Date.now()));
+  }
+
+  /** RPC from a member's inbox: their devices came (online) or all went (offline, at `at`). */
+  watcherPresence(userId: string, epoch: string, online: boolean, at: number): Promise<void> {
+    return guarded("watcherPresence", this.roomId(), async () => this.watchers.presence(userId, epoch, online, at));
   }
 
   override alarm(): Promise<void> {

@@ -70,7 +70,6 @@ export function frameError(
 export function commandRef(command: RoomCommand): string {
   switch (command.type) {
     case "send":
-    case "notice":
       return command.clientMsgId;
     case "member":
       return `member:${command.userId}`;

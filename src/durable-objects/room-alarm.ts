@@ -1,6 +1,7 @@
 /**
  * What the room's one alarm does when it fires, and when it must fire next: retry the outbox, sweep
- * sockets (heartbeats, token expiry), send coalesced presence, prune the throttle log.
+ * sockets (heartbeats, token expiry), send coalesced presence, prune the throttle log, push coalesced
+ * state to watching inboxes.
  */
 import type { AlarmClock } from "./alarm-clock";
 import { guarded } from "./error-path";
@@ -17,6 +18,8 @@ export interface RoomAlarmDeps {
   presence: PresenceAnnouncer;
   throttleWindowMs: () => number;
   roomId: () => string | null;
+  /** Inbox hook (issue 25): coalesced pushes to watching inboxes. */
+  inboxes?: { flushDue(now: number): Promise<void>; nextAt(): number | null };
 }
 
 export class RoomAlarm {
@@ -36,6 +39,7 @@ export class RoomAlarm {
       heartbeats.sweep(now);
       presence.flushDue(now);
       store.pruneThrottle(now - this.deps.throttleWindowMs());
+      await this.deps.inboxes?.flushDue(now);
     }).catch(() => undefined);
     await this.reschedule();
   }
@@ -48,6 +52,8 @@ export class RoomAlarm {
     if (store.outboxStats().depth > 0) times.push(outbox.retryAt() || now + 1000);
     const presenceAt = presence.nextAt();
     if (presenceAt !== null) times.push(presenceAt);
+    const inboxAt = this.deps.inboxes?.nextAt() ?? null;
+    if (inboxAt !== null) times.push(inboxAt);
     await clock.reschedule(times, now);
   }
 }

@@ -10,6 +10,8 @@ export interface RoomEffectsDeps {
   outbox: OutboxFlusher;
   /** Who blocks whom changed: per-viewer hiding must read it again. */
   blocksChanged: () => void;
+  /** Inbox hook (issue 25): the committed frames, so watching inboxes get a coalesced update. */
+  watchers?: { changed(frames: Effects["broadcast"]): void };
 }
 
 /**
@@ -27,6 +29,7 @@ export class RoomEffects {
     for (const name of effects.counters) inc(name);
     if (effects.blocksChanged) this.deps.blocksChanged();
     for (const frame of effects.broadcast) this.deps.sockets.broadcast(frame);
+    this.deps.watchers?.changed(effects.broadcast);
     this.deps.buffer.queue(effects.buffer);
     if (effects.outbox) void this.deps.outbox.flushSoon();
   }

@@ -20,6 +20,14 @@ const POSITIVE = {
   RECENT_BUFFER_TTL_SECONDS: 86_400,
   ATTACHMENT_MAX_BYTES: 25 * 1024 * 1024,
   ATTACHMENT_ORPHAN_HOURS: 24,
+  /** Inbox (issue 25): a room pushes to each watching inbox at most once per this many ms. */
+  INBOX_COALESCE_MS: 1000,
+  /** An inbox keeps its session (and its rooms' registrations) this long after its last device left. */
+  INBOX_GRACE_MS: 20_000,
+  /** Rooms an inbox registers with at once when a session starts. */
+  INBOX_WATCH_CONCURRENCY: 4,
+  /** Deltas an inbox keeps for devices that reconnect (older: a fresh snapshot). */
+  INBOX_DELTA_LOG_SIZE: 1000,
   /** Sign-in failures per account: the first wait after the free ones, doubling with each failure… */
   LOGIN_LOCK_BASE_MS: 1000,
   /** …up to this (so no failure locks an account for longer; see docs/decisions.md). */
@@ -28,8 +36,6 @@ const POSITIVE = {
   LOGIN_FAILURE_MEMORY_SECONDS: 86_400,
   /** How long a message waits for the moderation webhook before MODERATION_WEBHOOK_FAILURE decides. */
   MODERATION_WEBHOOK_TIMEOUT_MS: 1500,
-  /** How often a room reads the content rules again (changes reach every room within this). */
-  CONTENT_RULES_REFRESH_MS: 30_000,
 } as const;
 
 /** Settings where 0 is meaningful (tests retry at once, a zero window turns digests off). */
@@ -39,6 +45,8 @@ const WHOLE = {
   NOTIFY_RETRY_BASE_SECONDS: 2,
   /** 0: three windows' worth of the throttle limit, at least 10 (see throttleLimits). */
   THROTTLE_ABUSE_REJECTIONS: 0,
+  /** Inbox: a new session starts registering with its rooms after a random delay up to this many ms. */
+  INBOX_WATCH_JITTER_MS: 1000,
   /** Failed sign-ins per account that cost no wait (0: every failure waits). */
   LOGIN_FREE_FAILURES: 5,
 } as const;

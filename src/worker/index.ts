@@ -5,6 +5,7 @@ import { handleQueue } from "./queue/consumer";
 import type { Bindings } from "./types";
 
 export { ChatRoom } from "../durable-objects/chat-room";
+export { UserInbox } from "../durable-objects/user-inbox";
 
 export default {
   fetch: (request, env, ctx) => {

@@ -13,15 +13,7 @@ import { makeWorld, snapshot, type World } from "./world";
 /** What each path parameter names in the world, by parameter and the path segment before it. */
 function paramValue(w: World, name: string, before: string): string | undefined {
   if (name === "id") {
-    return {
-      rooms: w.room.id,
-      users: w.ana.id,
-      attachments: w.attachmentId,
-      subscriptions: w.subscriptionId,
-      // Integrations (issue 27): admin records, hidden (404) from Eve whatever the id names.
-      "api-keys": w.room.id,
-      bots: w.ana.id,
-    }[before];
+    return { rooms: w.room.id, users: w.ana.id, attachments: w.attachmentId, subscriptions: w.subscriptionId }[before];
   }
   return { roomId: w.room.id, seq: String(w.seq), userId: w.ben.id, emoji: "👍" }[name];
 }

@@ -19,6 +19,8 @@ export const room = z.object({
   custom: customData.nullable(),
   /** Slow mode: one message per this many seconds per member (0: off). */
   slowModeSeconds: z.number().int().min(0),
+  /** Direct rooms: the other person, whom the room is named after; null for group rooms. */
+  peer: z.object({ id, displayName: z.string() }).nullable(),
 });
 
 /** How far a member has read: every message up to `seq` (0: nothing yet). */

@@ -54,6 +54,8 @@ export function planRecipients(
 
 export interface TouchedNotification {
   id: string;
+  /** Whose notification it is (their inbox is told). */
+  userId?: string;
   /** Seconds until it is due (0 when it already is). */
   dueInSeconds: number;
 }
@@ -106,7 +108,7 @@ export async function collectMessage(db: Db, job: MessageJob, windowMs: number):
   if (planned.length === 0) return [];
 
   const input = JSON.stringify(planned.map((p) => ({ user_id: p.userId, kind: p.kind, in_app: p.inApp })));
-  const result = await db.execute<{ id: string; due_in: string | number }>(sql`
+  const result = await db.execute<{ id: string; user_id: string; due_in: string | number }>(sql`
     with input as (
       select * from jsonb_to_recordset(${input}::jsonb) as t(user_id uuid, kind text, in_app boolean)
     ),
@@ -138,13 +140,13 @@ export async function collectMessage(db: Db, job: MessageJob, windowMs: number):
         in_app = notifications.in_app or excluded.in_app,
         read_at = null,
         updated_at = now()
-      returning id, deliver_at, (xmax = 0) as created
+      returning id, user_id, deliver_at, (xmax = 0) as created
     )
-    select id, greatest(0, ceil(extract(epoch from deliver_at - now()))) as due_in from upserted where created
+    select id, user_id, greatest(0, ceil(extract(epoch from deliver_at - now()))) as due_in from upserted where created
     union all
-    select n.id, greatest(0, ceil(extract(epoch from n.deliver_at - now()))) from notifications n
+    select n.id, n.user_id, greatest(0, ceil(extract(epoch from n.deliver_at - now()))) from notifications n
     where n.room_id = ${job.roomId}::uuid and n.dispatched_at is null
       and n.user_id in (select user_id from input except select user_id from claimed)
   `);
-  return result.rows.map((r) => ({ id: r.id, dueInSeconds: Number(r.due_in) }));
+  return result.rows.map((r) => ({ id: r.id, userId: r.user_id, dueInSeconds: Number(r.due_in) }));
 }

@@ -8,6 +8,7 @@ import { mapBounded } from "../../lib/bounded";
 import { logJson } from "../../lib/log";
 import { flushMetrics, inc } from "../../lib/metrics";
 import { type QueueJob, queueJob } from "../../protocol/jobs";
+import { notificationsChangedFor } from "../inbox";
 import { collectMessage } from "../notify/collect";
 import { type NotifyConfig, notifyConfig } from "../notify/config";
 import { deliverNotification, PermanentError } from "../notify/deliver";
@@ -84,6 +85,11 @@ async function runJob(job: QueueJob, { env, cfg, db }: Deps): Promise<void> {
     case "message": {
       const touched = await collectMessage(db, job, cfg.digestWindowMs);
       await queueFlushes(env.NOTIFICATIONS, touched);
+      // Inbox hook (issue 25): connected devices of these users list the new notifications.
+      await notificationsChangedFor(
+        env,
+        touched.flatMap((t) => (t.userId ? [t.userId] : [])),
+      );
       return;
     }
     case "flush": {

@@ -9,6 +9,7 @@ import { idPath, uuidParam } from "../../protocol/params";
 import { invitedReply, membersReply } from "../../protocol/responses/rooms";
 import { inviteBody } from "../../protocol/rooms";
 import { applyBlocksForNewMember } from "../blocks";
+import { roomAddedFor, roomRemovedFor } from "../inbox";
 import { requireUser } from "../middleware/auth";
 import { ROLE_RANK, requireRole } from "../room-access";
 import { recordInRoom } from "../room-log";
@@ -77,6 +78,7 @@ handle(memberRoutes, invite, async (c, { member: { room, role, actor }, body }) 
   await recordInRoom(c.env, actor, [{ type: "member", change: "joined", userId: body.userId, role: newRole }]);
   await applyBlocksForNewMember(c.env, room, body.userId);
   if (added.length === 0) throw new AppError(409, "conflict", "Already a member");
+  await roomAddedFor(c.env, room.id, [body.userId]); // inbox hook (issue 25)
   return c.json({ member: { userId: body.userId, role: newRole } }, 201);
 });
 
@@ -109,6 +111,7 @@ handle(memberRoutes, removeMember, async (c, { member: { room, role, actor }, pa
   await db.delete(roomMembers).where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, target)));
   await disconnect(c.env, room.id, target);
   await recordInRoom(c.env, actor, [{ type: "member", change: "removed", userId: target }]);
+  await roomRemovedFor(c.env, room.id, target, "removed"); // inbox hook (issue 25)
   return c.body(null, 204);
 });
 
@@ -147,6 +150,7 @@ handle(memberRoutes, leave, async (c, { member: { room, role, actor } }) => {
   await disconnect(c.env, room.id, me);
   changes.push({ type: "member", change: "left", userId: me });
   await recordInRoom(c.env, actor, changes);
+  await roomRemovedFor(c.env, room.id, me, "left"); // inbox hook (issue 25): every device of mine drops it
   return c.body(null, 204);
 });
 

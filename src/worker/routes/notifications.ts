@@ -15,6 +15,7 @@ import {
   vapidKeyReply,
 } from "../../protocol/responses/notifications";
 import { decodeCursor, encodeCursor } from "../cursor";
+import { notificationsChangedFor } from "../inbox";
 import { requireUser } from "../middleware/auth";
 import { notifyConfig } from "../notify/config";
 import { subscriptionKeyProblem } from "../notify/push";
@@ -86,6 +87,8 @@ handle(notificationRoutes, markRead, async (c, { body }) => {
     .where(and(unreadFor(me), "ids" in body ? inArray(notifications.id, body.ids) : undefined))
     .returning({ id: notifications.id });
   const [count] = await db.select({ n: sql<number>`count(*)::int` }).from(notifications).where(unreadFor(me));
+  // Inbox hook (issue 25): the count clears on every device of mine.
+  if (updated.length > 0) await notificationsChangedFor(c.env, [me]);
   return c.json({ updated: updated.length, unread: count?.n ?? 0 });
 });
 

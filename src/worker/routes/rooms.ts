@@ -11,6 +11,7 @@ import { roomDetailReply, roomListReply, roomReply } from "../../protocol/respon
 import { createRoomBody, directRoomBody, pageQuery, updateRoomBody } from "../../protocol/rooms";
 import { applyBlocksForNewMember, blockBetween } from "../blocks";
 import { decodeCursor, encodeCursor } from "../cursor";
+import { roomAddedFor } from "../inbox";
 import { requireUser } from "../middleware/auth";
 import { notFound, requireRole } from "../room-access";
 import { recordInRoom } from "../room-log";
@@ -22,7 +23,10 @@ export const roomRoutes = new Hono<AppEnv>();
 roomRoutes.use("/api/rooms", requireUser);
 roomRoutes.use("/api/rooms/*", requireUser);
 
-export function roomView(room: Room, role: Role) {
+/** The other person of a direct room (null for group rooms, and once they are gone). */
+export type Peer = { id: string; displayName: string } | null;
+
+export function roomView(room: Room, role: Role, peer: Peer = null) {
   return {
     id: room.id,
     kind: room.kind,
@@ -35,7 +39,19 @@ export function roomView(room: Room, role: Role) {
     role,
     custom: room.custom ?? null,
     slowModeSeconds: room.slowModeSeconds,
+    peer: room.kind === "direct" ? peer : null,
   };
+}
+
+/**
+ * A direct room's other member as `{id, displayName}` JSON, for `me` (one index lookup per room). The outer
+ * room is named in full: drizzle leaves columns of a one-table select unqualified, and an unqualified `id`
+ * here would be the user's.
+ */
+function peerOf(me: string) {
+  return sql<Peer>`(select json_build_object('id', pu.id, 'displayName', pu.display_name)
+    from room_members pm join users pu on pu.id = pm.user_id
+    where "rooms"."kind" = 'direct' and pm.room_id = "rooms"."id" and pm.user_id <> ${me}::uuid limit 1)`;
 }
 
 const createRoom = defineRoute({
@@ -85,6 +101,7 @@ handle(roomRoutes, createRoom, async (c, { body }) => {
     ...invited.map((userId) => ({ type: "member" as const, change: "joined" as const, userId, announce: false })),
   ]);
   if (invited.length > 0) await applyBlocksForNewMember(c.env, room[0] as Room);
+  await roomAddedFor(c.env, id, [me, ...invited]); // inbox hook (issue 25)
   return c.json({ room: roomView(room[0] as Room, "owner") }, 201);
 });
 
@@ -107,7 +124,11 @@ handle(roomRoutes, directRoom, async (c, { body: { userId: other } }) => {
       details: [{ field: "userId", message: "is you" }],
     });
   const db = createDb(c.env);
-  const [peer] = await db.select({ id: users.id }).from(users).where(eq(users.id, other)).limit(1);
+  const [peer] = await db
+    .select({ id: users.id, displayName: users.displayName })
+    .from(users)
+    .where(eq(users.id, other))
+    .limit(1);
   if (!peer) throw new AppError(404, "not_found", "User not found");
   if (await blockBetween(c.env, me, other)) throw new AppError(403, "blocked", "You can't message this person");
   const directKey = [me, other].sort().join(":");
@@ -129,7 +150,8 @@ handle(roomRoutes, directRoom, async (c, { body: { userId: other } }) => {
     { type: "member", change: "joined", userId: me, announce: false },
     { type: "member", change: "joined", userId: other, announce: false },
   ]);
-  return c.json({ room: roomView(room, "member") }, created ? 201 : 200);
+  if (created) await roomAddedFor(c.env, room.id, [me, other]); // inbox hook (issue 25)
+  return c.json({ room: roomView(room, "member", peer) }, created ? 201 : 200);
 });
 
 /** My rooms, newest activity first, with the last message and my unread count (others' messages after my read mark); keyset-paginated. */
@@ -155,6 +177,7 @@ handle(roomRoutes, listRooms, async (c, { query: { cursor, limit } }) => {
       mineAfterMark: sql<number>`(select count(*)::int from ${messages} as mine
         where mine.room_id = ${rooms.id} and mine.sender_id = ${me} and mine.seq > ${roomMembers.lastReadSeq})`,
       activity: sql<string>`to_char(${activity} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      peer: peerOf(me),
       last: {
         seq: messages.seq,
         senderId: messages.senderId,
@@ -182,7 +205,7 @@ handle(roomRoutes, listRooms, async (c, { query: { cursor, limit } }) => {
   const tail = page[page.length - 1];
   return c.json({
     rooms: page.map((r) => ({
-      ...roomView(r.room, r.role),
+      ...roomView(r.room, r.role, r.peer),
       unread: Math.max(0, r.room.lastSeq - r.lastReadSeq - r.mineAfterMark),
       lastMessage:
         r.last?.seq == null
@@ -214,7 +237,10 @@ const getRoom = defineRoute({
 handle(roomRoutes, getRoom, async (c, { member: { room, role } }) => {
   const db = createSnapshotDb(c.env);
   const [[current], marks] = await db.batch([
-    db.select().from(rooms).where(eq(rooms.id, room.id)),
+    db
+      .select({ room: rooms, peer: peerOf(c.get("userId")) })
+      .from(rooms)
+      .where(eq(rooms.id, room.id)),
     db
       .select({ userId: roomMembers.userId, seq: roomMembers.lastReadSeq })
       .from(roomMembers)
@@ -223,7 +249,12 @@ handle(roomRoutes, getRoom, async (c, { member: { room, role } }) => {
   ]);
   if (!current) throw notFound(); // deleted since the membership check
   return c.json({
-    room: { ...roomView(current, role), memberCount: marks.length, version: current.version, readMarks: marks },
+    room: {
+      ...roomView(current.room, role, current.peer),
+      memberCount: marks.length,
+      version: current.room.version,
+      readMarks: marks,
+    },
   });
 });
 
@@ -281,7 +312,16 @@ handle(roomRoutes, joinRoom, async (c, { params: { id: roomId } }) => {
     .from(roomMembers)
     .where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, me)))
     .limit(1);
-  if (existing) return c.json({ room: roomView(room, existing.role) });
+  if (existing) {
+    const [peer] =
+      room.kind === "direct"
+        ? await db
+            .select({ peer: peerOf(me) })
+            .from(rooms)
+            .where(eq(rooms.id, room.id))
+        : [{ peer: null }];
+    return c.json({ room: roomView(room, existing.role, peer?.peer ?? null) });
+  }
   if (!room.isPublic || room.kind !== "group") throw notFound();
   if (await activeBan(db, room.id, me)) throw new AppError(403, "banned", "You are banned from this room");
   await db.insert(roomMembers).values({ roomId: room.id, userId: me, role: "member" }).onConflictDoNothing();
@@ -289,5 +329,6 @@ handle(roomRoutes, joinRoom, async (c, { params: { id: roomId } }) => {
     { type: "member", change: "joined", userId: me },
   ]);
   await applyBlocksForNewMember(c.env, room, me);
+  await roomAddedFor(c.env, room.id, [me]); // inbox hook (issue 25)
   return c.json({ room: roomView(room, "member") }, 201);
 });

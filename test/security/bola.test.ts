@@ -13,9 +13,20 @@ import { makeWorld, snapshot, type World } from "./world";
 /** What each path parameter names in the world, by parameter and the path segment before it. */
 function paramValue(w: World, name: string, before: string): string | undefined {
   if (name === "id") {
-    return { rooms: w.room.id, users: w.ana.id, attachments: w.attachmentId, subscriptions: w.subscriptionId }[before];
+    return {
+      rooms: w.room.id,
+      users: w.ana.id,
+      attachments: w.attachmentId,
+      subscriptions: w.subscriptionId,
+      // Integrations (issue 27): admin records, hidden (404) from Eve whatever the id names.
+      "api-keys": w.room.id,
+      bots: w.ana.id,
+      reports: w.reportId,
+      // Content rules (issue 26): admin records, hidden (404) from Eve whatever the id names.
+      "content-rules": w.room.id,
+    }[before];
   }
-  return { roomId: w.room.id, seq: String(w.seq), userId: w.ben.id, emoji: "👍" }[name];
+  return { roomId: w.room.id, seq: String(w.seq), userId: w.ben.id, emoji: "👍", reportId: w.reportId }[name];
 }
 
 /** Bodies a user with access could send; without one a route could stop at validation and prove nothing. */
@@ -31,6 +42,9 @@ function bodyFor(w: World, method: string, path: string): { body?: BodyInit; typ
     "POST /api/messages/:roomId/:seq/reactions": () => json({ emoji: "🔥" }),
     "PUT /api/attachments/:id/content": () => ({ body: "evil!", type: "text/plain" }),
     "POST /api/admin/users/:id/ban": () => json({ reason: "eve says so" }),
+    "POST /api/rooms/:id/reports": () => json({ seq: w.seq, reason: "spam" }),
+    "PATCH /api/rooms/:id/reports/:reportId": () => json({ state: "dismissed" }),
+    "PATCH /api/admin/reports/:id": () => json({ state: "dismissed" }),
   };
   return bodies[`${method} ${path}`]?.() ?? {};
 }
@@ -102,6 +116,10 @@ describe("function-level authorisation inside a room", () => {
       ["GET", `/api/admin/users/${w.ana.id}`, undefined],
       ["POST", `/api/admin/users/${w.ana.id}/ban`, {}],
       ["DELETE", `/api/admin/rooms/${w.room.id}`, undefined],
+      // Ben made the report, but only the room's owners and admins review and handle reports.
+      ["GET", `/api/rooms/${w.room.id}/reports`, undefined],
+      ["PATCH", `/api/rooms/${w.room.id}/reports/${w.reportId}`, { state: "dismissed" }],
+      ["PATCH", `/api/admin/reports/${w.reportId}`, { state: "dismissed" }],
     ];
     const { api } = await import("../helpers/http");
     for (const [method, path, body] of attempts) {

@@ -1,12 +1,14 @@
 /**
  * One small world the adversarial tests attack: Ana owns a private group room with Ben in it, a message
- * (with Ben's reaction and Ana's pin), an uploaded attachment and a push subscription; Eve is signed in and has
+ * (with Ben's reaction, Ana's pin and Ben's report of it), an uploaded attachment and a push subscription;
+ * Eve is signed in and has
  * access to none of it. `snapshot` reads back everything an attack could change.
  */
 import { exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
 import { attachments } from "../../src/db/attachment-schema";
+import { reports } from "../../src/db/moderation-schema";
 import { pushSubscriptions } from "../../src/db/notification-schema";
 import { messageReactions, messages, pins, roomMembers, rooms, users } from "../../src/db/schema";
 import { drainOutbox } from "../helpers/drain";
@@ -48,14 +50,25 @@ export async function makeWorld() {
   });
   expect(sub.status).toBe(201);
   await drainOutbox(room.id);
-  return { ana, ben, eve, room, seq, attachmentId, subscriptionId: sub.json.subscription.id as string };
+  const report = await api("POST", `/api/rooms/${room.id}/reports`, ben.token, { seq, reason: "spam" });
+  expect(report.status).toBe(201);
+  return {
+    ana,
+    ben,
+    eve,
+    room,
+    seq,
+    attachmentId,
+    subscriptionId: sub.json.subscription.id as string,
+    reportId: report.json.report.id as string,
+  };
 }
 
 /** Everything of the world that lives in Postgres, plus the owner's view of history through the room. */
 export async function snapshot(w: World) {
   await drainOutbox(w.room.id);
   const d = db();
-  const [room, members, msgs, reactions, pinned, files, subs, people, history] = await Promise.all([
+  const [room, members, msgs, reactions, pinned, files, subs, people, history, reported] = await Promise.all([
     d.select().from(rooms).where(eq(rooms.id, w.room.id)),
     d.select().from(roomMembers).where(eq(roomMembers.roomId, w.room.id)),
     d.select().from(messages).where(eq(messages.roomId, w.room.id)),
@@ -65,6 +78,7 @@ export async function snapshot(w: World) {
     d.select().from(pushSubscriptions).where(eq(pushSubscriptions.userId, w.ana.id)),
     d.select({ id: users.id, name: users.displayName, bannedAt: users.bannedAt }).from(users),
     api("GET", `/api/rooms/${w.room.id}/messages`, w.ana.token),
+    d.select().from(reports).where(eq(reports.roomId, w.room.id)),
   ]);
   const mine = people.filter((p) => [w.ana.id, w.ben.id, w.eve.id].includes(p.id));
   const sort = <T>(rows: T[]) => rows.map((r) => JSON.stringify(r)).sort();
@@ -78,5 +92,6 @@ export async function snapshot(w: World) {
     subs,
     people: sort(mine),
     history: history.json,
+    reports: sort(reported),
   };
 }

@@ -9,6 +9,7 @@ export default defineConfig({
     "./src/db/notification-schema.ts",
     "./src/db/attachment-schema.ts",
     "./src/db/moderation-schema.ts",
+    "./src/db/integration-schema.ts",
   ],
   out: "./migrations",
 });

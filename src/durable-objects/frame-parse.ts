@@ -70,6 +70,7 @@ export function frameError(
 export function commandRef(command: RoomCommand): string {
   switch (command.type) {
     case "send":
+    case "notice":
       return command.clientMsgId;
     case "member":
       return `member:${command.userId}`;

@@ -106,7 +106,9 @@ export type SystemEvent =
   | { event: "removed" | "banned"; userId: string; by: string }
   | { event: "role"; userId: string; role: "owner" | "admin" | "member"; by: string }
   | { event: "renamed"; name: string; by: string }
-  | { event: "topic"; topic: string | null; by: string };
+  | { event: "topic"; topic: string | null; by: string }
+  /** Integrations (issue 27): a server posted this text through an API key (`by`: the key's principal). */
+  | { event: "notice"; by: string };
 
 export type MessageKind = "regular" | "system";
 

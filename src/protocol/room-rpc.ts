@@ -45,6 +45,12 @@ export type RoomUpdateCommand = {
   names?: Record<string, string>;
 };
 
+/**
+ * Worker only (integrations, issue 27): a `kind: "system"` message a server posts through an API key,
+ * with `system: {event: "notice", by}`. Idempotent on (actor, clientMsgId) like a send; not throttled.
+ */
+export type NoticeCommand = { type: "notice"; clientMsgId: string; body: string; custom?: CustomData };
+
 /** What a member may do from a socket or REST (the same verbs as the client's frames, plus `pin`). */
 export type MemberAction =
   | ({ type: "send" } & SendMessage)
@@ -54,7 +60,13 @@ export type MemberAction =
   | { type: "pin"; seq: number; on: boolean }
   | { type: "read"; seq: number };
 
-export type RoomCommand = MemberAction | MemberCommand | RoomUpdateCommand | PurgeCommand | BlocksCommand;
+export type RoomCommand =
+  | MemberAction
+  | MemberCommand
+  | RoomUpdateCommand
+  | PurgeCommand
+  | BlocksCommand
+  | NoticeCommand;
 
 export type CommandType = RoomCommand["type"];
 
@@ -69,7 +81,9 @@ export type SendResult =
 export type ChangeResult = { status: "ok"; count?: number } | Rejected;
 
 /** A send answers with the message; every other command with ok or a refusal. */
-export type CommandResult<C extends RoomCommand = RoomCommand> = C extends { type: "send" } ? SendResult : ChangeResult;
+export type CommandResult<C extends RoomCommand = RoomCommand> = C extends { type: "send" | "notice" }
+  ? SendResult
+  : ChangeResult;
 
 /** Why the worker closes a user's sockets: 4001 asks the client to sign in again, 4003 not to retry. */
 export type DisconnectReason = "logged_out" | "removed" | "banned" | "room_banned";

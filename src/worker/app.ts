@@ -6,6 +6,7 @@ import { requestLog } from "./middleware/request-log";
 import { securityHeaders } from "./middleware/security-headers";
 import { validText } from "./middleware/valid-text";
 import { adminRoutes } from "./routes/admin";
+import { apiKeyRoutes } from "./routes/api-keys";
 import { attachmentRoutes } from "./routes/attachments";
 import { auditRoutes } from "./routes/audit";
 import { auth } from "./routes/auth";
@@ -57,6 +58,8 @@ app.route("/", searchRoutes);
 app.route("/", notificationRoutes);
 app.route("/", attachmentRoutes);
 app.route("/", adminRoutes);
+// Integrations (issue 27): API keys, bots, system messages posted by servers.
+app.route("/", apiKeyRoutes);
 app.route("/", auditRoutes);
 app.route("/", contentRuleRoutes);
 app.notFound((c) => errorResponse(c, 404, "not_found", "No such route"));

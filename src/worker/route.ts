@@ -8,6 +8,7 @@ import type { StatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import { AppError } from "../protocol/errors";
 import { requireAdmin } from "./admin/access";
+import { apiKeyGuard } from "./integrations/key-routes";
 import { requireUser } from "./middleware/auth";
 import { membership } from "./room-access";
 import { declare, type RouteSpec } from "./route-table";
@@ -66,7 +67,8 @@ export function handle<const S extends RouteSpec>(app: Hono<AppEnv>, spec: S, ha
   };
   // Hono's overloads type each handler count separately; a spread of them matches none.
   const on = app.on.bind(app) as (method: string, path: string, ...handlers: MiddlewareHandler<AppEnv>[]) => void;
-  on(spec.method.toUpperCase(), spec.path, ...guard, ...(spec.middleware ?? []), run);
+  // apiKeyGuard (integrations): a request made with an API key needs the route's scope and rooms.
+  on(spec.method.toUpperCase(), spec.path, ...guard, apiKeyGuard(spec), ...(spec.middleware ?? []), run);
 }
 
 function pathParams(spec: RouteSpec, raw: Record<string, string>): unknown {

@@ -3,6 +3,7 @@ import { edit, pin, react, read, remove } from "./changes";
 import type { CommandContext, Decision } from "./effects";
 import { member, updateRoom } from "./membership";
 import { blocks, purge } from "./moderation";
+import { notice } from "./notice";
 import { send } from "./send";
 
 export type { CommandContext, Decision, Effects } from "./effects";
@@ -43,5 +44,7 @@ function decide(ctx: CommandContext, command: RoomCommand): Decision<CommandResu
       return purge(ctx, command.userId);
     case "blocks":
       return blocks(ctx, command.pairs, command.on, command.direct === true);
+    case "notice":
+      return notice(ctx, command);
   }
 }

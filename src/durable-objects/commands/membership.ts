@@ -162,5 +162,7 @@ export function systemText(e: SystemEvent, names: Record<string, string>): strin
       return `${name(e.by)} renamed the room to "${e.name}"`;
     case "topic":
       return e.topic ? `${name(e.by)} set the topic to "${e.topic}"` : `${name(e.by)} cleared the topic`;
+    case "notice":
+      return "";
   }
 }

@@ -14,6 +14,8 @@ export const systemEvent = z.union([
   z.object({ event: z.literal("role"), userId: id, role, by: id }),
   z.object({ event: z.literal("renamed"), name: z.string(), by: id }),
   z.object({ event: z.literal("topic"), topic: z.string().nullable(), by: id }),
+  /** Integrations: text a server posted through an API key; `by` is the key's principal. */
+  z.object({ event: z.literal("notice"), by: id }),
 ]);
 
 /** Deleted messages keep their seq with a null body (a tombstone) and lose their files and custom data. */

@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { createDb } from "../../db/client";
 import { users } from "../../db/schema";
 import { AppError } from "../../protocol/errors";
-import { authenticate } from "../middleware/auth";
+import { apiKeyOf, authenticate } from "../middleware/auth";
 import type { AppEnv, Bindings } from "../types";
 
 export function adminEmails(env: Bindings): Set<string> {
@@ -28,6 +28,13 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const auth = await authenticate(c);
   if (!auth.ok) throw hidden;
   const { userId } = auth.claims;
+  // Integrations: an API key is an admin exactly when it holds the `admin` scope.
+  const key = await apiKeyOf(c);
+  if (key) {
+    if (!key.scopes.includes("admin")) throw hidden;
+    c.set("userId", userId);
+    return next();
+  }
   const [user] = await createDb(c.env)
     .select({ isAdmin: users.isAdmin, email: users.email, bannedAt: users.bannedAt })
     .from(users)

@@ -6,6 +6,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { sessionState } from "../../db/sessions";
 import { type AccessClaims, verifyAccessToken } from "../../lib/jwt";
 import { AppError } from "../../protocol/errors";
+import { type KeyIdentity, looksLikeApiKey, lookupApiKey } from "../integrations/keys";
 import type { AppEnv, Bindings } from "../types";
 
 export const UNAUTHORIZED_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="edgechat", error="invalid_token"' };
@@ -44,16 +45,35 @@ export async function authenticateToken(env: Bindings, token: string | null): Pr
 interface Remembered {
   claims: Promise<AccessClaims | null>;
   auth?: Promise<Authentication>;
+  /** Integrations (issue 27): set when the bearer credential is an API key (`ek_…`), not a JWT. */
+  key?: Promise<KeyIdentity | null>;
 }
 const remembered = new WeakMap<Request, Remembered>();
 
 function rememberedFor(c: Context<AppEnv>): Remembered {
   let r = remembered.get(c.req.raw);
   if (!r) {
-    r = { claims: verified(bearerToken(c.req.header("authorization")), c.env) };
+    const token = bearerToken(c.req.header("authorization"));
+    // --- API keys (issue 27): a key names its principal (a bot or service user); no session behind it.
+    if (looksLikeApiKey(token)) {
+      const key = lookupApiKey(c.env, token).catch((err: Error) => {
+        throw new AppError(503, "unavailable", "Could not check the API key; retry", { details: err.message });
+      });
+      const claims = key.then((k) =>
+        k ? { userId: k.principalId, sessionId: `apikey:${k.id}`, expiresAt: k.expiresAt } : null,
+      );
+      r = { key, claims };
+    } else {
+      r = { claims: verified(token, c.env) };
+    }
     remembered.set(c.req.raw, r);
   }
   return r;
+}
+
+/** Integrations: the API key the request authenticated with, or null for a user's token (or none). */
+export function apiKeyOf<E extends AppEnv>(c: Context<E>): Promise<KeyIdentity | null> {
+  return rememberedFor(c as unknown as Context<AppEnv>).key ?? Promise.resolve(null);
 }
 
 /**
@@ -69,7 +89,8 @@ export function authenticate(c: Context<AppEnv>): Promise<Authentication> {
   const r = rememberedFor(c);
   r.auth ??= r.claims.then(async (claims): Promise<Authentication> => {
     if (!claims) return { ok: false, reason: bearerToken(c.req.header("authorization")) ? "invalid" : "missing" };
-    const auth = await judged(c.env, claims);
+    // A key was checked (revocation, expiry, ban) by its lookup: there is no session to judge.
+    const auth: Authentication = r.key ? { ok: true, claims } : await judged(c.env, claims);
     if (auth.ok) {
       c.set("userId", auth.claims.userId);
       c.set("sessionId", auth.claims.sessionId);

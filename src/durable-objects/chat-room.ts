@@ -16,6 +16,7 @@ import { AlarmClock } from "./alarm-clock";
 import { BufferWriter } from "./buffer-writer";
 import { runCommand } from "./commands";
 import { type ConnectionState, closeQuietly, DISCONNECT_CLOSE } from "./connection";
+import { ContentScreen, screenCommand } from "./content-screen";
 import { guarded } from "./error-path";
 import { dispatchFrame, type FrameHandlers } from "./frame-dispatch";
 import { internalError } from "./frame-parse";
@@ -54,6 +55,7 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly heartbeats: Heartbeats;
   private readonly effects: RoomEffects;
   private readonly visibility: Visibility;
+  private readonly screen: ContentScreen;
   /** Inboxes watching this room (issue 25; room-watchers.ts). */
   private readonly watchers: RoomWatchers;
   private cachedRoomId: string | null = null;
@@ -63,6 +65,7 @@ export class ChatRoom extends DurableObject<Env> {
     setLogLevel(env.LOG_LEVEL);
     this.store = new RoomStore(ctx.storage);
     this.visibility = new Visibility(this.store);
+    this.screen = new ContentScreen(() => this.env);
     this.sockets = new SocketRegistry(ctx, this.visibility);
     this.clock = new AlarmClock(ctx.storage, this.store);
     const arm = (at: number) => this.clock.arm(at);
@@ -120,7 +123,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.frames = {
       sockets: this.sockets,
       roomId: () => this.roomId(),
-      apply: (actor, command) => this.apply(actor, command),
+      apply: (actor, command) => this.screenThenApply(actor, command),
       resume: (ws, lastSeq) => this.replay(ws, lastSeq),
       sync: (ws, since) => this.sync(ws, since),
       refreshAuth: (ws, conn, token) => this.refreshAuth(ws, conn, token),
@@ -194,7 +197,7 @@ export class ChatRoom extends DurableObject<Env> {
       this.roomId(),
       async () => {
         this.learnRoomId(actor.roomId);
-        return this.apply(actor, command);
+        return this.screenThenApply(actor, command);
       },
       // A result, not a throw: the worker maps it like any refusal (500 internal, naming the incident).
       {
@@ -205,6 +208,12 @@ export class ChatRoom extends DurableObject<Env> {
         }),
       },
     );
+  }
+
+  /** Message text passes the content rules and the moderation webhook (if set) before the command runs. */
+  private async screenThenApply(actor: Actor, command: RoomCommand): Promise<CommandResult> {
+    const screened = await screenCommand(this.screen, this.store, actor, command);
+    return "status" in screened ? screened : this.apply(actor, screened);
   }
 
   private apply<C extends RoomCommand>(actor: Actor, command: C): CommandResult<C> {

@@ -17,7 +17,7 @@ const HEARTBEAT_WRITE_MS = 30_000;
 export interface FrameHandlers {
   sockets: SocketRegistry;
   roomId: () => string | null;
-  apply: (actor: Actor, command: RoomCommand) => CommandResult;
+  apply: (actor: Actor, command: RoomCommand) => Promise<CommandResult>;
   resume: (ws: WebSocket, lastSeq: number) => Promise<void>;
   sync: (ws: WebSocket, since: number) => Promise<void>;
   refreshAuth: (ws: WebSocket, conn: ConnectionState, token: string) => Promise<void>;
@@ -64,12 +64,12 @@ export async function dispatchFrame(
   }
 }
 
-function runFromSocket(
+async function runFromSocket(
   ws: WebSocket,
   conn: ConnectionState,
   command: Extract<ClientFrame, MemberAction>,
   h: FrameHandlers,
-): void {
+): Promise<void> {
   const actor: Actor = {
     roomId: h.roomId() ?? "",
     userId: conn.userId,
@@ -77,7 +77,7 @@ function runFromSocket(
     ...(conn.requestId ? { requestId: conn.requestId } : {}),
   };
   const started = Date.now();
-  const result = h.apply(actor, command);
+  const result = await h.apply(actor, command);
   const reply = replyFor(command, result);
   if (reply) send(ws, reply);
   if (result.status === "accepted") {

@@ -36,6 +36,8 @@ const POSITIVE = {
   LOGIN_FAILURE_MEMORY_SECONDS: 86_400,
   /** How long a message waits for the moderation webhook before MODERATION_WEBHOOK_FAILURE decides. */
   MODERATION_WEBHOOK_TIMEOUT_MS: 1500,
+  /** How often a room reads the content rules again (changes reach every room within this). */
+  CONTENT_RULES_REFRESH_MS: 30_000,
 } as const;
 
 /** Settings where 0 is meaningful (tests retry at once, a zero window turns digests off). */

@@ -29,6 +29,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   internal: 500,
   muted: 403,
   blocked: 403,
+  content_rejected: 422,
+  moderation_unavailable: 503,
 };
 
 function rejected(result: { code: ErrorCode; message: string }): AppError {

@@ -36,6 +36,7 @@ import type {
 } from "../protocol/responses/rooms";
 import type { createRoomBody, updateRoomBody } from "../protocol/rooms";
 import { EdgechatError } from "./errors";
+import { InboxConnection, type InboxOptions } from "./inbox";
 import { RoomConnection, type RoomConnectionOptions } from "./room-connection";
 import { defaultSocketFactory, type SocketFactory } from "./transport";
 import type { Session, User } from "./types";
@@ -362,6 +363,19 @@ export class EdgechatClient {
   /** A single-use ticket for the room's WebSocket (what RoomConnection uses). */
   wsTicket(roomId: string): Promise<Reply<typeof wsTicketReply>> {
     return this.request("POST", `/api/rooms/${roomId}/ws-ticket`);
+  }
+
+  /** A single-use ticket for the inbox WebSocket (what InboxConnection uses). */
+  inboxTicket(): Promise<Reply<typeof wsTicketReply>> {
+    return this.request("POST", "/api/me/ws-ticket");
+  }
+
+  /**
+   * The live inbox of every room of mine, one socket per device: badges, previews, list changes,
+   * notifications, direct-room presence. Call `.connect()` on it.
+   */
+  inbox(opts: InboxOptions = {}): InboxConnection {
+    return new InboxConnection(this, opts);
   }
 
   /** A live connection to one room; call `.connect()` on it. */

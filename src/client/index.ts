@@ -7,6 +7,19 @@
 export type { CustomData, MemberChange, RoomChange, SystemEvent } from "../protocol/frames";
 export { type ClientOptions, EdgechatClient } from "./client";
 export { EdgechatError } from "./errors";
+export { InboxConnection, type InboxEvents, type InboxOptions } from "./inbox";
+export {
+  applyDelta,
+  byActivity,
+  fromSnapshot,
+  type InboxDelta,
+  InboxGapError,
+  type InboxRoom,
+  type InboxState,
+  type NotificationItem,
+  type RemovedReason,
+  roomTitle,
+} from "./inbox-state";
 export {
   indexedDbOutboxStorage,
   memoryOutboxStorage,

@@ -53,7 +53,7 @@ async function bare() {
   const room = await startBareRoom();
   try {
     progress(`bare room: ${sockets} sockets`);
-    const specs = Array.from({ length: sockets }, () => ({ url: room.url, headers: {} }));
+    const specs = Array.from({ length: sockets }, () => ({ url: room.url0, headers: {} }));
     return await slope(specs, async () => {
       await settle();
       return { rss: usage(room.runtimePids()).rssBytes };

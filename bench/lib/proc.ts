@@ -70,15 +70,21 @@ export function usage(pids: number[]): Usage {
   return { cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssBytes: pages * 4096 };
 }
 
-/** CPU of a set of processes over a span: call `start()` then `stop()`. */
+/**
+ * CPU of a set of processes over a span: call `start()` then `stop()`. Counted per process, so a process
+ * that exits during the span (a Postgres backend of a closed connection) does not subtract what it used
+ * before the span, and one that starts during it counts whole.
+ */
 export function cpuMeter(pids: () => number[]) {
-  let before = 0;
+  let before = new Map<number, number>();
   return {
     start() {
-      before = usage(pids()).cpuMs;
+      before = snapshot(pids());
     },
     stop(): number {
-      return usage(pids()).cpuMs - before;
+      let ms = 0;
+      for (const pid of new Set(pids())) ms += usage([pid]).cpuMs - (before.get(pid) ?? 0);
+      return ms;
     },
   };
 }

@@ -11,8 +11,14 @@ export interface FanoutResult {
   subscribers: number;
   rate: number;
   delivery: LatencySummary;
+  /** Time to open every subscriber's socket (25 at a time per generator thread). */
+  connect?: LatencySummary;
   deliveredRatio: number;
   serverCpuUsPerDelivery: number;
+  /** Only the process holding the sockets (workerd's worker + objects; the Node server for Node systems). */
+  runtimeCpuUsPerDelivery?: number;
+  /** WebSocket frames the subscribers received: fewer than deliveries when messages were batched. */
+  frames?: number;
   serverRssMb: number;
   /** Server CPU per delivery split by process (µs). */
   cpuBreakdownUs: Record<string, number>;

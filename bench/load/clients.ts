@@ -68,15 +68,17 @@ export class Subscribers {
     };
   }
 
-  async start(): Promise<void> {
-    await Promise.all(this.workers.map((w) => ask(w, "start", (r) => Boolean(r.ok))));
+  /** Starts recording; with `prefix`, only deliveries of sends whose clientMsgId starts with it count. */
+  async start(prefix?: string): Promise<void> {
+    await Promise.all(this.workers.map((w) => ask(w, "start", (r) => Boolean(r.ok), prefix ? { prefix } : {})));
   }
 
-  async stop(): Promise<{ latency: Histogram; delivered: number; loopP99Ms: number }> {
+  async stop(): Promise<{ latency: Histogram; delivered: number; frames: number; loopP99Ms: number }> {
     const replies = await Promise.all(this.workers.map((w) => ask(w, "stop", (r) => "histogram" in r)));
     return {
       latency: merge(replies.map((r) => String(r.histogram))),
       delivered: replies.reduce((n, r) => n + Number(r.delivered), 0),
+      frames: replies.reduce((n, r) => n + Number(r.frames ?? 0), 0),
       loopP99Ms: Math.max(...replies.map((r) => Number(r.loopP99Ms))),
     };
   }

@@ -37,14 +37,26 @@ export function ackedId(text: string): string | null {
   return null;
 }
 
-/** The send time carried by a delivered frame (edgechat `message`, Socket.IO `message`, the floor's relayed `send`). */
-export function deliveredStamp(text: string): number | null {
-  if (!text.includes('"body"')) return null;
+/**
+ * The send times carried by one received WebSocket frame: one for a plain frame, each message's for an
+ * edgechat `batch {frames}` (several changes in one frame, negotiated with `?batch=1`), none for others.
+ * With `prefix`, only sends whose clientMsgId starts with it count (a run's own, not a warm-up's late ones).
+ */
+export function deliveredStamps(text: string, prefix?: string): number[] {
+  if (!text.includes('"body"')) return [];
+  let frames: { type?: string; body?: unknown; clientMsgId?: unknown }[];
   if (text.startsWith('42["message"')) {
-    const [, payload] = JSON.parse(text.slice(2)) as [string, { body: string }];
-    return (JSON.parse(payload.body) as { t: number }).t;
+    frames = [{ type: "message", ...(JSON.parse(text.slice(2)) as [string, object])[1] }];
+  } else {
+    const frame = JSON.parse(text) as { type?: string; frames?: typeof frames };
+    frames = frame.type === "batch" ? (frame.frames ?? []) : [frame];
   }
-  const frame = JSON.parse(text) as { type?: string; body?: string };
-  if ((frame.type !== "message" && frame.type !== "send") || typeof frame.body !== "string") return null;
-  return (JSON.parse(frame.body) as { t: number }).t;
+  const out: number[] = [];
+  for (const f of frames) {
+    if ((f.type !== "message" && f.type !== "send") || typeof f.body !== "string" || !f.body.startsWith('{"t":'))
+      continue;
+    if (prefix && typeof f.clientMsgId === "string" && !f.clientMsgId.startsWith(prefix)) continue;
+    out.push((JSON.parse(f.body) as { t: number }).t);
+  }
+  return out;
 }

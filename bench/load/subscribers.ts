@@ -10,7 +10,7 @@ import { encode, newHistogram, nowUs } from "../lib/histogram.ts";
 import {
   ackedId,
   type Dialect,
-  deliveredStamp,
+  deliveredStamps,
   SIO_CONNECT,
   SIO_PING,
   SIO_PONG,
@@ -41,6 +41,8 @@ const connectTimes = newHistogram();
 const ackTimes = newHistogram();
 const pendingAcks = new Map<string, number>();
 let delivered = 0;
+/** WebSocket frames received while recording (a batch of several messages is one). */
+let frames = 0;
 let acked = 0;
 let failed = 0;
 let firstError: string | null = null;
@@ -49,6 +51,8 @@ const failure = (err: Error) => {
   firstError ??= String(err?.message ?? err);
 };
 let recording = false;
+/** Only sends whose clientMsgId starts with this count (the measured run's, not a warm-up's stragglers). */
+let prefix: string | undefined;
 const open: WebSocket[] = [];
 const senders: { ws: WebSocket; dialect?: Dialect }[] = [];
 const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -82,10 +86,14 @@ function connectOne(s: SocketSpec): Promise<void> {
         }
       }
       if (!recording) return;
-      const stamp = deliveredStamp(text);
-      if (stamp === null) return;
-      delivered++;
-      latency.recordValue(Math.max(1, nowUs() - stamp));
+      frames++;
+      const stamps = deliveredStamps(text, prefix);
+      if (stamps.length === 0) return;
+      const now = nowUs();
+      for (const stamp of stamps) {
+        delivered++;
+        latency.recordValue(Math.max(1, now - stamp));
+      }
     });
   });
 }
@@ -134,10 +142,12 @@ async function sendAll(o: { rate: number; seconds: number; bodyBytes: number; pr
   return { sent: total, maxLagMs };
 }
 
-port.on("message", async (msg: { cmd: string; send?: Parameters<typeof sendAll>[0] }) => {
+port.on("message", async (msg: { cmd: string; send?: Parameters<typeof sendAll>[0]; prefix?: string }) => {
   if (msg.cmd === "start") {
+    prefix = msg.prefix;
     latency.reset();
     delivered = 0;
+    frames = 0;
     loop.reset();
     loop.enable();
     recording = true;
@@ -153,6 +163,7 @@ port.on("message", async (msg: { cmd: string; send?: Parameters<typeof sendAll>[
     port.postMessage({
       histogram: encode(latency),
       delivered,
+      frames,
       loopP99Ms: loop.percentile(99) / 1e6,
     });
   } else if (msg.cmd === "close") {

@@ -57,13 +57,9 @@ export async function fanoutGrid(
     for (const rate of plan.rates) {
       const server = cpuMeter(() => sys.pids());
       server.start();
-      await subs.start();
-      const run = await send.run({
-        rate,
-        seconds: plan.seconds,
-        bodyBytes: plan.bodyBytes,
-        idPrefix: `grid-${n}-${rate}-${Date.now()}`,
-      });
+      const idPrefix = `grid-${n}-${rate}-${Date.now()}`;
+      await subs.start(idPrefix);
+      const run = await send.run({ rate, seconds: plan.seconds, bodyBytes: plan.bodyBytes, idPrefix });
       const got = await subs.stop();
       const cpuMs = server.stop();
       const d = summarize(got.latency);

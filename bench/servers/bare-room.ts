@@ -1,7 +1,8 @@
 /**
- * bench:memory's floor: bench/servers/bare-room (one Durable Object that accepts every socket with the
- * Hibernation API and does nothing else) under the same `wrangler dev` as edgechat. What edgechat's room
- * costs per idle socket above this is edgechat's; the rest is workerd's own.
+ * The platform's floor: bench/servers/bare-room, hibernating Durable Objects that accept sockets and
+ * re-send each frame to all of them, nothing else, under the same `wrangler dev` (and so the same workerd)
+ * as edgechat, pinned to the servers' core. Clients connect straight to the worker runtime's own port, as
+ * edgechat's "runtime only" figures do. What edgechat costs above this is edgechat's; the rest is workerd's.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,17 +12,28 @@ import { stopGroup } from "../../scripts/local-stack/dev-server.ts";
 import { freePort } from "../../scripts/local-stack/ports.ts";
 import { offlineWranglerEnv } from "../../scripts/local-stack/wrangler-env.ts";
 import { pidsMatching, processTree } from "../lib/proc.ts";
-import { findDirectPort } from "./systems.ts";
+import { findDirectPort, hasTaskset, type RunningSystem, SERVER_CPUS } from "./systems.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-export async function startBareRoom() {
+export interface BareRoomSystem extends RunningSystem {
+  /** The runtime's own port (no wrangler dev proxy in front). */
+  directPort: number;
+  /** A socket URL for room `name` (`persist`: INSERT each frame into SQLite before the broadcast). */
+  url(name: string, o?: { persist?: boolean }): string;
+  /** Kept for bench:memory: the default room. */
+  url0: string;
+}
+
+export async function startBareRoom(): Promise<BareRoomSystem> {
   const port = await freePort();
   const state = mkdtempSync(path.join("/dev/shm", "bare-room-"));
   const wrangler = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
   const config = path.join(ROOT, "bench/servers/bare-room/wrangler.jsonc");
   const args = [wrangler, "dev", "-c", config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state];
-  const child = spawn(process.execPath, [...args, "--show-interactive-dev-session=false"], {
+  const argv = [process.execPath, ...args, "--show-interactive-dev-session=false"];
+  const [cmd, ...rest] = hasTaskset() ? ["taskset", "-c", SERVER_CPUS, ...argv] : argv;
+  const child = spawn(cmd as string, rest, {
     env: { ...process.env, ...offlineWranglerEnv() },
     detached: true,
     stdio: "ignore",
@@ -37,9 +49,16 @@ export async function startBareRoom() {
     await new Promise((r) => setTimeout(r, 250));
   }
   const direct = await findDirectPort(child.pid as number, "bare-room");
+  const root = child.pid as number;
+  const url = (name: string, o: { persist?: boolean } = {}) =>
+    `ws://127.0.0.1:${direct}/?room=${encodeURIComponent(name)}${o.persist ? "&persist=1" : ""}`;
   return {
-    url: `ws://127.0.0.1:${direct}/`,
-    runtimePids: () => processTree([child.pid as number]).filter((pid) => pidsMatching(/workerd/).includes(pid)),
+    name: "bare DO",
+    directPort: direct,
+    url,
+    url0: `ws://127.0.0.1:${direct}/`,
+    pids: () => processTree([root]),
+    runtimePids: () => processTree([root]).filter((pid) => pidsMatching(/workerd/).includes(pid)),
     stop: async () => {
       await stopGroup(child);
       rmSync(state, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { startDevServer, stopGroup } from "../../scripts/local-stack/dev-server.ts";
+import { freePort, isPortOpen } from "../../scripts/local-stack/ports.ts";
 import { signAccessToken } from "../../src/lib/jwt.ts";
 import { pidsMatching, processTree } from "../lib/proc.ts";
 import type { SocketSpec } from "../load/subscribers.ts";
@@ -77,7 +78,7 @@ export async function startSocketIo(databaseUrl?: string) {
     "bench/servers/socketio.ts",
     databaseUrl ? ["--pg", databaseUrl] : [],
   );
-  const dbServers = () => pidsMatching(/^(postgres|\/usr\/lib\/postgresql\/\S+\/bin\/postgres)/);
+  const dbServers = () => (databaseUrl ? postgresBackends(new URL(databaseUrl).pathname.slice(1)) : []);
   const own = sys.pids;
   return {
     ...sys,
@@ -136,6 +137,7 @@ export interface EdgechatSystem extends RunningSystem {
 export async function startEdgechat(logFile: string, vars: Record<string, string> = {}): Promise<EdgechatSystem> {
   const database = "edgechat_bench";
   const stateDir = roomStateDir();
+  const redis = await startPrivateRedis();
   const server = await startDevServer({
     database,
     logFile,
@@ -155,27 +157,79 @@ export async function startEdgechat(logFile: string, vars: Record<string, string
       // path. Warnings and errors still show.
       LOG_LEVEL: "warn",
       DEV_PERSIST_DIR: stateDir,
+      REDIS_URL: redis.url,
       ...vars,
     },
     cpus: hasTaskset() ? SERVER_CPUS : undefined,
+  }).catch(async (err: Error) => {
+    await redis.stop();
+    throw err;
   });
   const { port, secrets } = server;
   const devPid = server.pid;
   const directPort = await findDirectPort(devPid);
-  const dbServers = () => pidsMatching(/^(postgres|\/usr\/lib\/postgresql\/\S+\/bin\/postgres)|redis-server/);
   return {
     name: "edgechat",
     port,
     directPort,
     databaseUrl: `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/${database}`,
     secrets,
-    pids: () => [...new Set([...processTree([devPid]), ...dbServers()])],
-    runtimePids: () => processTree([devPid]).filter((pid) => pidsMatching(/workerd/).includes(pid)),
+    pids: () => [...new Set([...processTree([devPid]), ...postgresBackends(database), redis.pid])],
+    runtimePids: () => workerRuntime(devPid),
     stop: async () => {
       await server.stop();
+      await redis.stop();
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The Postgres backends serving `database` (their process titles name it). Postgres is a shared service on
+ * this machine (other checkouts' test suites use it too), so only the bench database's own backends count.
+ */
+export function postgresBackends(database: string): number[] {
+  return pidsMatching(new RegExp(`^postgres: .*\\b${database}\\b`));
+}
+
+/** The workerd that runs the worker and its objects (not wrangler dev's proxy). */
+export function workerRuntime(devPid: number): number[] {
+  return processTree([devPid]).filter((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return cmd.includes("workerd") && cmd.includes("--inspector-addr");
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * A redis-server of the benchmark's own, pinned with the servers: the machine's shared Redis also serves
+ * other test suites, whose CPU would be counted as edgechat's.
+ */
+export async function startPrivateRedis(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const [cmd, argv] = pinned([
+    "redis-server",
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ]);
+  const child = spawn(cmd, argv, { detached: true, stdio: "ignore" });
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode})`);
+    if (await isPortOpen("127.0.0.1", port, 100)) break;
+    if (i > 100) throw new Error("redis-server did not start");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const pid = pidsMatching(new RegExp(`redis-server 127\\.0\\.0\\.1:${port}`))[0] ?? (child.pid as number);
+  return { url: `redis://127.0.0.1:${port}`, pid, stop: () => stopGroup(child) };
 }
 
 /**

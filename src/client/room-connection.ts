@@ -369,7 +369,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
       const { ticket } = await this.client.wsTicket(this.roomId);
       if (this.closed) return;
       const url = this.client
-        .url(`/api/rooms/${this.roomId}/ws`, { ticket, since: held.version })
+        .url(`/api/rooms/${this.roomId}/ws`, { ticket, since: held.version, batch: 1 }) // batch: issue 24
         .replace(/^http/, "ws");
       socket = this.client.socketFactory(url);
     } catch (err) {
@@ -631,6 +631,18 @@ export class RoomConnection extends Emitter<RoomEvents> {
     } catch {
       return;
     }
+    // --- batching (issue 24) ---
+    // Opened with ?batch=1: a busy room gathers broadcasts into `batch {frames}`; each frame applies in
+    // order, exactly as if it had arrived alone (the room never reorders or nests them).
+    if (frame.type === "batch") {
+      for (const one of frame.frames) this.onServerFrame(one);
+      return;
+    }
+    this.onServerFrame(frame);
+  }
+
+  private onServerFrame(frame: ServerFrame): void {
+    // --- end batching ---
     // Every frame with a version is a change (kinds this SDK does not know included: they take theirs).
     if (typeof (frame as { v?: unknown }).v === "number") {
       this.onChange(frame as ChangeFrame);

@@ -22,6 +22,8 @@ export interface ConnectionState {
   held?: boolean;
   /** The socket's departure was handled (presence announced if it was the user's last). */
   departed?: boolean;
+  /** Negotiated `?batch=1` (protocol 2 only): broadcasts may arrive gathered in `batch` frames (frame-batch.ts). */
+  batch?: boolean;
   requestId?: string;
 }
 

@@ -31,6 +31,14 @@ export function sinceParam(url: string): number | null {
   return Number(text);
 }
 
+/**
+ * `?batch=1`: the client unpacks `batch {frames}` (frame-batch.ts). Honoured with protocol 2 only: a
+ * batch lost to a reset object shows as a gap in `v`, which only a protocol 2 client can see and sync.
+ */
+export function batchParam(url: string, since: number | null): boolean {
+  return since !== null && new URL(url).searchParams.get("batch") === "1";
+}
+
 export function acceptSocket(request: Request, deps: AcceptDeps): Response {
   const { ctx, store, sockets } = deps;
   const h = (name: string) => request.headers.get(name);
@@ -64,6 +72,7 @@ export function acceptSocket(request: Request, deps: AcceptDeps): Response {
     resuming: false,
     // Held from the first moment: no live change may reach it ahead of its catch-up.
     ...(since !== null ? { held: true } : {}),
+    ...(batchParam(request.url, since) ? { batch: true } : {}),
     ...(requestId ? { requestId } : {}),
   };
   sockets.add(server, state);

@@ -203,4 +203,9 @@ export type ServerFrame =
   | { type: "auth.expiring"; expiresAt: number }
   | { type: "auth.refreshed"; expiresAt: number }
   | { type: "error"; code: ErrorCode; message: string; ref?: string }
-  | { type: "pong" };
+  | { type: "pong" }
+  /**
+   * Several broadcast frames gathered in one (a busy room, to sockets opened with `?batch=1`): apply them
+   * in order, exactly as if each had arrived alone. Never nested; changes keep their own `v`.
+   */
+  | { type: "batch"; frames: ServerFrame[] };

@@ -42,7 +42,7 @@ handle(roomSocket, wsTicket, async (c, { params }) => {
 const upgrade = defineRoute({
   method: "get",
   path: "/api/rooms/:id/ws",
-  summary: "WebSocket upgrade (?ticket= or Bearer; ?since=<version> for protocol 2 catch-up)",
+  summary: "WebSocket upgrade (?ticket= or Bearer; ?since=<version> for protocol 2 catch-up; ?batch=1)",
   tag: "realtime",
   auth: "own",
   // Not strict: the upgrade refuses nothing for an unknown parameter.
@@ -53,6 +53,10 @@ const upgrade = defineRoute({
       .regex(/^\d{1,15}$/, "a whole number: the room version the client has")
       .optional()
       .meta({ description: "Protocol 2: the change-log version the client has; it gets every change after it" }),
+    batch: z.string().optional().meta({
+      description:
+        "1: this client unpacks `batch {frames}` (a busy room gathers broadcasts per short window); protocol 2 only",
+    }),
   }),
   middleware: [checkOrigin],
   responses: { 101: { description: "Switching protocols; frames as in src/protocol/frames.ts" } },
@@ -109,7 +113,10 @@ handle(roomSocket, upgrade, async (c, { params, query }) => {
   }
   // The ticket stays out of the URL the room sees (and of anything it might log).
   const url = new URL(c.req.url);
-  url.search = query.since !== undefined ? `?since=${query.since}` : "";
+  const forwarded = new URLSearchParams();
+  if (query.since !== undefined) forwarded.set("since", query.since);
+  if (query.batch === "1") forwarded.set("batch", "1");
+  url.search = forwarded.size > 0 ? `?${forwarded}` : "";
   return roomStub(c.env, roomId).fetch(new Request(url, { method: "GET", headers }));
 });
 

@@ -50,7 +50,7 @@ const PATTERN_SHAPES = [
   (w: string) => `${w}[0-9]{1,3}`,
   (w: string) => `\\b${w}\\b`,
   (w: string) => `(?:${w}|${word()})\\s{1,3}${word()}`,
-  (w: string) => `https?://\\S{1,30}${w}`,
+  (w: string) => `https?://\\S{1,15}${w}`,
   (w: string) => `${w}\\W{0,2}${word()}`,
 ];
 
@@ -71,7 +71,7 @@ function rules(words: number, patterns: number, action: ContentRule["action"]): 
 
 /** The worst patterns the save-time checks admit, against text built to make them backtrack. */
 function worstRules(): ContentRule[] {
-  const shapes = ["a{1,32}a{0,1}b", "[a-z]{1,64}x", "a{1,4}a{1,4}a{1,4}b", "\\w{1,64}y", "(?:a|aa)a{1,32}z"];
+  const shapes = ["a{1,16}a{0,1}b", "[a-z]{1,32}x", "a{1,4}a{1,4}a{1,2}b", "\\w{1,32}y", "(?:a|aa)a{1,16}z"];
   const patterns: ContentRule[] = Array.from({ length: MAX_PATTERN_RULES }, (_, i) => {
     const value = shapes[i % shapes.length] as string;
     const problem = ruleProblem("pattern", value);

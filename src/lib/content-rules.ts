@@ -30,7 +30,7 @@ export type ContentVerdict =
 
 /** How many rules a deployment may hold, and how many of them patterns (each costs a scan per message). */
 export const MAX_RULES = 500;
-export const MAX_PATTERN_RULES = 25;
+export const MAX_PATTERN_RULES = 20;
 export const MAX_PATTERN_CHARS = 200;
 export const MAX_WORD_CHARS = 100;
 export const MAX_WORDS_PER_RULE = 10;
@@ -39,7 +39,7 @@ export const MAX_WORDS_PER_RULE = 10;
  * (`{1,50}` counts 50, `?` 2) and of its groups' alternatives. Worst case per message ≈ text length × this
  * (bench/content-rules.ts measures it).
  */
-export const MAX_PATTERN_WORK = 64;
+export const MAX_PATTERN_WORK = 32;
 
 // ---------------------------------------------------------------------------------------------------------
 // Normalisation

@@ -2,8 +2,9 @@
  * The moderation audit log: who did what to whom (or to which message), where, when and why. Every
  * moderation action writes one entry; deployment admins read them at GET /api/admin/audit.
  *
- * Action names in use: ban, unban, mute, unmute, purge, slow_mode (room moderation); report,
- * report_actioned, report_dismissed, report_reopened (reports); content_rule_added, content_rule_removed.
+ * Action names in use: ban, unban, mute, unmute, purge (room moderation); report, report_actioned,
+ * report_dismissed, report_reopened (reports); content_rule_added, content_rule_removed. Lower-case words
+ * joined by `_` (GET /api/admin/audit filters on them).
  */
 import type { Db } from "../../db/client";
 import { moderationAudit } from "../../db/moderation-schema";

@@ -74,6 +74,8 @@ export default async function setup(project: TestProject) {
     METRICS_TOKEN: "test-metrics-token",
     ADMIN_EMAILS: "ops-admin@example.test, Second-Admin@Example.test",
     NOTIFY_WEBHOOK_TIMEOUT_MS: "1000",
+    // Integrations (issue 27): product-event webhooks retry at once, so dead letters come within a test.
+    WEBHOOK_RETRY_BASE_SECONDS: "0",
     // How many random sequences the model-based sync test runs (a nightly-size run sets more).
     MODEL_RUNS: process.env.MODEL_RUNS ?? "4",
   });

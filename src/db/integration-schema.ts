@@ -18,6 +18,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import type { Db } from "./client";
 import { rooms, users } from "./schema";
 
 const at = (name: string) => timestamp(name, { withTimezone: true });
@@ -150,6 +151,18 @@ export const webhookDeliveries = pgTable(
   ],
 );
 
+/**
+ * How far each room's change log has been turned into events (`through`: the last version done), and a
+ * short lease so one job at a time does it: jobs arriving twice or out of order then change nothing.
+ */
+export const roomEventCursors = pgTable("room_event_cursors", {
+  roomId: uuid("room_id")
+    .primaryKey()
+    .references(() => rooms.id, { onDelete: "cascade" }),
+  through: bigint("through", { mode: "number" }).notNull(),
+  leaseUntil: at("lease_until"),
+});
+
 /** One drainer at a time per (endpoint, stream), so events leave in order: a short lease. */
 export const webhookStreams = pgTable(
   "webhook_streams",
@@ -159,6 +172,8 @@ export const webhookStreams = pgTable(
       .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
     stream: text("stream").notNull(),
     leaseUntil: at("lease_until"),
+    /** When the one drain queued for a retry (its head's backoff) will run; others need not queue one. */
+    wakeAt: at("wake_at"),
   },
   (t) => [primaryKey({ name: "webhook_streams_pk", columns: [t.endpointId, t.stream] })],
 );
@@ -250,6 +265,13 @@ export const roomRetention = pgTable(
   },
   (t) => [check("room_retention_days_check", sql`${t.days} > 0`)],
 );
+
+/** One row `{on}`: whether any endpoint is enabled (the write-through asks before queueing room events). */
+export function endpointsEnabled(db: Db) {
+  return db
+    .select({ on: sql<boolean>`exists (select 1 from ${webhookEndpoints} where ${webhookEndpoints.enabled})` })
+    .from(sql`(select 1) as one`);
+}
 
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect;

@@ -7,12 +7,13 @@ import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { attachments } from "../db/attachment-schema";
 import type { Db } from "../db/client";
+import { endpointsEnabled } from "../db/integration-schema";
 
 export { isPermanent } from "../db/errors";
 
 import { messageReactions, messages, pins, roomChanges, roomMembers, rooms, users } from "../db/schema";
 import type { ChangeFrame } from "../protocol/frames";
-import { MAX_RECIPIENTS_PER_JOB, type MessageJob } from "../protocol/jobs";
+import { MAX_RECIPIENTS_PER_JOB, type MessageJob, type RoomEventsJob } from "../protocol/jobs";
 import type {
   DeletePayload,
   EditPayload,
@@ -132,6 +133,8 @@ export async function writeThrough(
         .where(eq(rooms.id, roomId)),
     );
   }
+  // Integrations hook (issue 27): in the same round trip, whether any webhook endpoint wants events.
+  const eventsAsked = logged.length > 0 ? statements.push(endpointsEnabled(db)) - 1 : -1;
   // Edits, deletes and receipts keep their order; inserts go first, and nothing can precede its own insert.
   for (const row of rows) {
     const change = changeStatement(db, roomId, row);
@@ -145,6 +148,17 @@ export async function writeThrough(
   if (inserts.length > 0) {
     const offline = (results[0] as { userId: string }[]).map((m) => m.userId);
     await enqueueNotifications(queue, roomId, inserts, offline);
+  }
+  // Integrations hook (issue 27): the changes just written become product events (a failed send throws,
+  // so the batch, idempotent, is written and this job queued again).
+  if (eventsAsked >= 0 && (results[eventsAsked] as { on: boolean }[])[0]?.on) {
+    const versions = logged.map((r) => r.version as number);
+    await queue.send({
+      kind: "events.room",
+      roomId,
+      fromVersion: Math.min(...versions),
+      toVersion: Math.max(...versions),
+    } satisfies RoomEventsJob);
   }
 }
 

@@ -38,6 +38,19 @@ const POSITIVE = {
   MODERATION_WEBHOOK_TIMEOUT_MS: 1500,
   /** How often a room reads the content rules again (changes reach every room within this). */
   CONTENT_RULES_REFRESH_MS: 30_000,
+  // --- Integrations (issue 27) ---
+  /** Calls of one event to one endpoint before it becomes a dead letter of that endpoint. */
+  WEBHOOK_MAX_ATTEMPTS: 10,
+  /** Longest wait between two calls of one event (the backoff doubles up to this). */
+  WEBHOOK_RETRY_MAX_SECONDS: 3600,
+  /** An endpoint failing for this long without one success is disabled (3 days). */
+  WEBHOOK_DISABLE_AFTER_SECONDS: 259_200,
+  /** Delivered events are kept this many days (dead letters: until replayed, at most 30 days). */
+  WEBHOOK_EVENT_RETENTION_DAYS: 7,
+  /** A finished data export can be downloaded for this many hours. */
+  EXPORT_TTL_HOURS: 72,
+  /** Accounts with at most this many messages get their export at once; larger ones in the background. */
+  EXPORT_INLINE_MAX_MESSAGES: 1000,
 } as const;
 
 /** Settings where 0 is meaningful (tests retry at once, a zero window turns digests off). */
@@ -51,6 +64,11 @@ const WHOLE = {
   INBOX_WATCH_JITTER_MS: 1000,
   /** Failed sign-ins per account that cost no wait (0: every failure waits). */
   LOGIN_FREE_FAILURES: 5,
+  // --- Integrations (issue 27) ---
+  /** First wait after a failed webhook call, doubling with each failure (0: retry at once; tests). */
+  WEBHOOK_RETRY_BASE_SECONDS: 5,
+  /** Messages older than this many days are removed (0: kept forever); rooms may set their own. */
+  RETENTION_DAYS: 0,
 } as const;
 
 export type PositiveSetting = keyof typeof POSITIVE;

@@ -39,7 +39,40 @@ export const deliverJob = z.strictObject({
 });
 export type DeliverJob = z.infer<typeof deliverJob>;
 
-export const queueJob = z.discriminatedUnion("kind", [messageJob, flushJob, deliverJob]);
+// --- Integrations (issue 27): product events for admins' webhook endpoints ---
+
+/**
+ * Queued by a room's write-through when it wrote changes to room_changes (and some endpoint is enabled):
+ * turn the room's changes not yet turned into events (from its cursor, so jobs arriving out of order or
+ * twice change nothing) into events and deliveries. The versions are where a new cursor starts.
+ */
+export const roomEventsJob = z.strictObject({
+  kind: z.literal("events.room"),
+  roomId: z.uuid(),
+  fromVersion: z.number().int().positive(),
+  toVersion: z.number().int().positive(),
+});
+export type RoomEventsJob = z.infer<typeof roomEventsJob>;
+
+/** Lifecycle events the database triggers recorded (users, rooms created or deleted, reports): fan them out. */
+export const dispatchEventsJob = z.strictObject({ kind: z.literal("events.dispatch") });
+
+/** Send one endpoint's pending events of one stream (a room's, or "deployment"), in order. */
+export const drainWebhookJob = z.strictObject({
+  kind: z.literal("webhook.drain"),
+  endpointId: z.uuid(),
+  stream: z.string().min(1).max(64),
+});
+export type DrainWebhookJob = z.infer<typeof drainWebhookJob>;
+
+export const queueJob = z.discriminatedUnion("kind", [
+  messageJob,
+  flushJob,
+  deliverJob,
+  roomEventsJob,
+  dispatchEventsJob,
+  drainWebhookJob,
+]);
 export type QueueJob = z.infer<typeof queueJob>;
 
 export function dedupeKey(roomId: string, seq: number, userId: string): string {

@@ -1,6 +1,7 @@
 import { setLogLevel } from "../lib/log";
 import { app } from "./app";
 import { sweepAttachments } from "./attachments/sweep";
+import { EVERY_MINUTE, integrationsEveryMinute, integrationsHourly } from "./integrations/jobs";
 import { handleQueue } from "./queue/consumer";
 import type { Bindings } from "./types";
 
@@ -16,8 +17,11 @@ export default {
     setLogLevel(env.LOG_LEVEL);
     return handleQueue(batch, env);
   },
-  scheduled: async (_controller, env, ctx) => {
+  scheduled: async (controller, env, ctx) => {
     setLogLevel(env.LOG_LEVEL);
+    // Integrations (issue 27): the every-minute cron is theirs alone; the hourly one also runs their upkeep.
+    if (controller.cron === EVERY_MINUTE) return ctx.waitUntil(integrationsEveryMinute(env));
     ctx.waitUntil(sweepAttachments(env));
+    ctx.waitUntil(integrationsHourly(env));
   },
 } satisfies ExportedHandler<Bindings>;

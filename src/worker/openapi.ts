@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { ERROR_CODES } from "../protocol/errors";
+import { webhookDocs } from "./integrations/event-docs";
 import { declaredRoutes, type RouteSpec } from "./route-table";
 
 /** The admin document lists only admin routes; the public one never reveals them. */
@@ -95,6 +96,8 @@ export function openApiDocument(audience: Audience): Record<string, unknown> {
       schemas: { Error: errorSchema },
     },
     paths,
+    // Integrations (issue 27): what admins' product-event endpoints receive.
+    webhooks: webhookDocs(),
   };
   cached.set(audience, doc);
   return doc;

@@ -9,6 +9,7 @@ import { logJson } from "../../lib/log";
 import { flushMetrics, inc } from "../../lib/metrics";
 import { type QueueJob, queueJob } from "../../protocol/jobs";
 import { notificationsChangedFor } from "../inbox";
+import { INTEGRATION_KINDS, runIntegrationJob } from "../integrations/jobs";
 import { collectMessage } from "../notify/collect";
 import { type NotifyConfig, notifyConfig } from "../notify/config";
 import { deliverNotification, PermanentError } from "../notify/deliver";
@@ -103,6 +104,12 @@ async function runJob(job: QueueJob, { env, cfg, db }: Deps): Promise<void> {
     case "deliver":
       await deliverNotification(db, cfg, job);
       return;
+    case "events.room":
+    case "events.dispatch":
+    case "webhook.drain":
+      // Integrations (issue 27): product events for admins' webhook endpoints.
+      await runIntegrationJob(job, env, db);
+      return;
   }
 }
 
@@ -122,5 +129,7 @@ async function handleDeadLetter(msg: Message<unknown>, dlq: string, deps: Deps):
 /** For metrics only: the job's kind when it has a known one. */
 function jobKind(msg: Message<unknown>): string {
   const kind = (msg.body as { kind?: unknown } | null)?.kind;
-  return kind === "message" || kind === "flush" || kind === "deliver" ? kind : "invalid";
+  return kind === "message" || kind === "flush" || kind === "deliver" || INTEGRATION_KINDS.has(String(kind))
+    ? String(kind)
+    : "invalid";
 }

@@ -41,12 +41,14 @@ describe("GET /openapi.json and /docs", () => {
     expect(send.additionalProperties).toBe(false);
   });
 
-  it("serves an HTML reference that reads the document", async () => {
+  it("serves the bundled reference UI (Swagger UI from the web build), which reads the document", async () => {
     const res = await exports.default.fetch("http://edgechat.test/docs");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
     const html = await res.text();
-    expect(html).toContain('fetch("/openapi.json")');
-    expect(html).toContain('aria-label="Access token"');
+    expect(html).toContain('<script src="/reference/swagger-ui-bundle.js"></script>');
+    expect(html).toContain('<script src="/reference/init.js"></script>');
+    expect(html).toContain('href="/openapi.json"');
+    expect(html).not.toMatch(/https?:\/\//);
   });
 });

@@ -27,9 +27,10 @@ describe("security headers", () => {
     expectSecurityHeaders(await exports.default.fetch("http://edgechat.test/api/no-such-route"), "404");
   });
 
-  it("leave the docs page its own policy", async () => {
+  it("give the docs page the app's strict policy (its reference UI is served from this origin, no inline code)", async () => {
     const docs = await exports.default.fetch("http://edgechat.test/docs");
-    expect(docs.headers.get("content-security-policy")).toContain("script-src 'unsafe-inline'");
+    expect(docs.headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(docs.headers.get("content-security-policy")).not.toContain("unsafe-inline");
     expect(docs.headers.get("x-content-type-options")).toBe("nosniff");
   });
 });

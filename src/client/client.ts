@@ -34,7 +34,9 @@ import type {
   usersReply,
   wsTicketReply,
 } from "../protocol/responses/rooms";
+import type { myReportReply, reportsReply, reviewedReportReply } from "../protocol/responses/safety";
 import type { createRoomBody, updateRoomBody } from "../protocol/rooms";
+import type { REPORT_STATES, reportBody } from "../protocol/safety";
 import { EdgechatError } from "./errors";
 import { InboxConnection, type InboxOptions } from "./inbox";
 import { RoomConnection, type RoomConnectionOptions } from "./room-connection";
@@ -59,6 +61,7 @@ type Reply<S extends z.ZodType> = z.infer<S>;
 type TokenAnswer = Reply<typeof tokens>;
 
 type Query = Record<string, string | number | boolean | undefined>;
+type ReportsQuery = { state?: (typeof REPORT_STATES)[number]; cursor?: string; limit?: number };
 
 export class EdgechatClient {
   readonly baseUrl: string;
@@ -302,6 +305,27 @@ export class EdgechatClient {
     list: () => this.request<Reply<typeof blocksReply>>("GET", "/api/me/blocks").then((r) => r.blocks),
     block: (userId: string) => this.request<void>("PUT", `/api/me/blocks/${userId}`),
     unblock: (userId: string) => this.request<void>("DELETE", `/api/me/blocks/${userId}`),
+  };
+
+  /**
+   * Reports: any member reports a message (`seq`) or a person (`userId`) in a room; the room's owners and
+   * admins review the room's, deployment admins every room's (`all`, `updateAny`).
+   */
+  readonly reports = {
+    create: (roomId: string, input: z.input<typeof reportBody>) =>
+      this.request<Reply<typeof myReportReply>>("POST", `/api/rooms/${roomId}/reports`, input).then((r) => r.report),
+    list: (roomId: string, query: ReportsQuery = {}) =>
+      this.request<Reply<typeof reportsReply>>("GET", `/api/rooms/${roomId}/reports`, undefined, { query }),
+    update: (roomId: string, reportId: string, state: (typeof REPORT_STATES)[number]) =>
+      this.request<Reply<typeof reviewedReportReply>>("PATCH", `/api/rooms/${roomId}/reports/${reportId}`, {
+        state,
+      }).then((r) => r.report),
+    all: (query: ReportsQuery & { roomId?: string } = {}) =>
+      this.request<Reply<typeof reportsReply>>("GET", "/api/admin/reports", undefined, { query }),
+    updateAny: (reportId: string, state: (typeof REPORT_STATES)[number]) =>
+      this.request<Reply<typeof reviewedReportReply>>("PATCH", `/api/admin/reports/${reportId}`, { state }).then(
+        (r) => r.report,
+      ),
   };
 
   readonly users = {

@@ -51,6 +51,7 @@ async function signUp(p: Page, who: ReturnType<typeof person>): Promise<void> {
 async function send(p: Page, text: string): Promise<void> {
   await p.getByPlaceholder("Write a message").fill(text);
   await p.getByRole("button", { name: "Send", exact: true }).click();
+  await p.getByPlaceholder("Write a message").and(p.locator(":placeholder-shown")).waitFor();
 }
 
 describe("the web app in Chromium", () => {
@@ -67,14 +68,16 @@ describe("the web app in Chromium", () => {
     await a.getByRole("button", { name: "New group" }).click();
     await a.getByLabel("Room name").fill(`design-${tag}`);
     await a.getByRole("button", { name: "Create" }).click();
-    await a.getByRole("status", { name: "Connection" }).filter({ hasText: "open" }).waitFor();
+    await a.getByRole("status", { name: "Connection" }).filter({ hasText: "Connected" }).waitFor();
+    await a.getByRole("link", { name: "Room info" }).click();
     await a.getByRole("button", { name: "Add member" }).click();
     await a.getByLabel("Add someone to this room").fill("Ben");
-    await a.getByRole("button", { name: ben.name }).click();
+    await a.getByRole("button", { name: `Add ${ben.name}` }).click();
+    await a.getByRole("link", { name: "Close room info" }).click();
 
     // Ben finds it in his room list and opens it.
-    await b.getByRole("button", { name: new RegExp(`design-${tag}`) }).click({ timeout: 15_000 });
-    await b.getByRole("status", { name: "Connection" }).filter({ hasText: "open" }).waitFor();
+    await b.getByRole("link", { name: new RegExp(`design-${tag}`) }).click({ timeout: 15_000 });
+    await b.getByRole("status", { name: "Connection" }).filter({ hasText: "Connected" }).waitFor();
 
     // Typing shows on the other side; a message arrives; Ben's view reads it and Ana sees the receipt.
     await a.getByPlaceholder("Write a message").pressSequentially("hel");
@@ -90,7 +93,7 @@ describe("the web app in Chromium", () => {
     await b.context().setOffline(true);
     await b
       .getByRole("status", { name: "Connection" })
-      .filter({ hasText: /reconnecting|connecting/ })
+      .filter({ hasText: /Offline|Reconnecting|Connecting/ })
       .waitFor({
         timeout: 20_000,
       });
@@ -101,7 +104,7 @@ describe("the web app in Chromium", () => {
       await b.getByRole("log").getByText(text).waitFor({ timeout: 30_000 });
       expect(await b.getByRole("log").getByText(text, { exact: true }).count()).toBe(1);
     }
-    await b.getByRole("status", { name: "Connection" }).filter({ hasText: "open" }).waitFor();
+    await b.getByRole("status", { name: "Connection" }).filter({ hasText: "Connected" }).waitFor();
 
     // History: 40 older messages, most beyond the 10-message Redis buffer, reached by scrolling up.
     const seeder = new EdgechatClient({ baseUrl: base });
@@ -113,7 +116,7 @@ describe("the web app in Chromium", () => {
     }
     seeder.close();
     await a.reload();
-    await a.getByRole("button", { name: new RegExp(`history-${tag}`) }).click({ timeout: 15_000 });
+    await a.getByRole("link", { name: new RegExp(`history-${tag}`) }).click({ timeout: 15_000 });
     await a.getByRole("log").getByText("old message 40", { exact: true }).waitFor();
     const first = a.getByRole("log").getByText("old message 1", { exact: true });
     for (let i = 0; i < 10 && !(await first.isVisible()); i++) {

@@ -73,12 +73,14 @@ async function twoInARoom(room: string) {
   await a.getByRole("button", { name: "New group" }).click();
   await a.getByLabel("Room name").fill(`${room}-${tag}`);
   await a.getByRole("button", { name: "Create" }).click();
-  await connection(a).filter({ hasText: "open" }).waitFor();
+  await connection(a).filter({ hasText: "Connected" }).waitFor();
+  await a.getByRole("link", { name: "Room info" }).click();
   await a.getByRole("button", { name: "Add member" }).click();
   await a.getByLabel("Add someone to this room").fill(ben.name);
-  await a.getByRole("button", { name: ben.name }).click();
-  await b.getByRole("button", { name: new RegExp(`${room}-${tag}`) }).click({ timeout: 15_000 });
-  await connection(b).filter({ hasText: "open" }).waitFor();
+  await a.getByRole("button", { name: `Add ${ben.name}` }).click();
+  await a.getByRole("link", { name: "Close room info" }).click();
+  await b.getByRole("link", { name: new RegExp(`${room}-${tag}`) }).click({ timeout: 15_000 });
+  await connection(b).filter({ hasText: "Connected" }).waitFor();
   return { a, b, ana, ben };
 }
 
@@ -86,7 +88,12 @@ async function twoInARoom(room: string) {
 async function shown(p: Page): Promise<string> {
   let last = "";
   for (let i = 0; i < 50; i++) {
-    const now = await p.getByRole("log").innerText();
+    // Without the times ("just now" may turn into "1 min ago" in between).
+    const now = await p.getByRole("log").evaluate((el) => {
+      const copy = el.cloneNode(true) as HTMLElement;
+      for (const t of copy.querySelectorAll("time")) t.remove();
+      return copy.textContent ?? "";
+    });
     if (now === last) return now;
     last = now;
     await p.waitForTimeout(200);
@@ -107,6 +114,7 @@ describe("the web app's room state in Chromium", () => {
     // Ben reacts 👍 and 🎉 from the picker; Ana adds 👍 and takes back a ❤️ she gave.
     const react = async (p: Page, emoji: string, shows: RegExp) => {
       const m = message(p, "shall we ship on friday?");
+      await m.hover();
       await m.getByRole("button", { name: "React", exact: true }).click();
       await p.getByRole("button", { name: `React ${emoji} to message ${seq}` }).click();
       await m.getByRole("button", { name: shows }).first().waitFor();
@@ -116,6 +124,7 @@ describe("the web app's room state in Chromium", () => {
     const mine = message(a, "shall we ship on friday?");
     await react(a, "👍", /^👍 2$/);
     await react(a, "❤️", /^❤️ 1$/);
+    await mine.hover();
     await mine.getByRole("button", { name: "React", exact: true }).click();
     await a.getByRole("button", { name: `React ❤️ to message ${seq}` }).click();
     await expect.poll(() => mine.getByRole("button", { name: /❤️/ }).count()).toBe(0);
@@ -123,6 +132,7 @@ describe("the web app's room state in Chromium", () => {
     expect(await mine.getByRole("button", { name: /❤️/ }).count()).toBe(0);
 
     // Ben answers in a reply: the quote names Ana and shows what she wrote.
+    await asked.hover();
     await asked.getByRole("button", { name: "Reply" }).click();
     await send(b, "friday works, the release notes are ready");
     const reply = message(a, "friday works");
@@ -135,7 +145,7 @@ describe("the web app's room state in Chromium", () => {
     // A rename shows as a notice too.
     const seeder = new EdgechatClient({ baseUrl: base });
     await seeder.login({ email: ana.email, password: ana.password });
-    const roomId = new URL(a.url()).hash.replace("#/room/", "");
+    const roomId = new URL(a.url()).pathname.split("/")[2] as string;
     await seeder.rooms.update(roomId, { name: `reloaded-${tag}` });
     await a.locator(".notice", { hasText: `renamed the room to "reloaded-${tag}"` }).waitFor();
     await b.locator(".notice", { hasText: `renamed the room to "reloaded-${tag}"` }).waitFor();
@@ -144,7 +154,7 @@ describe("the web app's room state in Chromium", () => {
     await a.screenshot({ path: `${SHOTS}/sync-before-reload.png` });
     await a.reload();
     await b.reload();
-    for (const p of [a, b]) await connection(p).filter({ hasText: "open" }).waitFor();
+    for (const p of [a, b]) await connection(p).filter({ hasText: "Connected" }).waitFor();
     await a.getByText(`Seen by ${ben.name}`).waitFor();
     await message(a, "shall we ship on friday?").getByRole("button", { name: "👍 2" }).waitFor();
     const after = { a: await shown(a), b: await shown(b) };
@@ -181,7 +191,7 @@ describe("the web app's room state in Chromium", () => {
 
     await a.context().setOffline(true);
     await connection(a)
-      .filter({ hasText: /reconnecting|connecting/ })
+      .filter({ hasText: /Offline|Reconnecting|Connecting/ })
       .waitFor({ timeout: 20_000 });
     await send(a, "typed while offline");
     await a
@@ -200,16 +210,16 @@ describe("the web app's room state in Chromium", () => {
     await a.context().setOffline(false);
     await message(b, "typed while offline").waitFor({ timeout: 30_000 });
     await message(a, "typed while offline").waitFor({ timeout: 30_000 });
-    await connection(a).filter({ hasText: "open" }).waitFor();
+    await connection(a).filter({ hasText: "Connected" }).waitFor();
     expect(await a.getByRole("article", { name: "Your message, sending" }).count()).toBe(0);
     await a.screenshot({ path: `${SHOTS}/sync-offline-delivered.png` });
     // Once, for everyone, and once in the room's history.
     await b.reload();
-    await connection(b).filter({ hasText: "open" }).waitFor();
+    await connection(b).filter({ hasText: "Connected" }).waitFor();
     for (const p of [a, b]) expect(await message(p, "typed while offline").count()).toBe(1);
     const reader = new EdgechatClient({ baseUrl: base });
     await reader.login({ email: ana.email, password: ana.password });
-    const roomId = new URL(a.url()).hash.replace("#/room/", "");
+    const roomId = new URL(a.url()).pathname.split("/")[2] as string;
     const history = await reader.messages.history(roomId, { limit: 50 });
     expect(history.messages.filter((m) => m.body === "typed while offline")).toHaveLength(1);
     reader.close();

@@ -1,27 +1,21 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { EdgechatError, type User } from "../../src/client";
+import { Settings } from "./account";
 import { Auth } from "./auth";
 import { ChatView } from "./chat-view";
+import { AdminReports } from "./reports";
+import { pollingRoomList, useRoomList } from "./room-list";
+import { navigate, paths, useRoute } from "./router";
 import { client, savedUser, saveUser } from "./session";
 import { Sidebar } from "./sidebar";
-
-/** The open room lives in the address (#/room/<id>), so a reload opens it again. */
-function roomFromHash(): string | null {
-  return /^#\/room\/([0-9a-f-]{36})$/.exec(location.hash)?.[1] ?? null;
-}
 
 export function App() {
   // Who was signed in last: a reload while offline still opens the app (and the room, and its outbox).
   const [me, setMeState] = useState<User | null>(() => (client.session ? savedUser() : null));
   const [checked, setChecked] = useState(me !== null);
-  const [roomId, setRoomId] = useState<string | null>(roomFromHash);
   const setMe = (user: User | null) => {
     saveUser(user);
     setMeState(user);
-  };
-  const open = (id: string | null) => {
-    history.replaceState(null, "", id ? `#/room/${id}` : location.pathname);
-    setRoomId(id);
   };
 
   useEffect(() => {
@@ -36,26 +30,73 @@ export function App() {
       .finally(() => setChecked(true));
   }, []);
 
-  if (!checked) return <p aria-live="polite">Loading…</p>;
+  if (!checked)
+    return (
+      <p class="loading" aria-live="polite">
+        Loading…
+      </p>
+    );
   if (!me) return <Auth onSignedIn={setMe} />;
   return (
-    <div class="shell">
-      <Sidebar
-        me={me}
-        current={roomId}
-        onOpen={open}
-        onSignedOut={() => {
-          open(null);
-          setMe(null);
-        }}
-      />
-      {roomId ? (
-        <ChatView key={roomId} me={me} roomId={roomId} />
-      ) : (
-        <main class="chat">
-          <p style="padding:2rem">Pick a room, or start one.</p>
-        </main>
-      )}
+    <SignedIn
+      me={me}
+      onChanged={setMe}
+      onSignedOut={() => {
+        setMe(null);
+        navigate(paths.home(), { replace: true });
+      }}
+    />
+  );
+}
+
+function SignedIn(props: { me: User; onChanged: (u: User) => void; onSignedOut: () => void }) {
+  const route = useRoute();
+  // One source for the room list; the inbox socket will take its place behind the same interface.
+  const source = useMemo(() => pollingRoomList(), [props.me.id]);
+  const { rooms } = useRoomList(source);
+  const isAdmin = useIsAdmin();
+  const roomId = route.screen === "room" ? route.roomId : null;
+
+  return (
+    <div class={`shell ${route.screen === "home" ? "show-list" : "show-main"}`}>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <Sidebar me={props.me} current={roomId} source={source} isAdmin={isAdmin} />
+      <div id="main" class="main" tabIndex={-1}>
+        {route.screen === "room" ? (
+          <ChatView
+            key={route.roomId}
+            me={props.me}
+            roomId={route.roomId}
+            focusSeq={route.seq}
+            panel={route.panel}
+            summary={rooms.find((r) => r.id === route.roomId)}
+            onRoomsChanged={source.refresh}
+          />
+        ) : route.screen === "settings" ? (
+          <Settings me={props.me} onChanged={props.onChanged} onSignedOut={props.onSignedOut} />
+        ) : route.screen === "reports" ? (
+          <AdminReports />
+        ) : (
+          <main class="welcome" aria-labelledby="welcome-title">
+            <h1 id="welcome-title">Welcome, {props.me.displayName}</h1>
+            <p>Pick a room on the left, or start a group or a direct chat.</p>
+          </main>
+        )}
+      </div>
     </div>
   );
+}
+
+/** Deployment admins see every room's reports; the admin routes answer 404 to everyone else. */
+function useIsAdmin(): boolean {
+  const [admin, setAdmin] = useState(false);
+  useEffect(() => {
+    client.reports.all({ limit: 1 }).then(
+      () => setAdmin(true),
+      () => setAdmin(false),
+    );
+  }, []);
+  return admin;
 }

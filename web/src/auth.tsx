@@ -25,8 +25,10 @@ export function Auth({ onSignedIn }: { onSignedIn: (u: User) => void }) {
 
   return (
     <main class="auth">
-      <h1>edgechat</h1>
-      <form onSubmit={submit}>
+      <h1>
+        <span aria-hidden="true">💬</span> edgechat
+      </h1>
+      <form class="auth-card form" onSubmit={submit}>
         <h2>{mode === "login" ? "Log in" : "Sign up"}</h2>
         {mode === "register" && (
           <>
@@ -44,20 +46,33 @@ export function Auth({ onSignedIn }: { onSignedIn: (u: User) => void }) {
           required
           minLength={mode === "register" ? 8 : 1}
           autoComplete={mode === "login" ? "current-password" : "new-password"}
+          aria-describedby={mode === "register" ? "password-hint" : undefined}
         />
+        {mode === "register" && (
+          <p id="password-hint" class="hint">
+            At least 8 characters.
+          </p>
+        )}
         {error && (
           <p class="error" role="alert">
             {error}
           </p>
         )}
-        <p>
+        <div class="auth-actions">
           <button class="primary" type="submit">
             {mode === "login" ? "Log in" : "Sign up"}
-          </button>{" "}
-          <button type="button" onClick={() => setMode(mode === "login" ? "register" : "login")}>
+          </button>
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              setError(null);
+              setMode(mode === "login" ? "register" : "login");
+            }}
+          >
             {mode === "login" ? "Create an account" : "I have an account"}
           </button>
-        </p>
+        </div>
       </form>
     </main>
   );

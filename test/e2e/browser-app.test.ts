@@ -70,6 +70,15 @@ describe("the web app, issue 28", () => {
     const ben = person("Ben");
     const cleo = person("Cleo");
     const [A, B, C] = [await register(base, ana), await register(base, ben), await register(base, cleo)];
+    // Other rooms of Ana's, for the list beside it: a group with unread messages, a direct chat, a quiet one.
+    const design = await C.client.rooms.create({ name: `design-${tag}` });
+    await C.client.rooms.invite(design.id, A.id);
+    await C.client.messages.send(design.id, { clientMsgId: `d1-${tag}`, body: "New mockups are up, have a look" });
+    await C.client.messages.send(design.id, { clientMsgId: `d2-${tag}`, body: "The dark theme is in there too" });
+    const direct = await B.client.rooms.direct(A.id);
+    await B.client.messages.send(direct.id, { clientMsgId: `dm1-${tag}`, body: "Lunch at 1?" });
+    const random = await A.client.rooms.create({ name: `random-${tag}` });
+    await A.client.messages.send(random.id, { clientMsgId: `r1-${tag}`, body: "Friday drinks, anyone?" });
     const room = await A.client.rooms.create({ name: `launch-${tag}`, topic: "Everything for Friday's launch" });
     await A.client.rooms.invite(room.id, B.id);
     await A.client.rooms.invite(room.id, C.id);
@@ -131,7 +140,17 @@ describe("the web app, issue 28", () => {
         .getAttribute("aria-pressed"),
     ).toBe("true");
     await checkBoth(a, "busy-room");
+    // The README's pictures: the list and a busy room on a desktop, the same room and the list on a phone.
     copyFileSync(`${SHOTS}/busy-room-desktop.png`, "docs/chat-view.png");
+    copyFileSync(`${SHOTS}/busy-room-phone.png`, "docs/chat-phone.png");
+    await a.setViewportSize(PHONE);
+    await a.getByRole("link", { name: "All rooms" }).click();
+    await a.getByRole("navigation", { name: "Rooms" }).getByText("Lunch at 1?").waitFor();
+    await checkScreen(a, "room-list-busy");
+    copyFileSync(`${SHOTS}/room-list-busy-phone.png`, "docs/rooms-phone.png");
+    await a.goBack();
+    await a.setViewportSize(DESKTOP);
+    await connected(a);
 
     // A reply's quote names the author and jumps to the original: its own address, shown and focused.
     const quote = message(a, "Ping me when the notes").getByRole("link", {

@@ -12,6 +12,8 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  // The worker's own pages (the API reference, the API, health) are not the app: never kept as its shell.
+  if (/^\/(api|docs|reference|openapi\.json|health|metrics)(\/|$)/.test(url.pathname)) return;
   if (request.mode === "navigate") {
     event.respondWith(
       fetch(request)

@@ -8,6 +8,8 @@ import { generateDevSecrets } from "../scripts/local-stack/dev-secrets.ts";
 import { startLocalStack } from "../scripts/local-stack/index.ts";
 import { startUpstashBridge } from "../scripts/local-stack/upstash-bridge.ts";
 import { offlineWranglerEnv, requiredSecrets } from "../scripts/local-stack/wrangler-env.ts";
+import { APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC, startApns } from "./servers/apns.ts";
+import { startFcm } from "./servers/fcm.ts";
 import { startPushService } from "./servers/push-service.ts";
 import { startWebhookReceiver } from "./servers/webhook-receiver.ts";
 
@@ -39,6 +41,9 @@ export default async function setup(project: TestProject) {
 
   const webhooks = await startWebhookReceiver();
   const push = await startPushService();
+  // Integrations (issue 27): a local FCM (OAuth token endpoint + HTTP v1) and APNs (HTTP/2, via a relay).
+  const fcm = await startFcm();
+  const apns = await startApns();
 
   const secrets: Record<string, string> = { ...generateDevSecrets(), ...stack.bindings };
   // vitest.config.ts silences wrangler's "Missing required secrets" warning on the grounds that this is true.
@@ -76,6 +81,16 @@ export default async function setup(project: TestProject) {
     NOTIFY_WEBHOOK_TIMEOUT_MS: "1000",
     // Integrations (issue 27): product-event webhooks retry at once, so dead letters come within a test.
     WEBHOOK_RETRY_BASE_SECONDS: "0",
+    FCM_ENDPOINT: fcm.url,
+    FCM_SERVICE_ACCOUNT: fcm.serviceAccount,
+    APNS_ENDPOINT: apns.relayUrl,
+    APNS_KEY: apns.key,
+    APNS_KEY_ID,
+    APNS_TEAM_ID,
+    APNS_TOPIC,
+    TEST_FCM: fcm.url,
+    TEST_APNS_RELAY: apns.relayUrl,
+    TEST_APNS_H2C: apns.h2cUrl,
     // How many random sequences the model-based sync test runs (a nightly-size run sets more).
     MODEL_RUNS: process.env.MODEL_RUNS ?? "4",
   });
@@ -84,6 +99,8 @@ export default async function setup(project: TestProject) {
     await deadRedisBridge.stop();
     await webhooks.stop();
     await push.stop();
+    await fcm.stop();
+    await apns.stop();
     sink.close();
     await stack.stop();
   };

@@ -30,6 +30,9 @@ export const deliveryTarget = z.union([
   z.literal("webhook:deployment"),
   z.literal("webhook:user"),
   z.templateLiteral(["push:", z.uuid()]),
+  // Integrations (issue 27): a registered phone, through FCM or APNs.
+  z.templateLiteral(["fcm:", z.uuid()]),
+  z.templateLiteral(["apns:", z.uuid()]),
 ]);
 export type DeliveryTarget = z.infer<typeof deliveryTarget>;
 export const deliverJob = z.strictObject({

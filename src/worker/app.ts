@@ -25,6 +25,7 @@ import { roomSocket } from "./routes/room-socket";
 import { roomRoutes } from "./routes/rooms";
 import { searchRoutes } from "./routes/search";
 import type { AppEnv } from "./types";
+import { deviceRoutes } from "./routes/devices";
 import { webhookRoutes } from "./routes/webhooks";
 
 export const app = new Hono<AppEnv>();
@@ -62,6 +63,7 @@ app.route("/", adminRoutes);
 // Integrations (issue 27): API keys, bots, system messages posted by servers.
 app.route("/", apiKeyRoutes);
 app.route("/", webhookRoutes);
+app.route("/", deviceRoutes);
 app.route("/", auditRoutes);
 app.route("/", contentRuleRoutes);
 app.notFound((c) => errorResponse(c, 404, "not_found", "No such route"));

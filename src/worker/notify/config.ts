@@ -1,4 +1,5 @@
 import { wholeSetting } from "../../lib/config";
+import { type MobileConfig, mobileConfig } from "../integrations/push/config";
 import type { Bindings } from "../types";
 
 export interface VapidConfig {
@@ -17,6 +18,8 @@ export interface NotifyConfig {
   allowLoopback: boolean;
   /** Null when the VAPID keys are missing: push is then off and subscribing says so. */
   vapid: VapidConfig | null;
+  /** Integrations (issue 27): FCM and APNs credentials, each null when not configured. */
+  mobile: MobileConfig;
 }
 
 export function notifyConfig(env: Bindings): NotifyConfig {
@@ -31,5 +34,6 @@ export function notifyConfig(env: Bindings): NotifyConfig {
     vapid: vapidReady
       ? { subject: env.VAPID_SUBJECT, publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY }
       : null,
+    mobile: mobileConfig(env),
   };
 }

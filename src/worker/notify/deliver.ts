@@ -10,6 +10,7 @@ import { users } from "../../db/schema";
 import { endpointProblem } from "../../lib/endpoint-policy";
 import { logJson } from "../../lib/log";
 import type { DeliverJob } from "../../protocol/jobs";
+import { pushToDevice } from "../integrations/push/devices";
 import type { NotifyConfig } from "./config";
 import { sendPush } from "./push";
 import { loadView, type NotificationView } from "./views";
@@ -35,7 +36,9 @@ export async function deliverNotification(db: Db, cfg: NotifyConfig, job: Delive
 
   const status = job.target.startsWith("push:")
     ? await toPush(db, cfg, view, job.target.slice("push:".length))
-    : await toWebhook(db, cfg, view, job);
+    : job.target.startsWith("fcm:") || job.target.startsWith("apns:")
+      ? await toDevice(db, cfg, view, job.target as `fcm:${string}` | `apns:${string}`)
+      : await toWebhook(db, cfg, view, job);
   if (status === null) return;
   await db
     .insert(notificationDeliveries)
@@ -77,6 +80,27 @@ async function toWebhook(db: Db, cfg: NotifyConfig, view: NotificationView, job:
     throw new RetryableError(`webhook receiver answered ${res.status}`);
   }
   throw new PermanentError(`webhook receiver refused with ${res.status}`);
+}
+
+/** Integrations (issue 27): a phone through FCM or APNs; a token the service calls dead is removed. */
+async function toDevice(
+  db: Db,
+  cfg: NotifyConfig,
+  view: NotificationView,
+  target: `fcm:${string}` | `apns:${string}`,
+): Promise<number | null> {
+  const outcome = await pushToDevice(db, cfg.mobile, view, target, cfg.webhookTimeoutMs);
+  switch (outcome?.kind) {
+    case undefined:
+    case "invalid-token":
+      return null;
+    case "sent":
+      return outcome.status;
+    case "retry":
+      throw new RetryableError(outcome.reason);
+    case "permanent":
+      throw new PermanentError(outcome.reason);
+  }
 }
 
 async function toPush(

@@ -6,6 +6,7 @@
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
+import { pushDevices } from "../../db/integration-schema";
 import { notificationSettings, notifications, pushSubscriptions } from "../../db/notification-schema";
 import type { DeliverJob, DeliveryTarget, FlushJob } from "../../protocol/jobs";
 import type { NotifyConfig } from "./config";
@@ -32,11 +33,15 @@ export async function flushNotification(db: Db, cfg: NotifyConfig, queue: Queue,
     .returning({ userId: notifications.userId });
   if (!claimed) return notClaimed(db, id);
 
-  const [settings, subscriptions] = await db.batch([
+  const [settings, subscriptions, devices] = await db.batch([
     db.select().from(notificationSettings).where(eq(notificationSettings.userId, claimed.userId)).limit(1),
     db.select({ id: pushSubscriptions.id }).from(pushSubscriptions).where(eq(pushSubscriptions.userId, claimed.userId)),
+    db
+      .select({ id: pushDevices.id, platform: pushDevices.platform })
+      .from(pushDevices)
+      .where(eq(pushDevices.userId, claimed.userId)),
   ]);
-  const targets = deliveryTargets(cfg, settings[0] ?? null, subscriptions);
+  const targets = deliveryTargets(cfg, settings[0] ?? null, subscriptions, devices);
   const jobs: MessageSendRequest<DeliverJob>[] = targets.map((target) => ({
     body: { kind: "deliver", notificationId: id, target },
   }));
@@ -64,6 +69,7 @@ export function deliveryTargets(
   cfg: NotifyConfig,
   settings: { webhook: boolean; push: boolean; webhookUrl: string | null } | null,
   subscriptions: { id: string }[],
+  devices: { id: string; platform: "fcm" | "apns" }[] = [],
 ): DeliveryTarget[] {
   const webhookOn = settings?.webhook ?? true;
   const pushOn = settings?.push ?? true;
@@ -71,6 +77,8 @@ export function deliveryTargets(
   if (webhookOn && cfg.webhookUrl) targets.push("webhook:deployment");
   if (webhookOn && settings?.webhookUrl) targets.push("webhook:user");
   if (pushOn && cfg.vapid) for (const s of subscriptions) targets.push(`push:${s.id}`);
+  // Integrations (issue 27): phones, on the platforms this deployment has credentials for.
+  for (const d of pushOn ? devices : []) if (cfg.mobile?.[d.platform]) targets.push(`${d.platform}:${d.id}`);
   return targets;
 }
 

@@ -8,7 +8,7 @@ import { eq, sql } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
 import { loginAttempts } from "../../src/db/moderation-schema";
 import { app } from "../../src/worker/app";
-import { accountKey, lockDelayMs, loginGuardSettings } from "../../src/worker/auth/login-guard";
+import { accountKey, lockDelayMs, loginGuardSettings, sweepLoginAttempts } from "../../src/worker/auth/login-guard";
 import { db } from "../helpers/fixtures";
 import { bindings, type Redis } from "../helpers/worker-call";
 
@@ -148,6 +148,35 @@ describe("failed sign-ins per account", () => {
       });
     expect((await login(email, "wrong password")).status).toBe(401);
     expect(await record(email)).toMatchObject({ failures: 1, lockedUntil: null });
+  });
+
+  it("sweeps records that no longer matter, and only those", async () => {
+    const day = 86_400_000;
+    const rows = {
+      old: { failures: 9, lastFailedAt: new Date(Date.now() - 2 * day), lockedUntil: new Date(Date.now() - day) },
+      recent: { failures: 2, lastFailedAt: new Date(), lockedUntil: null },
+      // Old failures but a wait still in force (a memory window shorter than the cap): kept.
+      waiting: {
+        failures: 30,
+        lastFailedAt: new Date(Date.now() - 2 * day),
+        lockedUntil: new Date(Date.now() + 60_000),
+      },
+    };
+    const keys = Object.fromEntries(Object.keys(rows).map((k) => [k, `sweep-${k}-${crypto.randomUUID()}`]));
+    await db()
+      .insert(loginAttempts)
+      .values(Object.entries(rows).map(([k, v]) => ({ emailKey: keys[k] as string, ...v })));
+    expect(await sweepLoginAttempts(db(), loginGuardSettings(env))).toBeGreaterThanOrEqual(1);
+    const left = await db()
+      .select({ key: loginAttempts.emailKey })
+      .from(loginAttempts)
+      .where(
+        sql`${loginAttempts.emailKey} like 'sweep-%' and ${loginAttempts.emailKey} in (${sql.join(
+          Object.values(keys).map((k) => sql`${k}`),
+          sql`, `,
+        )})`,
+      );
+    expect(left.map((r) => r.key).sort()).toEqual([keys.recent, keys.waiting].sort());
   });
 
   it("answers an unknown email exactly as a known one: statuses, bodies and headers", async () => {

@@ -80,6 +80,21 @@ export function chargeAttempt(db: Db, key: string, s: LoginGuardSettings) {
     });
 }
 
+/**
+ * Deletes records nothing depends on any more: no wait in force and no failure within the memory window
+ * (guesses at made-up emails would otherwise leave rows forever). For the hourly cron; returns how many.
+ */
+export async function sweepLoginAttempts(db: Db, s: LoginGuardSettings): Promise<number> {
+  const gone = await db
+    .delete(loginAttempts)
+    .where(
+      sql`${loginAttempts.lastFailedAt} < now() - ${s.memoryMs}::bigint * interval '1 millisecond'
+        and (${loginAttempts.lockedUntil} is null or ${loginAttempts.lockedUntil} < now())`,
+    )
+    .returning({ key: loginAttempts.emailKey });
+  return gone.length;
+}
+
 /** A right password: the account starts over. */
 export async function clearFailures(db: Db, key: string): Promise<void> {
   await db.delete(loginAttempts).where(sql`${loginAttempts.emailKey} = ${key}`);

@@ -1,6 +1,8 @@
+import { createDb } from "../db/client";
 import { setLogLevel } from "../lib/log";
 import { app } from "./app";
 import { sweepAttachments } from "./attachments/sweep";
+import { loginGuardSettings, sweepLoginAttempts } from "./auth/login-guard";
 import { EVERY_MINUTE, integrationsEveryMinute, integrationsHourly } from "./integrations/jobs";
 import { handleQueue } from "./queue/consumer";
 import type { Bindings } from "./types";
@@ -22,6 +24,8 @@ export default {
     // Integrations (issue 27): the every-minute cron is theirs alone; the hourly one also runs their upkeep.
     if (controller.cron === EVERY_MINUTE) return ctx.waitUntil(integrationsEveryMinute(env));
     ctx.waitUntil(sweepAttachments(env));
+    // Failed sign-ins older than the guard remembers are forgotten (their rows would only grow).
+    ctx.waitUntil(sweepLoginAttempts(createDb(env), loginGuardSettings(env)));
     ctx.waitUntil(integrationsHourly(env));
   },
 } satisfies ExportedHandler<Bindings>;

@@ -15,6 +15,7 @@ import { Sender, Subscribers } from "./load/clients.ts";
 import type { Dialect } from "./load/protocol.ts";
 import { fanoutGrid } from "./scenarios/grid.ts";
 import { type HistoryResult, restHistory } from "./scenarios/history.ts";
+import { type InboxResult, inboxPlan, inboxReport, inboxScenario } from "./scenarios/inbox.ts";
 import { manyRooms } from "./scenarios/rooms.ts";
 import { throttleBurst } from "./scenarios/throttle.ts";
 import {
@@ -34,6 +35,9 @@ import {
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS = path.join(ROOT, "bench", "results");
 const quick = process.argv.includes("--quick");
+/** `--inbox`: only the inbox scenario (issue 25), on its own stack; its sizes: see inboxPlan. */
+const inboxOnly = process.argv.includes("--inbox");
+const inboxSizes = inboxPlan(process.argv, quick);
 const plan = quick
   ? {
       subscribers: 100,
@@ -240,8 +244,36 @@ function roomsThatFit(wanted: number, members: number): number {
 const roomCount = roomsThatFit(plan.rooms.rooms, plan.rooms.members);
 const roomsPlan = { ...plan.rooms, rooms: roomCount, threads: plan.threads, bodyBytes: BODY_BYTES };
 
+/** The inbox scenario on the running stack: its table, and bench/results/inbox*.json and .md. */
+async function inbox(edge: EdgechatSystem): Promise<InboxResult> {
+  log(
+    `edgechat: inbox, ${inboxSizes.users} inboxes × ${inboxSizes.roomsPerUser} rooms of ${inboxSizes.membersPerRoom}, ${inboxSizes.rate} msg/s`,
+  );
+  const result = await inboxScenario(edge, inboxSizes);
+  const name = quick ? "inbox-quick" : "inbox";
+  writeFileSync(path.join(RESULTS, `${name}.json`), `${JSON.stringify({ plan: inboxSizes, ...result }, null, 2)}\n`);
+  const md = inboxReport(result, inboxSizes);
+  writeFileSync(path.join(RESULTS, `${name}.md`), md);
+  console.log(`\n${md}`);
+  if (result.lostUpdates > 0) {
+    console.error("[bench] LOSS: inboxes that disagree with Postgres, or updates never shown");
+    process.exitCode = 1;
+  }
+  return result;
+}
+
 async function main() {
   mkdirSync(RESULTS, { recursive: true });
+  if (inboxOnly) {
+    pinLoadGenerator();
+    const edge = await startEdgechat(path.join(RESULTS, "edgechat-inbox.log"));
+    try {
+      await inbox(edge);
+    } finally {
+      await edge.stop();
+    }
+    return;
+  }
   const machine = {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? "unknown",
@@ -348,6 +380,8 @@ async function main() {
       )),
       system: "edgechat (runtime only)",
     };
+
+    await inbox(edge);
 
     const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
     partial = {

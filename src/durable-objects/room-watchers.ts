@@ -49,6 +49,8 @@ const SCHEMA = `
   );
   -- Unread messages that mention a watcher (pruned as the watcher's read mark passes them).
   CREATE TABLE IF NOT EXISTS inbox_mentions (user_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, seq));
+  -- Display names of members who have watched this room (previews name their sender without a lookup).
+  CREATE TABLE IF NOT EXISTS inbox_names (user_id TEXT PRIMARY KEY, display_name TEXT NOT NULL);
   -- When a member's last device went away, as their inbox reported it (direct rooms show it).
   CREATE TABLE IF NOT EXISTS inbox_last_seen (user_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
   -- "My messages after my read mark" for unread: a range on (sender, seq) instead of a scan of the sender's.
@@ -182,10 +184,16 @@ export class RoomWatchers {
       now,
     );
     if (!known) this.watcherCount = this.count() + 1;
+    this.sql.exec(
+      `INSERT INTO inbox_names (user_id, display_name) VALUES (?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET display_name = excluded.display_name`,
+      req.userId,
+      req.displayName,
+    );
     this.failures.delete(req.userId);
     const row = this.watcher(req.userId) as WatcherRow;
     this.scanMentions([row], this.readMark(req.userId));
-    const state = this.stateOf(row, this.shared());
+    const state = this.stateOf(row, this.shared(), this.figures(req.userId));
     this.pushed.set(req.userId, JSON.stringify(state));
     this.presenceChanged(req.userId, now);
     inc("edgechat_inbox_watch_total");
@@ -243,11 +251,12 @@ export class RoomWatchers {
     if (rows.length === 0) return;
     this.scanMentions(rows, null);
     const shared = this.shared();
+    const figures = this.figures(null);
     const due: { row: WatcherRow; state: WatchPush; text: string }[] = [];
     for (const row of rows) {
       const failed = this.failures.get(row.user_id);
       if (failed && failed.retryAt > now) continue;
-      const state = this.stateOf(row, shared);
+      const state = this.stateOf(row, shared, figures);
       const text = JSON.stringify(state);
       if (!failed && this.pushed.get(row.user_id) === text) continue;
       due.push({ row, state, text });
@@ -337,33 +346,73 @@ export class RoomWatchers {
       )
       .next();
     const name = store.getMeta("setting:name");
+    const senderName = last.done
+      ? null
+      : (this.sql
+          .exec<{ display_name: string }>(
+            "SELECT display_name FROM inbox_names WHERE user_id = ?",
+            last.value.sender_id,
+          )
+          .next().value?.display_name ?? null);
     const blocked = new Set(store.blocks().map(([blocker, blockedId]) => `${blocker}:${blockedId}`));
     return {
       roomId: this.deps.roomId() ?? "",
       version: store.lastVersion(),
       rev: this.rev(),
       lastSeq,
-      last: last.done ? null : last.value,
+      last: last.done ? null : { ...last.value, senderName },
       name: name ? (JSON.parse(name) as string) : undefined,
       blocked,
     };
   }
 
-  private stateOf(row: WatcherRow, shared: ReturnType<RoomWatchers["shared"]>): WatchPush {
+  /**
+   * Each watcher's read mark, own messages after it and unread mentions, in three statements for all of
+   * them (or for one user): a flush of a room with hundreds of watchers must not cost statements per watcher.
+   */
+  private figures(userId: string | null): Map<string, { mark: number; mine: number; mentions: number }> {
+    const only = userId === null ? "" : "WHERE w.user_id = ?";
+    const args = userId === null ? [] : [userId];
+    const out = new Map<string, { mark: number; mine: number; mentions: number }>();
+    for (const r of this.sql
+      .exec<{ user_id: string; mark: number; mine: number }>(
+        `SELECT w.user_id, COALESCE(r.seq, 0) AS mark,
+           (SELECT COUNT(*) FROM message_index i WHERE i.sender_id = w.user_id AND i.seq > COALESCE(r.seq, 0)) AS mine
+         FROM inbox_watchers w LEFT JOIN read_marks r ON r.user_id = w.user_id ${only}`,
+        ...args,
+      )
+      .toArray()) {
+      out.set(r.user_id, { mark: r.mark, mine: r.mine, mentions: 0 });
+    }
+    if (this.sql.exec("SELECT 1 FROM inbox_mentions LIMIT 1").next().done) return out;
+    // Mentions the read mark has passed are done with.
+    this.sql.exec(
+      "DELETE FROM inbox_mentions WHERE seq <= COALESCE((SELECT seq FROM read_marks r WHERE r.user_id = inbox_mentions.user_id), 0)",
+    );
+    for (const r of this.sql
+      .exec<{ user_id: string; n: number }>(
+        `SELECT m.user_id, COUNT(*) AS n FROM inbox_mentions m JOIN message_index i ON i.seq = m.seq AND i.deleted = 0
+          ${userId === null ? "" : "WHERE m.user_id = ?"} GROUP BY m.user_id`,
+        ...args,
+      )
+      .toArray()) {
+      const f = out.get(r.user_id);
+      if (f) f.mentions = r.n;
+    }
+    return out;
+  }
+
+  private stateOf(
+    row: WatcherRow,
+    shared: ReturnType<RoomWatchers["shared"]>,
+    figures: Map<string, { mark: number; mine: number; mentions: number }>,
+  ): WatchPush {
     if (row.removed) return { roomId: shared.roomId, removed: row.removed as RemovedReason };
     const userId = row.user_id;
-    const mark = Math.min(this.readMark(userId), shared.lastSeq);
-    const mine = this.sql
-      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM message_index WHERE sender_id = ? AND seq > ?", userId, mark)
-      .one().n;
-    this.sql.exec("DELETE FROM inbox_mentions WHERE user_id = ? AND seq <= ?", userId, mark);
-    const mentioned = this.sql
-      .exec<{ n: number }>(
-        `SELECT COUNT(*) AS n FROM inbox_mentions m JOIN message_index i ON i.seq = m.seq
-          WHERE m.user_id = ? AND i.deleted = 0`,
-        userId,
-      )
-      .one().n;
+    const f = figures.get(userId) ?? { mark: 0, mine: 0, mentions: 0 };
+    const mark = Math.min(f.mark, shared.lastSeq);
+    const mine = f.mine;
+    const mentioned = f.mentions;
     const last = shared.last;
     const hidden = last !== null && shared.blocked.has(`${userId}:${last.sender_id}`);
     const state: WatchedState = {
@@ -378,6 +427,7 @@ export class RoomWatchers {
         ? {
             seq: last.seq,
             senderId: last.sender_id,
+            senderName: last.senderName,
             body: last.body === null || hidden ? null : previewOf(last.body, PREVIEW_CHARS),
             kind: last.kind === "system" ? "system" : "regular",
             at: new Date(last.created_at).toISOString(),

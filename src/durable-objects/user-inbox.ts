@@ -66,7 +66,7 @@ export class UserInbox extends DurableObject<Env> {
   private notes: { running: Promise<void> | null; again: boolean } = { running: null, again: false };
   private readonly namesWanted = new Set<string>();
   private namesLoading: Promise<void> | null = null;
-  /** Rooms whose latest change waits for its sender's name (one delta with the name, not two). */
+  /** Rooms whose last message's sender has no name yet (it follows in a second delta once read). */
   private readonly awaitingName = new Set<string>();
   private alarmAt: number | null = null;
 
@@ -422,13 +422,12 @@ export class UserInbox extends DurableObject<Env> {
     const changed = JSON.stringify(next) !== JSON.stringify(held.entry);
     this.store.putRoom({ ...held, entry: next, rev: state.rev });
     if (!changed) return;
+    // Rooms name senders they know (any member who has had an inbox); a name neither knows follows in a
+    // second delta rather than holding the badge back for a Postgres read.
     if (next.lastMessage && next.lastMessage.senderName === null) {
-      // A sender not seen yet: the delta goes once the name is read (a few ms), so devices get one.
       this.awaitingName.add(next.id);
       this.wantName(next.lastMessage.senderId);
-      return;
-    }
-    this.awaitingName.delete(next.id);
+    } else this.awaitingName.delete(next.id);
     this.emit({ type: "room", room: next });
   }
 
@@ -625,20 +624,24 @@ export class UserInbox extends DurableObject<Env> {
     while (this.namesWanted.size > 0) {
       const ids = [...this.namesWanted];
       this.namesWanted.clear();
-      let names = new Map<string, string>();
+      let names: Map<string, string>;
       try {
         names = await this.read((db) => loadNames(db, ids));
       } catch {
-        // Sent without the name (null); the next preview by them asks again.
+        return; // the name stays null; the next preview by them asks again
       }
       if (this.store.session !== "on") return;
       this.store.putNames(names);
       for (const roomId of [...this.awaitingName]) {
         const held = this.store.room(roomId);
         const last = held?.entry.lastMessage;
-        if (!held || !last || (last.senderName === null && this.namesWanted.has(last.senderId))) continue;
+        if (!held || !last || last.senderName !== null) {
+          this.awaitingName.delete(roomId);
+          continue;
+        }
+        const name = names.get(last.senderId);
+        if (name === undefined) continue;
         this.awaitingName.delete(roomId);
-        const name = last.senderName ?? names.get(last.senderId) ?? null;
         const entry = { ...held.entry, lastMessage: { ...last, senderName: name } };
         this.store.putRoom({ ...held, entry });
         this.emit({ type: "room", room: entry });

@@ -130,7 +130,15 @@ export interface WatchedState {
   readMark: number;
   unread: number;
   mentions: number;
-  lastMessage: { seq: number; senderId: string; body: string | null; kind: "regular" | "system"; at: string } | null;
+  lastMessage: {
+    seq: number;
+    senderId: string;
+    /** Null when the room has never seen the sender with an inbox (the inbox then reads the name). */
+    senderName: string | null;
+    body: string | null;
+    kind: "regular" | "system";
+    at: string;
+  } | null;
   /** Only when the room has recorded a rename (the inbox keeps Postgres's name otherwise). */
   name?: string;
   /** Direct rooms: the other member's presence as inboxes reported it. */

@@ -155,7 +155,10 @@ describe("hibernation and eviction of the inbox", () => {
     const fresh = await openInbox(pool, ben.token);
     const next = await fresh.next("snapshot");
     expect(next.epoch).not.toBe(snapshot.epoch);
-    expect((next.rooms as InboxRoom[])[0]).toMatchObject({ lastSeq: 1 });
+    // Read from Postgres, which may trail the room by its write-through; the room's answer to the new
+    // registration then brings the entry to the room's state.
+    const entry = (next.rooms as InboxRoom[])[0] as InboxRoom;
+    if (entry.lastSeq !== 1) await nextRoom(fresh, room.id, (r) => r.lastSeq === 1);
   });
 });
 

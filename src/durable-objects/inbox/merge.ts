@@ -23,7 +23,7 @@ export function mergeState(entry: InboxRoom, state: WatchedState, name: (id: str
     readMark: state.readMark,
     unread: state.unread,
     mentions: state.mentions,
-    lastMessage: last ? { ...last, senderName: name(last.senderId) } : null,
+    lastMessage: last ? { ...last, senderName: last.senderName ?? name(last.senderId) } : null,
     activityAt: last && last.at > entry.activityAt ? last.at : entry.activityAt,
   };
   if (state.name !== undefined && entry.kind === "group") next.name = state.name;

@@ -25,6 +25,8 @@ import {
   newGroup,
   openPage,
   openRoom,
+  type PageElement,
+  type PageGlobals,
   PHONE,
   people,
   register,
@@ -113,7 +115,7 @@ describe("the web app, issue 28", () => {
     await divider.waitFor();
     expect(
       await divider.evaluate((d) =>
-        (d.nextElementSibling as HTMLElement | null)?.innerText.includes("Draft of the banner"),
+        (d as unknown as PageElement).nextElementSibling?.innerText.includes("Draft of the banner"),
       ),
     ).toBe(true);
     // Grouped: Ben's two messages in a row show his name once; times are relative today, under a "Today".
@@ -159,7 +161,11 @@ describe("the web app, issue 28", () => {
     await quote.click();
     await a.waitForURL(new RegExp(`/rooms/${room.id}/messages/${notes}$`));
     await expect
-      .poll(() => message(a, "I'll take the release notes").evaluate((el) => el === document.activeElement))
+      .poll(() =>
+        message(a, "I'll take the release notes").evaluate(
+          (el) => el === (globalThis as unknown as PageGlobals).document.activeElement,
+        ),
+      )
       .toBe(true);
     await a.goBack();
     await a.waitForURL(new RegExp(`/rooms/${room.id}$`));
@@ -290,6 +296,7 @@ describe("the web app, issue 28", () => {
     await a.getByRole("button", { name: "Send", exact: true }).click();
     await a.getByRole("log").getByRole("button", { name: "Download plan.txt" }).waitFor();
     const drop = await a.evaluateHandle(() => {
+      const { DataTransfer, File } = globalThis as unknown as PageGlobals;
       const dt = new DataTransfer();
       dt.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
       return dt;
@@ -393,15 +400,25 @@ describe("the web app, issue 28", () => {
     await km.waitFor();
     await km.getByRole("button", { name: "More actions" }).focus();
     await a.keyboard.press("Enter");
-    await expect.poll(() => a.evaluate(() => document.activeElement?.textContent)).toBe("Copy link");
+    await expect
+      .poll(() => a.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.textContent))
+      .toBe("Copy link");
     await a.keyboard.press("ArrowDown");
-    await expect.poll(() => a.evaluate(() => document.activeElement?.textContent)).toBe("Pin");
+    await expect
+      .poll(() => a.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.textContent))
+      .toBe("Pin");
     await a.keyboard.press("Escape");
-    await expect.poll(() => a.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe("More actions");
+    await expect
+      .poll(() =>
+        a.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.getAttribute("aria-label")),
+      )
+      .toBe("More actions");
     // A dialog takes focus, and Escape gives it back.
     await a.getByRole("button", { name: "New group" }).focus();
     await a.keyboard.press("Enter");
-    await expect.poll(() => a.evaluate(() => document.activeElement?.id)).toBe("group-name");
+    await expect
+      .poll(() => a.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.id))
+      .toBe("group-name");
     await a.keyboard.press("Escape");
     await a.getByRole("dialog").waitFor({ state: "detached" });
   });

@@ -84,13 +84,18 @@ async function twoInARoom(room: string) {
   return { a, b, ana, ben };
 }
 
+interface PageCopy {
+  textContent: string | null;
+  querySelectorAll(selector: string): Iterable<{ remove(): void }>;
+}
+
 /** What the room shows, as text, once it stops changing (the live state settles after a reload). */
 async function shown(p: Page): Promise<string> {
   let last = "";
   for (let i = 0; i < 50; i++) {
     // Without the times ("just now" may turn into "1 min ago" in between).
     const now = await p.getByRole("log").evaluate((el) => {
-      const copy = el.cloneNode(true) as HTMLElement;
+      const copy = (el as unknown as { cloneNode(deep: boolean): PageCopy }).cloneNode(true);
       for (const t of copy.querySelectorAll("time")) t.remove();
       return copy.textContent ?? "";
     });

@@ -146,13 +146,40 @@ function axeSource(): string {
   return axeCode;
 }
 
+/** The browser as the page functions here use it (the Node project compiles without the DOM's types). */
+export interface PageElement {
+  tagName: string;
+  id: string;
+  textContent: string | null;
+  innerText: string;
+  classList: Iterable<string> & { contains(name: string): boolean };
+  nextElementSibling: PageElement | null;
+  getAttribute(name: string): string | null;
+  getBoundingClientRect(): { left: number; right: number; width: number; height: number };
+  closest(selector: string): PageElement | null;
+  cloneNode(deep: boolean): PageElement;
+  querySelectorAll(selector: string): Iterable<PageElement & { remove(): void }>;
+}
+export interface PageGlobals {
+  document: {
+    activeElement: PageElement | null;
+    documentElement: { clientWidth: number; scrollWidth: number };
+    querySelectorAll(selector: string): Iterable<PageElement>;
+  };
+  getComputedStyle(el: PageElement): { position: string; visibility: string };
+  DataTransfer: new () => { items: { add(file: unknown): void } };
+  File: new (parts: string[], name: string, opts: { type: string }) => unknown;
+}
+
 /** The axe-core rules that matter here: serious and critical violations, none allowed. */
 export async function expectAccessible(p: Page, screen: string): Promise<number> {
   // Evaluated through the DevTools protocol: the app's CSP (script-src 'self') rightly refuses a <script>.
   if (!(await p.evaluate(() => "axe" in globalThis))) await p.evaluate(axeSource());
   const result = await p.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<AxeResult> } }).axe;
-    return axe.run(document, { resultTypes: ["violations"] });
+    const g = globalThis as unknown as PageGlobals & {
+      axe: { run: (ctx: unknown, opts: unknown) => Promise<AxeResult> };
+    };
+    return g.axe.run(g.document, { resultTypes: ["violations"] });
   });
   const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   const report = bad.map(
@@ -168,11 +195,12 @@ interface AxeResult {
 /** Nothing wider than the viewport: the page does not scroll sideways, and no element sticks out. */
 export async function expectNoHorizontalOverflow(p: Page, screen: string): Promise<void> {
   const found = await p.evaluate(() => {
+    const { document, getComputedStyle } = globalThis as unknown as PageGlobals;
     const width = document.documentElement.clientWidth;
     const out: string[] = [];
     if (document.documentElement.scrollWidth > width)
       out.push(`page scrolls to ${document.documentElement.scrollWidth}px`);
-    for (const el of document.querySelectorAll<HTMLElement>("body *")) {
+    for (const el of document.querySelectorAll("body *")) {
       const r = el.getBoundingClientRect();
       if (r.width === 0 || r.height === 0) continue;
       if (el.closest(".sr-only, .skip")) continue;

@@ -21,6 +21,7 @@ import { guarded } from "./error-path";
 import { dispatchFrame, type FrameHandlers } from "./frame-dispatch";
 import { internalError } from "./frame-parse";
 import { Heartbeats } from "./heartbeats";
+import { MemberCache } from "./member-cache";
 import { OutboxFlusher, PG_TIMEOUT_MS } from "./outbox-flusher";
 import { PresenceAnnouncer } from "./presence";
 import { resume } from "./resume";
@@ -55,6 +56,8 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly heartbeats: Heartbeats;
   private readonly effects: RoomEffects;
   private readonly visibility: Visibility;
+  /** Issue 24: who may connect without a Postgres query (member-cache.ts). */
+  private readonly members: MemberCache;
   private readonly screen: ContentScreen;
   /** Inboxes watching this room (issue 25; room-watchers.ts). */
   private readonly watchers: RoomWatchers;
@@ -65,6 +68,7 @@ export class ChatRoom extends DurableObject<Env> {
     setLogLevel(env.LOG_LEVEL);
     this.store = new RoomStore(ctx.storage);
     this.visibility = new Visibility(this.store);
+    this.members = new MemberCache(ctx.storage.kv, this.store);
     this.screen = new ContentScreen(() => this.env);
     this.sockets = new SocketRegistry(ctx, this.visibility);
     this.clock = new AlarmClock(ctx.storage, this.store);
@@ -147,6 +151,7 @@ export class ChatRoom extends DurableObject<Env> {
           presence: this.presence,
           heartbeats: this.heartbeats,
           alarms: this.clock,
+          members: this.members,
           learnRoomId: (id) => this.learnRoomId(id),
           sync: (ws, since) =>
             this.ctx.waitUntil(
@@ -271,9 +276,18 @@ export class ChatRoom extends DurableObject<Env> {
     await this.timers.reschedule();
   }
 
+  /**
+   * RPC (issue 24), before Postgres removes or bans a member: the room stops vouching for them until the
+   * change is done (member-cache.ts). The route commits nothing if this fails.
+   */
+  revokingMember(userId: string): Promise<void> {
+    return guarded("revokingMember", this.roomId(), async () => this.members.revoking(userId));
+  }
+
   /** RPC: a member was removed (4003) or logged out (4001): close their sockets. */
   disconnectUser(userId: string, reason: DisconnectReason): Promise<number> {
     return guarded("disconnectUser", this.roomId(), async () => {
+      if (reason !== "logged_out") this.members.revoked(userId); // issue 24: membership changed in Postgres
       const sockets = [...this.sockets.live(userId)].map(([ws]) => ws);
       const [code, text] = DISCONNECT_CLOSE[reason];
       for (const ws of sockets) {
@@ -310,6 +324,7 @@ export class ChatRoom extends DurableObject<Env> {
   /** RPC: a member's role changed; their open sockets act with the new role at once. */
   memberChanged(userId: string, role: Role): Promise<void> {
     return guarded("memberChanged", this.roomId(), async () => {
+      this.members.revoked(userId); // issue 24: the next upgrade reads the new role from Postgres
       for (const [ws] of this.sockets.live(userId)) this.sockets.update(ws, { role });
     });
   }

@@ -7,6 +7,7 @@ import { IDENTITY_HEADERS, type Role } from "../protocol/identity";
 import { type AlarmClock, MIN_DELAY_MS } from "./alarm-clock";
 import { type ConnectionState, userTag } from "./connection";
 import type { Heartbeats } from "./heartbeats";
+import type { MemberCache } from "./member-cache";
 import type { PresenceAnnouncer } from "./presence";
 import { roomLog } from "./room-log";
 import type { RoomStore } from "./room-store";
@@ -19,6 +20,8 @@ export interface AcceptDeps {
   presence: PresenceAnnouncer;
   heartbeats: Heartbeats;
   alarms: AlarmClock;
+  /** Who may connect, as far as the room can vouch (member-cache.ts). */
+  members: MemberCache;
   learnRoomId: (roomId: string) => void;
   /** Starts a protocol-2 catch-up from `since` on a socket accepted held. */
   sync: (ws: WebSocket, since: number) => void;
@@ -39,6 +42,22 @@ export function batchParam(url: string, since: number | null): boolean {
   return since !== null && new URL(url).searchParams.get("batch") === "1";
 }
 
+/**
+ * The member's role for this upgrade, or the epoch to send back when the room cannot vouch for them. A
+ * role with an epoch is the worker's Postgres answer (member-cache.ts decides whether it still holds); a
+ * role alone is a worker that checked Postgres without asking the room (kept for rolling deploys).
+ */
+function memberRoleFor(request: Request, userId: string, members: MemberCache): Role | number {
+  const role = request.headers.get(IDENTITY_HEADERS.role) as Role | null;
+  const epoch = request.headers.get(IDENTITY_HEADERS.membershipEpoch);
+  if (role && epoch !== null) {
+    return members.confirm(userId, role, Number(epoch)) === "retry" ? members.epoch() : role;
+  }
+  if (role) return role;
+  const known = members.lookup(userId);
+  return known.known ? known.role : known.epoch;
+}
+
 export function acceptSocket(request: Request, deps: AcceptDeps): Response {
   const { ctx, store, sockets } = deps;
   const h = (name: string) => request.headers.get(name);
@@ -47,6 +66,15 @@ export function acceptSocket(request: Request, deps: AcceptDeps): Response {
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !roomId) {
     // Only the worker talks to this object, always with identity; anything else is a bug upstream.
     return new Response("expected an authenticated WebSocket upgrade from the worker", { status: 400 });
+  }
+  // Membership first: an upgrade the room cannot vouch for goes back to the worker (which asks Postgres
+  // and comes again) without using up its ticket or teaching the room anything.
+  const role = memberRoleFor(request, userId, deps.members);
+  if (typeof role === "number") {
+    return Response.json(
+      { error: { code: "membership_unknown", message: "ask Postgres, then come again with the role" } },
+      { status: 409, headers: { [IDENTITY_HEADERS.membershipEpoch]: String(role) } },
+    );
   }
   deps.learnRoomId(roomId);
   const now = Date.now();
@@ -64,7 +92,7 @@ export function acceptSocket(request: Request, deps: AcceptDeps): Response {
   const state: ConnectionState = {
     userId,
     connId: crypto.randomUUID(),
-    role: (h(IDENTITY_HEADERS.role) as Role | null) ?? "member",
+    role,
     tokenExpiresAt: Number(h(IDENTITY_HEADERS.tokenExpiresAt) ?? 0),
     warned: false,
     connectedAt: now,

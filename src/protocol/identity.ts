@@ -1,6 +1,6 @@
 /**
  * Headers by which the worker tells a room who is connecting. Only the worker sets them (after
- * authentication and the membership check); it deletes any a client sent.
+ * authentication, and the membership check when the room could not answer it); it deletes any a client sent.
  */
 export const IDENTITY_HEADERS = {
   roomId: "x-edgechat-room-id",
@@ -11,6 +11,11 @@ export const IDENTITY_HEADERS = {
   ticketId: "x-edgechat-ticket-id",
   ticketExpiresAt: "x-edgechat-ticket-exp",
   requestId: "x-request-id",
+  /**
+   * Issue 24: without a role, the room decides membership itself (member-cache.ts) or answers 409 with
+   * this header; the worker then asks Postgres and sends the role with the epoch it was given.
+   */
+  membershipEpoch: "x-edgechat-membership-epoch",
 } as const;
 
 export type Role = "owner" | "admin" | "member";

@@ -13,6 +13,7 @@ import { roomAddedFor, roomRemovedFor } from "../inbox";
 import { requireUser } from "../middleware/auth";
 import { ROLE_RANK, requireRole } from "../room-access";
 import { recordInRoom } from "../room-log";
+import { revokingInRoom } from "../room-membership";
 import { roomStub } from "../rooms";
 import { defineRoute, handle } from "../route";
 import type { AppEnv, Bindings } from "../types";
@@ -108,6 +109,7 @@ handle(memberRoutes, removeMember, async (c, { member: { room, role, actor }, pa
   if (!victim) throw new AppError(404, "not_found", "Not a member of this room");
   if (ROLE_RANK[victim.role] >= ROLE_RANK[role])
     throw new AppError(403, "forbidden", `A room ${role} cannot remove a ${victim.role}`);
+  await revokingInRoom(c.env, room.id, target); // issue 24: the room stops vouching for them first
   await db.delete(roomMembers).where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, target)));
   await disconnect(c.env, room.id, target);
   await recordInRoom(c.env, actor, [{ type: "member", change: "removed", userId: target }]);
@@ -146,6 +148,7 @@ handle(memberRoutes, leave, async (c, { member: { room, role, actor } }) => {
       changes.push({ type: "member", change: "role", userId: heir.userId, role: "owner" });
     }
   }
+  await revokingInRoom(c.env, room.id, me); // issue 24: the room stops vouching for them first
   await db.delete(roomMembers).where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, me)));
   await disconnect(c.env, room.id, me);
   changes.push({ type: "member", change: "left", userId: me });

@@ -19,6 +19,7 @@ import { purgedReply, sanctionReply, sanctionsReply } from "../../protocol/respo
 import type { ChangeResult } from "../../protocol/room-rpc";
 import { ROLE_RANK, requireRole } from "../room-access";
 import { recordInRoom } from "../room-log";
+import { revokingInRoom } from "../room-membership";
 import { roomStub } from "../rooms";
 import { defineRoute, handle } from "../route";
 import type { AppEnv } from "../types";
@@ -100,6 +101,7 @@ for (const kind of ["ban", "mute"] as const) {
     const db = createDb(c.env);
     const present = await checkTarget(db, room.id, role, actor.userId, userId);
     if (kind === "mute" && !present) throw new AppError(404, "not_found", "Not a member of this room");
+    if (kind === "ban") await revokingInRoom(c.env, room.id, userId); // issue 24: before Postgres bans
     const until = body.durationSeconds ? new Date(Date.now() + body.durationSeconds * 1000) : null;
     const values = { roomId: room.id, userId, kind, until, reason: body.reason ?? null, by: actor.userId };
     const [row] = await db

@@ -96,15 +96,12 @@ handle(roomSocket, upgrade, async (c, { params, query }) => {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new AppError(426, "upgrade_required", "Expected a WebSocket upgrade", { headers: { Upgrade: "websocket" } });
   }
-  const role = await memberRole(c.env, roomId, userId);
-  if (!role) throw new AppError(404, "not_found", "Room not found");
 
   const headers = new Headers(c.req.raw.headers);
   for (const name of Object.values(IDENTITY_HEADERS)) headers.delete(name);
   headers.delete("authorization");
   headers.set(IDENTITY_HEADERS.roomId, roomId);
   headers.set(IDENTITY_HEADERS.userId, userId);
-  headers.set(IDENTITY_HEADERS.role, role);
   headers.set(IDENTITY_HEADERS.tokenExpiresAt, String(tokenExpiresAt));
   headers.set(IDENTITY_HEADERS.requestId, c.get("requestId"));
   if (ticket) {
@@ -117,8 +114,37 @@ handle(roomSocket, upgrade, async (c, { params, query }) => {
   if (query.since !== undefined) forwarded.set("since", query.since);
   if (query.batch === "1") forwarded.set("batch", "1");
   url.search = forwarded.size > 0 ? `?${forwarded}` : "";
-  return roomStub(c.env, roomId).fetch(new Request(url, { method: "GET", headers }));
+  // Only a room id can name a room: anything else is refused before any object is woken for it.
+  if (!ROOM_ID.test(roomId)) throw new AppError(404, "not_found", "Room not found");
+  const room = roomStub(c.env, roomId);
+  const toRoom = (membership?: { role: string; epoch: string }) => {
+    const h = new Headers(headers);
+    if (membership) {
+      h.set(IDENTITY_HEADERS.role, membership.role);
+      h.set(IDENTITY_HEADERS.membershipEpoch, membership.epoch);
+    }
+    return room.fetch(new Request(url, { method: "GET", headers: h }));
+  };
+  // Issue 24: the room vouches for its members itself (member-cache.ts), so an upgrade in steady state
+  // makes no Postgres query. When it cannot (a member it has not seen, or one whose membership is being
+  // changed), it says which epoch to quote, and Postgres decides, as before.
+  let res = await toRoom();
+  for (let attempt = 0; isMembershipUnknown(res); attempt++) {
+    if (attempt === 3) throw new AppError(503, "unavailable", "Membership is changing; retry shortly");
+    const epoch = res.headers.get(IDENTITY_HEADERS.membershipEpoch) as string;
+    await res.body?.cancel();
+    const role = await memberRole(c.env, roomId, userId);
+    if (!role) throw new AppError(404, "not_found", "Room not found");
+    res = await toRoom({ role, epoch });
+  }
+  return res;
 });
+
+const ROOM_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function isMembershipUnknown(res: Response): boolean {
+  return res.status === 409 && res.headers.has(IDENTITY_HEADERS.membershipEpoch);
+}
 
 /** Browsers send Origin on upgrades; only listed origins may open sockets. Non-browser clients send none. */
 async function checkOrigin(c: import("hono").Context<AppEnv>, next: () => Promise<void>) {

@@ -6,7 +6,8 @@
  * docs/benchmarks.md ("Where edgechat's fan-out cost went"). Server CPU per delivery is read from /proc
  * (the servers' own CPU time, so other load on the machine moves it far less than wall-clock figures).
  * `--batch`: edgechat's subscribers negotiate batching (`?batch=1`). `--persist`: the bare object INSERTs
- * each frame into its SQLite before the broadcast.
+ * each frame into its SQLite before the broadcast. `--systems bare,bare-assets,edgechat`: bare-assets is
+ * the bare object behind static assets (run_worker_first), as edgechat's wrangler.jsonc configures it.
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -72,6 +73,9 @@ async function main() {
   pinLoadGenerator();
   const plan = { rate, seconds, threads: 2, bodyBytes: 200, warmSeconds: 2 };
   const bare: BareRoomSystem | null = systems.includes("bare") ? await startBareRoom() : null;
+  const bareAssets: BareRoomSystem | null = systems.includes("bare-assets")
+    ? await startBareRoom({ assets: true })
+    : null;
   const edge: EdgechatSystem | null = systems.includes("edgechat")
     ? await startEdgechat(path.join(ROOT, "bench/results/edgechat-dev.log"))
     : null;
@@ -84,22 +88,20 @@ async function main() {
   };
   try {
     for (let i = 0; i < runs; i++) {
-      if (bare) {
-        const url = bare.url(`fan-${i}-${Date.now()}`, { persist });
-        const spec = { url, headers: {} };
-        const around = perf ? perfAround(`bare-${subscribers}x${rate}-${i}`, () => bare.runtimePids()) : undefined;
-        keep(
-          await fanout(
-            bare,
-            Array.from({ length: subscribers }, () => spec),
-            spec,
-            { ...plan, around },
-          ),
-        );
+      for (const b of [bare, bareAssets]) {
+        if (!b) continue;
+        const spec = { url: b.url(`fan-${i}-${Date.now()}`, { persist }), headers: {} };
+        const name = b === bare ? "bare" : "bare-assets";
+        const around = perf ? perfAround(`${name}-${subscribers}x${rate}-${i}`, () => b.runtimePids()) : undefined;
+        const sockets = Array.from({ length: subscribers }, () => spec);
+        keep(await fanout(b, sockets, spec, { ...plan, around }));
       }
       if (edge) {
         const room = await seedRoom(edge, subscribers, edge.directPort);
-        const subs = batch ? room.subscribers.map((s) => ({ ...s, url: `${s.url}?batch=1` })) : room.subscribers;
+        // Batching is negotiated by protocol 2 sockets only: a fresh room, so since=0 catches up on little.
+        const subs = batch
+          ? room.subscribers.map((s) => ({ ...s, url: `${s.url}?since=0&batch=1` }))
+          : room.subscribers;
         const around = perf
           ? perfAround(`edgechat-${subscribers}x${rate}${batch ? "-batch" : ""}-${i}`, () => edge.runtimePids())
           : undefined;
@@ -109,6 +111,7 @@ async function main() {
     }
   } finally {
     await bare?.stop();
+    await bareAssets?.stop();
     await edge?.stop();
   }
   const summary = Object.entries(results).map(([system, rs]) => ({

@@ -134,7 +134,11 @@ export interface EdgechatSystem extends RunningSystem {
 }
 
 /** `npm run dev`'s stack on spare ports with its own database, the throttle lifted for load, persistence on. */
-export async function startEdgechat(logFile: string, vars: Record<string, string> = {}): Promise<EdgechatSystem> {
+export async function startEdgechat(
+  logFile: string,
+  vars: Record<string, string> = {},
+  o: { timeoutMs?: number } = {},
+): Promise<EdgechatSystem> {
   const database = "edgechat_bench";
   const stateDir = roomStateDir();
   const redis = await startPrivateRedis();
@@ -161,13 +165,15 @@ export async function startEdgechat(logFile: string, vars: Record<string, string
       ...vars,
     },
     cpus: hasTaskset() ? SERVER_CPUS : undefined,
+    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
   }).catch(async (err: Error) => {
     await redis.stop();
     throw err;
   });
   const { port, secrets } = server;
   const devPid = server.pid;
-  const directPort = await findDirectPort(devPid);
+  // A runtime under valgrind (bench:instructions) answers its first requests slowly.
+  const directPort = await findDirectPort(devPid, '"postgres"', o.timeoutMs ? 60_000 : 2000);
   return {
     name: "edgechat",
     port,
@@ -247,7 +253,7 @@ function roomStateDir(): string {
  * Of the worker runtime's listening ports, the one that answers /health with `marker` in its body: the
  * worker's own socket, without wrangler dev's proxy in front.
  */
-export async function findDirectPort(devPid: number, marker = '"postgres"'): Promise<number> {
+export async function findDirectPort(devPid: number, marker = '"postgres"', probeMs = 2000): Promise<number> {
   const runtime = processTree([devPid]).filter((pid) => {
     try {
       return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--inspector-addr");
@@ -259,7 +265,7 @@ export async function findDirectPort(devPid: number, marker = '"postgres"'): Pro
   for (const line of listing.split("\n")) {
     if (!runtime.some((pid) => line.includes(`pid=${pid},`))) continue;
     const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
-    const body = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) }).then(
+    const body = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(probeMs) }).then(
       (r) => r.text(),
       () => "",
     );
@@ -283,18 +289,13 @@ export interface SeededRoom {
 
 /** `rooms` group rooms of `members` users each (one SQL statement per table), with access tokens. */
 export async function seedRooms(sys: EdgechatSystem, rooms: number, members: number, port = sys.port) {
+  const users = await seedUsers(sys, rooms * members);
   const client = new pg.Client({ connectionString: sys.databaseUrl });
   await client.connect();
   try {
     const run = crypto.randomUUID().slice(0, 8);
-    const ids = Array.from({ length: rooms * members }, () => crypto.randomUUID());
+    const ids = users.map((u) => u.id);
     const roomIds = Array.from({ length: rooms }, () => crypto.randomUUID());
-    await client.query(
-      `insert into users (id, email, display_name, password_hash)
-       select id, 'bench-' || $2 || '-' || n || '@bench.test', 'bench ' || n, 'x'
-       from unnest($1::uuid[]) with ordinality as t(id, n)`,
-      [ids, run],
-    );
     await client.query(
       `insert into rooms (id, kind, name, created_by)
        select id, 'group', 'bench ' || $3 || ' ' || n, ($2::uuid[])[(n - 1) * $4 + 1]
@@ -306,6 +307,66 @@ export async function seedRooms(sys: EdgechatSystem, rooms: number, members: num
        select ($2::uuid[])[(n - 1) / $3 + 1], id, case when (n - 1) % $3 = 0 then 'owner' else 'member' end
        from unnest($1::uuid[]) with ordinality as t(id, n)`,
       [ids, roomIds, members],
+    );
+    return roomIds.map((id, r) => seeded(id, users.slice(r * members, (r + 1) * members), port));
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Rooms made through the API (POST /api/rooms with their members), as the product makes them: each room
+ * records its members as they join, so it can vouch for them at upgrade without asking Postgres
+ * (src/durable-objects/member-cache.ts). Users and sessions still go straight into Postgres.
+ */
+export async function seedRoomsThroughApi(sys: EdgechatSystem, rooms: number, members: number, port = sys.port) {
+  const users = await seedUsers(sys, rooms * members);
+  const out: SeededRoom[] = [];
+  const queue = Array.from({ length: rooms }, (_, r) => r);
+  const create = async () => {
+    for (let r = queue.shift(); r !== undefined; r = queue.shift()) {
+      const [owner, ...rest] = users.slice(r * members, (r + 1) * members) as [SeededUser, ...SeededUser[]];
+      const res = await fetch(`http://127.0.0.1:${sys.directPort}/api/rooms`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${owner.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: `bench ${r}`, members: rest.map((u) => u.id) }),
+      });
+      if (res.status !== 201) throw new Error(`creating a bench room: HTTP ${res.status} ${await res.text()}`);
+      const { room } = (await res.json()) as { room: { id: string } };
+      out[r] = seeded(room.id, [owner, ...rest], port);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, create));
+  return out;
+}
+
+interface SeededUser {
+  id: string;
+  token: string;
+}
+
+function seeded(roomId: string, users: SeededUser[], port: number): SeededRoom {
+  return {
+    id: roomId,
+    members: users.map((u) => ({
+      url: `ws://127.0.0.1:${port}/api/rooms/${roomId}/ws`,
+      headers: { Authorization: `Bearer ${u.token}` },
+    })),
+  };
+}
+
+/** `count` users, each with a live session and an access token (one SQL statement per table). */
+async function seedUsers(sys: EdgechatSystem, count: number): Promise<SeededUser[]> {
+  const client = new pg.Client({ connectionString: sys.databaseUrl });
+  await client.connect();
+  try {
+    const run = crypto.randomUUID().slice(0, 8);
+    const ids = Array.from({ length: count }, () => crypto.randomUUID());
+    await client.query(
+      `insert into users (id, email, display_name, password_hash)
+       select id, 'bench-' || $2 || '-' || n || '@bench.test', 'bench ' || n, 'x'
+       from unnest($1::uuid[]) with ordinality as t(id, n)`,
+      [ids, run],
     );
     // Access tokens name a live session; one per seeded user, as a login would start.
     const sessionIds = ids.map(() => crypto.randomUUID());
@@ -322,15 +383,7 @@ export async function seedRooms(sys: EdgechatSystem, rooms: number, members: num
     const tokens = await Promise.all(
       ids.map((id, i) => signAccessToken(env as never, { userId: id, sessionId: sessionIds[i] as string })),
     );
-    return roomIds.map(
-      (id, r): SeededRoom => ({
-        id,
-        members: tokens.slice(r * members, (r + 1) * members).map((token) => ({
-          url: `ws://127.0.0.1:${port}/api/rooms/${id}/ws`,
-          headers: { Authorization: `Bearer ${token}` },
-        })),
-      }),
-    );
+    return ids.map((id, i) => ({ id, token: tokens[i] as string }));
   } finally {
     await client.end();
   }

@@ -91,6 +91,8 @@ export default async function setup(project: TestProject) {
     TEST_FCM: fcm.url,
     TEST_APNS_RELAY: apns.relayUrl,
     TEST_APNS_H2C: apns.h2cUrl,
+    // Data exports of accounts with more than 5 messages are built in the background.
+    EXPORT_INLINE_MAX_MESSAGES: "5",
     // How many random sequences the model-based sync test runs (a nightly-size run sets more).
     MODEL_RUNS: process.env.MODEL_RUNS ?? "4",
   });

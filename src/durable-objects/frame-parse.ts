@@ -80,6 +80,10 @@ export function commandRef(command: RoomCommand): string {
       return `purge:${command.userId}`;
     case "blocks":
       return "blocks";
+    case "tombstone":
+      return "tombstone";
+    case "erase":
+      return `erase:${command.userId}`;
     default:
       return `${command.type}:${command.seq}`;
   }

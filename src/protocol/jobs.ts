@@ -68,6 +68,14 @@ export const drainWebhookJob = z.strictObject({
 });
 export type DrainWebhookJob = z.infer<typeof drainWebhookJob>;
 
+// --- Integrations (issue 27): data rights ---
+
+/** Build a data export too large to build within its request. */
+export const buildExportJob = z.strictObject({ kind: z.literal("export.build"), exportId: z.uuid() });
+
+/** Finish deleting an account (tokens were revoked and sockets closed when it was asked for). */
+export const eraseAccountJob = z.strictObject({ kind: z.literal("account.erase"), userId: z.uuid() });
+
 export const queueJob = z.discriminatedUnion("kind", [
   messageJob,
   flushJob,
@@ -75,6 +83,8 @@ export const queueJob = z.discriminatedUnion("kind", [
   roomEventsJob,
   dispatchEventsJob,
   drainWebhookJob,
+  buildExportJob,
+  eraseAccountJob,
 ]);
 export type QueueJob = z.infer<typeof queueJob>;
 

@@ -51,6 +51,24 @@ export type RoomUpdateCommand = {
  */
 export type NoticeCommand = { type: "notice"; clientMsgId: string; body: string; custom?: CustomData };
 
+/**
+ * Worker only (integrations, issue 27), retention: these messages are past the room's lifetime; each that
+ * is not deleted yet becomes a tombstone (a `deleted` change). At most 500 per command.
+ */
+export type TombstoneCommand = { type: "tombstone"; seqs: number[] };
+
+/**
+ * Worker only (integrations, issue 27), account deletion: remove `userId`'s reactions (listed by the worker
+ * from Postgres), tombstone their messages when `messages` (the deployment deletes rather than anonymises),
+ * forget their blocks. Idempotent.
+ */
+export type EraseCommand = {
+  type: "erase";
+  userId: string;
+  messages: boolean;
+  reactions: { seq: number; emoji: string }[];
+};
+
 /** What a member may do from a socket or REST (the same verbs as the client's frames, plus `pin`). */
 export type MemberAction =
   | ({ type: "send" } & SendMessage)
@@ -66,7 +84,9 @@ export type RoomCommand =
   | RoomUpdateCommand
   | PurgeCommand
   | BlocksCommand
-  | NoticeCommand;
+  | NoticeCommand
+  | TombstoneCommand
+  | EraseCommand;
 
 export type CommandType = RoomCommand["type"];
 

@@ -12,6 +12,8 @@ import { auditRoutes } from "./routes/audit";
 import { auth } from "./routes/auth";
 import { blockRoutes } from "./routes/blocks";
 import { contentRuleRoutes } from "./routes/content-rules";
+import { dataRightsRoutes } from "./routes/data-rights";
+import { deviceRoutes } from "./routes/devices";
 import { docs } from "./routes/docs";
 import { health } from "./routes/health";
 import { inboxRoutes } from "./routes/inbox";
@@ -24,9 +26,8 @@ import { reportRoutes } from "./routes/reports";
 import { roomSocket } from "./routes/room-socket";
 import { roomRoutes } from "./routes/rooms";
 import { searchRoutes } from "./routes/search";
-import type { AppEnv } from "./types";
-import { deviceRoutes } from "./routes/devices";
 import { webhookRoutes } from "./routes/webhooks";
+import type { AppEnv } from "./types";
 
 export const app = new Hono<AppEnv>();
 
@@ -64,6 +65,7 @@ app.route("/", adminRoutes);
 app.route("/", apiKeyRoutes);
 app.route("/", webhookRoutes);
 app.route("/", deviceRoutes);
+app.route("/", dataRightsRoutes);
 app.route("/", auditRoutes);
 app.route("/", contentRuleRoutes);
 app.notFound((c) => errorResponse(c, 404, "not_found", "No such route"));

@@ -24,6 +24,7 @@ function paramValue(w: World, name: string, before: string): string | undefined 
       webhooks: w.room.id,
       // Integrations: a phone is its owner's; anyone else's id (here not a device at all) is 404.
       devices: w.room.id,
+      exports: w.room.id,
       reports: w.reportId,
       // Content rules (issue 26): admin records, hidden (404) from Eve whatever the id names.
       "content-rules": w.room.id,

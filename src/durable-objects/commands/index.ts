@@ -1,6 +1,7 @@
 import type { CommandResult, RoomCommand } from "../../protocol/room-rpc";
 import { edit, pin, react, read, remove } from "./changes";
 import type { CommandContext, Decision } from "./effects";
+import { erase, tombstone } from "./erasure";
 import { member, updateRoom } from "./membership";
 import { blocks, purge } from "./moderation";
 import { notice } from "./notice";
@@ -46,5 +47,9 @@ function decide(ctx: CommandContext, command: RoomCommand): Decision<CommandResu
       return blocks(ctx, command.pairs, command.on, command.direct === true);
     case "notice":
       return notice(ctx, command);
+    case "tombstone":
+      return tombstone(ctx, command.seqs);
+    case "erase":
+      return erase(ctx, command.userId, command.messages, command.reactions);
   }
 }

@@ -9,12 +9,23 @@ import { positiveSetting } from "../../lib/config";
 import { logJson } from "../../lib/log";
 import type { QueueJob } from "../../protocol/jobs";
 import type { Bindings } from "../types";
+import { buildExport, eraseAccount, pruneExports } from "./data-rights";
 import { dispatchPendingEvents, processRoomEvents, pruneEvents } from "./events";
+import { applyRetention } from "./retention";
 import { drainStream, queueDrains, webhookConfig } from "./webhooks";
 
-export type IntegrationJob = Extract<QueueJob, { kind: "events.room" | "events.dispatch" | "webhook.drain" }>;
+export type IntegrationJob = Extract<
+  QueueJob,
+  { kind: "events.room" | "events.dispatch" | "webhook.drain" | "export.build" | "account.erase" }
+>;
 
-export const INTEGRATION_KINDS = new Set<string>(["events.room", "events.dispatch", "webhook.drain"]);
+export const INTEGRATION_KINDS = new Set<string>([
+  "events.room",
+  "events.dispatch",
+  "webhook.drain",
+  "export.build",
+  "account.erase",
+]);
 
 export async function runIntegrationJob(job: IntegrationJob, env: Bindings, db: Db): Promise<void> {
   const queue = env.NOTIFICATIONS;
@@ -36,6 +47,13 @@ export async function runIntegrationJob(job: IntegrationJob, env: Bindings, db: 
       if (again) await queue.send(job, again.delaySeconds > 0 ? { delaySeconds: again.delaySeconds } : {});
       return;
     }
+    case "export.build":
+      await buildExport(env, db, job.exportId);
+      return;
+    case "account.erase":
+      await eraseAccount(env, db, job.userId);
+      await dispatch(db, queue);
+      return;
   }
 }
 
@@ -86,12 +104,17 @@ export async function integrationsEveryMinute(env: Bindings): Promise<void> {
   }
 }
 
-/** Hourly, with the attachment sweep: events past their retention. */
+/** Hourly, with the attachment sweep: message retention, expired exports, events past their retention. */
 export async function integrationsHourly(env: Bindings): Promise<void> {
-  try {
-    const pruned = await pruneEvents(createDb(env), positiveSetting(env, "WEBHOOK_EVENT_RETENTION_DAYS"));
-    if (pruned > 0) logJson("info", { msg: "integration events pruned", pruned });
-  } catch (err) {
-    logJson("error", { msg: "integrations hourly failed", error: (err as Error).message });
+  const db = createDb(env);
+  const steps: [string, () => Promise<unknown>][] = [
+    ["retention", () => applyRetention(env)],
+    ["exports", () => pruneExports(env, db)],
+    ["events", () => pruneEvents(db, positiveSetting(env, "WEBHOOK_EVENT_RETENTION_DAYS"))],
+  ];
+  for (const [step, run] of steps) {
+    await run().catch((err: Error) =>
+      logJson("error", { msg: "integrations hourly step failed", step, error: err.message }),
+    );
   }
 }

@@ -107,6 +107,8 @@ async function runJob(job: QueueJob, { env, cfg, db }: Deps): Promise<void> {
     case "events.room":
     case "events.dispatch":
     case "webhook.drain":
+    case "export.build":
+    case "account.erase":
       // Integrations (issue 27): product events for admins' webhook endpoints.
       await runIntegrationJob(job, env, db);
       return;

@@ -33,6 +33,7 @@ import { redisConfigured, withRedis } from "../../lib/redis";
 import type { Actor } from "../../protocol/identity";
 import { roomRemovedFor } from "../inbox";
 import { recordInRoom } from "../room-log";
+import { revokingInRoom } from "../room-membership";
 import { disconnectEverywhere, roomStub } from "../rooms";
 import type { Bindings } from "../types";
 
@@ -492,6 +493,8 @@ async function eraseInRoom(
       changes.push({ type: "member", change: "role", userId: heir.userId, role: "owner" });
     }
   }
+  // Issue 24: the room vouches for members at upgrade; it must hear of the removal before Postgres does.
+  await revokingInRoom(env, roomId, userId);
   await db.delete(roomMembers).where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)));
   changes.push({ type: "member", change: "left", userId, announce: false });
   await recordInRoom(env, actor, changes);

@@ -7,6 +7,9 @@ import type { AttachmentRef, ChangeFrame, MessageView, UnnumberedChange } from "
 /** Outbox row kinds, each written through to Postgres in order; "change" only records the log entry. */
 export type OutboxKind = "message" | "edit" | "delete" | "read" | "reaction" | "pin" | "change";
 
+/** The room's system messages have clientMsgId `system:<version>`; the frame schema refuses it to clients. */
+export const SYSTEM_ID_PREFIX = "system:";
+
 export interface OutboxRow {
   id: number;
   kind: OutboxKind;
@@ -258,11 +261,16 @@ export class RoomStore {
   }
 
   /** Who sent message `seq` and whether it is deleted; null when the room has no such message. */
-  messageState(seq: number): { senderId: string; deleted: boolean } | null {
+  messageState(seq: number): { senderId: string; deleted: boolean; system: boolean } | null {
     const row = this.sql
-      .exec<{ sender_id: string; deleted: number }>("SELECT sender_id, deleted FROM message_index WHERE seq = ?", seq)
+      .exec<{ sender_id: string; deleted: number; client_msg_id: string }>(
+        "SELECT sender_id, deleted, client_msg_id FROM message_index WHERE seq = ?",
+        seq,
+      )
       .next();
-    return row.done ? null : { senderId: row.value.sender_id, deleted: row.value.deleted === 1 };
+    if (row.done) return null;
+    const { sender_id, deleted, client_msg_id } = row.value;
+    return { senderId: sender_id, deleted: deleted === 1, system: client_msg_id.startsWith(SYSTEM_ID_PREFIX) };
   }
 
   /** Appends a message with the next seq; the caller runs this inside a transaction with its outbox row. */
@@ -369,10 +377,14 @@ export class RoomStore {
     );
   }
 
-  /** Seqs of a sender's messages not yet deleted, oldest first. */
+  /** Seqs of a sender's own messages not yet deleted, oldest first (the room's notices about them are not theirs). */
   liveSeqsOf(senderId: string): number[] {
     return this.sql
-      .exec<{ seq: number }>("SELECT seq FROM message_index WHERE sender_id = ? AND deleted = 0 ORDER BY seq", senderId)
+      .exec<{ seq: number }>(
+        "SELECT seq FROM message_index WHERE sender_id = ? AND deleted = 0 AND client_msg_id NOT LIKE ? ORDER BY seq",
+        senderId,
+        `${SYSTEM_ID_PREFIX}%`,
+      )
       .toArray()
       .map((r) => r.seq);
   }

@@ -50,7 +50,9 @@ const sendFields = {
     .string()
     .min(1)
     .max(MAX_CLIENT_MSG_ID_CHARS)
-    .regex(/^[A-Za-z0-9_\-.:]+$/, "letters, digits and _ - . : only"),
+    .regex(/^[A-Za-z0-9_\-.:]+$/, "letters, digits and _ - . : only")
+    // The room's own system messages are "system:<version>": no sender may take one of those ids.
+    .refine((id) => !id.startsWith("system:"), "the system: prefix is reserved"),
   body,
   replyTo: seq.optional(),
   /** Ids from POST /api/rooms/:id/attachments whose bytes were uploaded by the sender. */

@@ -79,3 +79,11 @@ describe("replyFor (unit)", () => {
     });
   });
 });
+
+describe("reserved ids", () => {
+  it("refuses a clientMsgId in the room's own system: namespace", () => {
+    const parsed = parseFrame('{"type":"send","clientMsgId":"system:7","body":"hi"}');
+    expect(parsed).toMatchObject({ kind: "refused", reply: { code: "bad_frame", ref: "system:7" } });
+    expect(parseFrame('{"type":"send","clientMsgId":"my:system:7","body":"hi"}')).toMatchObject({ kind: "frame" });
+  });
+});

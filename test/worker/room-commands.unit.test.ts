@@ -180,6 +180,13 @@ describe("room commands (unit)", () => {
           effects: { broadcast: [{ type: "member", change: "left", v: 5 }] },
         });
         expect(store.lastSeq()).toBe(2);
+        // The notice is the room's: its subject can neither edit nor delete it, and a purge of them
+        // leaves it; a moderator may delete it.
+        const cyd: Actor = { roomId: "r1", userId: "cyd", role: "member" };
+        expect(run(cyd, { type: "edit", seq: 1, body: "I rule" })).toMatchObject({ result: { code: "conflict" } });
+        expect(run(cyd, { type: "delete", seq: 1 })).toMatchObject({ result: { code: "forbidden" } });
+        expect(run(boss, { type: "purge", userId: "cyd" })).toMatchObject({ result: { status: "ok", count: 0 } });
+        expect(run(boss, { type: "delete", seq: 1 })).toMatchObject({ result: { status: "ok" } });
       },
       { systemMessages: true },
     );

@@ -14,6 +14,7 @@ export function edit(ctx: CommandContext, seq: number, body: string): Decision<C
   if (muted) return muted;
   const state = store.messageState(seq);
   if (!state) return rejected("not_found", `no message ${seq}`);
+  if (state.system) return rejected("conflict", "the room's notices cannot be edited");
   if (state.senderId !== actor.userId) return rejected("forbidden", "only the sender can edit a message");
   if (state.deleted) return rejected("conflict", "the message was deleted");
   const editedAt = new Date(now).toISOString();
@@ -33,7 +34,8 @@ export function remove(ctx: CommandContext, seq: number): Decision<ChangeResult>
   const { store, actor, now, roomId } = ctx;
   const state = store.messageState(seq);
   if (!state) return rejected("not_found", `no message ${seq}`);
-  if (state.senderId !== actor.userId && !isModerator(actor)) {
+  // The room's own notices ("Ana joined") are the room's: only its owners and admins remove them.
+  if ((state.senderId !== actor.userId || state.system) && !isModerator(actor)) {
     return rejected("forbidden", "only the sender or a room admin can delete a message");
   }
   if (state.deleted) return decided(OK);

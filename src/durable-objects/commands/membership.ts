@@ -6,6 +6,7 @@
  */
 import type { MemberChange, SystemEvent, UnnumberedChange } from "../../protocol/frames";
 import type { ChangeResult, MemberCommand, RoomUpdateCommand } from "../../protocol/room-rpc";
+import { SYSTEM_ID_PREFIX } from "../room-store";
 import { type CommandContext, type Decision, decided, type Effects, effects } from "./effects";
 
 const OK = { status: "ok" } as const;
@@ -93,7 +94,7 @@ function record(
   const message = store.insertMessage(
     {
       senderId: "userId" in event && (event.event === "joined" || event.event === "left") ? event.userId : actor.userId,
-      clientMsgId: `system:${frame.v}`,
+      clientMsgId: `${SYSTEM_ID_PREFIX}${frame.v}`,
       body: systemText(event, names),
       replyTo: null,
       createdAt: new Date(now).toISOString(),

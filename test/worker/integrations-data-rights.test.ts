@@ -20,7 +20,7 @@ import { applyRetention } from "../../src/worker/integrations/retention";
 import { drainOutbox } from "../helpers/drain";
 import { createRoom, createUser, db } from "../helpers/fixtures";
 import { api } from "../helpers/http";
-import { createAdmin } from "../helpers/integrations";
+import { createAdmin, createBot, createKey } from "../helpers/integrations";
 import { waitFor } from "../helpers/notify";
 import { stubFor } from "../helpers/rooms";
 import { useSocketPool } from "../helpers/sockets";
@@ -296,6 +296,12 @@ describe("account deletion", () => {
     const started = await api("DELETE", `/api/admin/users/${victim.id}`, admin.token);
     expect(started.status).toBe(202);
     expect((await api("GET", "/api/auth/me", victim.token)).status).toBe(401);
+    // A bot deleted by an admin: its keys stop at once.
+    const bot = await createBot(admin.token);
+    const { key } = await createKey(admin.token, ["messages:read"], { botId: bot.id });
+    expect((await api("GET", "/api/integrations/me", key)).status).toBe(200);
+    expect((await api("DELETE", `/api/admin/users/${bot.id}`, admin.token)).status).toBe(202);
+    expect((await api("GET", "/api/integrations/me", key)).status).toBe(401);
     const me = await registered("Me");
     const bad: [unknown, number, string][] = [
       [{}, 400, "validation_failed"],

@@ -359,6 +359,8 @@ export async function startAccountDeletion(
     db.execute(
       sql`update refresh_tokens set revoked_at = now() where user_id = ${userId}::uuid and revoked_at is null`,
     ),
+    // A bot's keys go with it.
+    db.execute(sql`update api_keys set revoked_at = now() where principal_id = ${userId}::uuid and revoked_at is null`),
   ]);
   if (!user) return false;
   if (redisConfigured(env)) {

@@ -116,7 +116,9 @@ export const systemMessageBody = z.strictObject({
     .string()
     .min(1)
     .max(MAX_CLIENT_MSG_ID_CHARS)
-    .regex(/^[A-Za-z0-9_\-.:]+$/, "letters, digits and _ - . : only"),
+    .regex(/^[A-Za-z0-9_\-.:]+$/, "letters, digits and _ - . : only")
+    // The room's own system messages are "system:<version>" (a principal can also be a membership actor).
+    .refine((id) => !id.startsWith("system:"), "the system: prefix is reserved"),
   body: z
     .string()
     .max(MAX_BODY_CHARS, `at most ${MAX_BODY_CHARS} characters`)

@@ -363,6 +363,7 @@ describe("bad input to every new route: a 4xx with a stable code", () => {
     const messageCases: [unknown, string][] = [
       [{ clientMsgId: "a", body: "" }, "body"],
       [{ clientMsgId: "a b", body: "x" }, "clientMsgId"],
+      [{ clientMsgId: "system:7", body: "x" }, "clientMsgId"],
       [{ clientMsgId: "a", body: "x", kind: "regular" }, "kind"],
       [{ clientMsgId: "a", body: "x".repeat(4001) }, "body"],
     ];

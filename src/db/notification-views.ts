@@ -34,12 +34,9 @@ const senders = sql<{ id: string; displayName: string }[]>`coalesce((
                   order by array_position(${notifications.senderIds}, u.id))
   from users u where u.id = any(${notifications.senderIds})), '[]'::json)`;
 
-export async function loadViews(
-  db: Db,
-  where: SQL | undefined,
-  opts: { limit?: number } = {},
-): Promise<NotificationView[]> {
-  const query = db
+/** The query behind loadViews, unexecuted, so it can ride in a `db.batch` (the inbox's list read). */
+export function viewsQuery(db: Db, where: SQL | undefined) {
+  return db
     .select({
       n: notifications,
       roomName: rooms.name,
@@ -52,7 +49,19 @@ export async function loadViews(
     .innerJoin(rooms, eq(rooms.id, notifications.roomId))
     .where(where)
     .orderBy(desc(notifications.createdAt), desc(notifications.id));
-  const rows = opts.limit ? await query.limit(opts.limit) : await query;
+}
+
+export async function loadViews(
+  db: Db,
+  where: SQL | undefined,
+  opts: { limit?: number } = {},
+): Promise<NotificationView[]> {
+  const query = viewsQuery(db, where);
+  return toViews(opts.limit ? await query.limit(opts.limit) : await query);
+}
+
+/** Rows of viewsQuery as views. */
+export function toViews(rows: Awaited<ReturnType<typeof viewsQuery>>): NotificationView[] {
   return rows.map(({ n, roomName, roomKind, senders: who, createdAt }) => ({
     id: n.id,
     userId: n.userId,

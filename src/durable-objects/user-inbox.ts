@@ -69,6 +69,8 @@ export class UserInbox extends DurableObject<Env> {
   /** Rooms whose last message's sender has no name yet (it follows in a second delta once read). */
   private readonly awaitingName = new Set<string>();
   private alarmAt: number | null = null;
+  /** Pushes rooms made to this epoch (diagnostics): counted in memory, stored with the next delta. */
+  private pushCount: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -279,6 +281,7 @@ export class UserInbox extends DurableObject<Env> {
     this.store.setMeta("loadFailures", 0);
     this.store.setMeta("loadRetryAt", 0);
     this.store.setMeta("pushes", 0);
+    this.pushCount = 0;
     this.pendingList = [];
     this.ctx.waitUntil(this.load());
   }
@@ -459,7 +462,7 @@ export class UserInbox extends DurableObject<Env> {
    */
   roomState(epoch: string, push: WatchPush): Promise<PushAnswer> {
     return this.guard("roomState", async () => {
-      this.store.setMeta("pushes", Number(this.store.getMeta("pushes") ?? 0) + 1);
+      this.pushCount = this.pushes() + 1;
       const now = Date.now();
       if (!this.active(now)) {
         if (this.store.session !== "off") this.endSession(now);
@@ -604,7 +607,7 @@ export class UserInbox extends DurableObject<Env> {
       n: this.store.lastN(),
       rooms: rooms.length,
       watching: rooms.filter((h) => h.watched).length,
-      pushes: Number(this.store.getMeta("pushes") ?? 0),
+      pushes: this.pushes(),
       deltas: this.store.lastN(),
     };
   }
@@ -693,8 +696,14 @@ export class UserInbox extends DurableObject<Env> {
   // --- helpers --------------------------------------------------------------------------------------------
 
   /** Numbers a delta, keeps it for reconnecting devices and sends it to every device that is ready. */
+  private pushes(): number {
+    this.pushCount ??= Number(this.store.getMeta("pushes") ?? 0);
+    return this.pushCount;
+  }
+
   private emit(delta: DistributiveOmit<InboxDelta, "n">): void {
     const frame = this.store.appendDelta(delta, positiveSetting(this.env, "INBOX_DELTA_LOG_SIZE"));
+    this.store.setMeta("pushes", this.pushes());
     this.sockets.broadcast(JSON.stringify(frame));
   }
 

@@ -7,7 +7,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { notifications } from "../../db/notification-schema";
-import { loadViews, unreadFor } from "../../db/notification-views";
+import { toViews, unreadFor, viewsQuery } from "../../db/notification-views";
 import { users } from "../../db/schema";
 import { previewOf } from "../../lib/notification-text";
 import type { Role } from "../../protocol/identity";
@@ -49,8 +49,8 @@ interface RoomRow extends Record<string, unknown> {
 const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 /** My rooms (all of them, or one), each with what the inbox shows, as Postgres has it now. */
-async function roomRows(db: Db, me: string, roomId: string | null): Promise<RoomRow[]> {
-  const result = await db.execute<RoomRow>(sql`
+function roomRows(db: Db, me: string, roomId: string | null) {
+  return db.execute<RoomRow>(sql`
     select r.id, r.kind, r.name, r.last_seq, r.version, rm.role, rm.last_read_seq,
       to_char(coalesce(r.last_message_at, r.created_at) at time zone 'UTC', ${sql.raw(ISO)}) as activity,
       (select count(*)::int from messages mine
@@ -71,7 +71,6 @@ async function roomRows(db: Db, me: string, roomId: string | null): Promise<Room
     ) p on true
     where rm.user_id = ${me}::uuid ${roomId ? sql`and rm.room_id = ${roomId}::uuid` : sql``}
   `);
-  return result.rows;
 }
 
 function toEntry(r: RoomRow): InboxRoom {
@@ -112,15 +111,23 @@ function peopleOf(rows: RoomRow[]): Map<string, string> {
   return people;
 }
 
+/** Everything a session starts from, in one round trip (one batch: a connect storm is one request per inbox). */
 export async function loadInbox(db: Db, me: string): Promise<LoadedInbox> {
-  const [rows, [user], notes] = await Promise.all([
+  const [result, [user], views, [count]] = await db.batch([
     roomRows(db, me, null),
     db.select({ displayName: users.displayName }).from(users).where(eq(users.id, me)).limit(1),
-    loadNotifications(db, me),
+    notificationsQuery(db, me),
+    unreadQuery(db, me),
   ]);
+  const rows = result.rows as RoomRow[];
   const people = peopleOf(rows);
   if (user) people.set(me, user.displayName);
-  return { displayName: user?.displayName ?? "", rooms: rows.map(toEntry), people, notifications: notes };
+  return {
+    displayName: user?.displayName ?? "",
+    rooms: rows.map(toEntry),
+    people,
+    notifications: { unread: count?.n ?? 0, latest: items(views) },
+  };
 }
 
 /** One room of mine (null when I am not in it). */
@@ -129,7 +136,7 @@ export async function loadRoom(
   me: string,
   roomId: string,
 ): Promise<{ room: InboxRoom; people: Map<string, string> } | null> {
-  const rows = await roomRows(db, me, roomId);
+  const rows = (await roomRows(db, me, roomId)).rows as RoomRow[];
   const [row] = rows;
   return row ? { room: toEntry(row), people: peopleOf(rows) } : null;
 }
@@ -143,11 +150,20 @@ export async function loadNames(db: Db, ids: string[]): Promise<Map<string, stri
   return new Map(rows.map((r) => [r.id, r.displayName]));
 }
 
-/** The unread count and the newest notifications, as GET /api/notifications shows them. */
+function notificationsQuery(db: Db, me: string) {
+  return viewsQuery(db, and(eq(notifications.userId, me), eq(notifications.inApp, true))).limit(INBOX_NOTIFICATIONS);
+}
+
+function unreadQuery(db: Db, me: string) {
+  return db.select({ n: sql<number>`count(*)::int` }).from(notifications).where(unreadFor(me));
+}
+
+function items(rows: Awaited<ReturnType<typeof notificationsQuery>>): NotificationItem[] {
+  return toViews(rows).map(({ userId: _, ...view }) => view);
+}
+
+/** The unread count and the newest notifications, as GET /api/notifications shows them (one round trip). */
 export async function loadNotifications(db: Db, me: string): Promise<LoadedNotifications> {
-  const [latest, [count]] = await Promise.all([
-    loadViews(db, and(eq(notifications.userId, me), eq(notifications.inApp, true)), { limit: INBOX_NOTIFICATIONS }),
-    db.select({ n: sql<number>`count(*)::int` }).from(notifications).where(unreadFor(me)),
-  ]);
-  return { unread: count?.n ?? 0, latest: latest.map(({ userId: _, ...view }) => view) };
+  const [views, [count]] = await db.batch([notificationsQuery(db, me), unreadQuery(db, me)]);
+  return { unread: count?.n ?? 0, latest: items(views) };
 }

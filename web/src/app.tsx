@@ -4,7 +4,7 @@ import { Settings } from "./account";
 import { Auth } from "./auth";
 import { ChatView } from "./chat-view";
 import { AdminReports } from "./reports";
-import { pollingRoomList, useRoomList } from "./room-list";
+import { inboxRoomList, useRoomList } from "./room-list";
 import { navigate, paths, useRoute } from "./router";
 import { client, savedUser, saveUser } from "./session";
 import { Sidebar } from "./sidebar";
@@ -51,8 +51,10 @@ export function App() {
 
 function SignedIn(props: { me: User; onChanged: (u: User) => void; onSignedOut: () => void }) {
   const route = useRoute();
-  // One source for the room list; the inbox socket will take its place behind the same interface.
-  const source = useMemo(() => pollingRoomList(), [props.me.id]);
+  // One inbox socket per device: the room list, badges, previews and the notification count, live.
+  const inbox = useMemo(() => client.inbox().connect(), [props.me.id]);
+  useEffect(() => () => inbox.close(), [inbox]);
+  const source = useMemo(() => inboxRoomList(inbox), [inbox]);
   const { rooms } = useRoomList(source);
   const isAdmin = useIsAdmin();
   const roomId = route.screen === "room" ? route.roomId : null;
@@ -62,7 +64,7 @@ function SignedIn(props: { me: User; onChanged: (u: User) => void; onSignedOut: 
       <a class="skip" href="#main">
         Skip to content
       </a>
-      <Sidebar me={props.me} current={roomId} source={source} isAdmin={isAdmin} />
+      <Sidebar me={props.me} current={roomId} source={source} inbox={inbox} isAdmin={isAdmin} />
       <div id="main" class="main" tabIndex={-1}>
         {route.screen === "room" ? (
           <ChatView

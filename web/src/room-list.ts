@@ -1,6 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import type { RoomListItem } from "../../src/client";
-import { client } from "./session";
+import type { InboxConnection, InboxRoom, InboxState } from "../../src/client";
 
 /**
  * One room of my list as the sidebar shows it. Shaped after the inbox's room entry (src/protocol/inbox.ts
@@ -27,70 +26,58 @@ export interface RoomListSnapshot {
   stale: boolean;
 }
 
-/** Where the sidebar's rooms come from: polling REST now, the inbox socket later. */
+/** Where the sidebar's rooms come from (the inbox socket). */
 export interface RoomListSource {
   subscribe(listener: (snapshot: RoomListSnapshot) => void): () => void;
   /** Read again now (after I created, joined or left a room). */
   refresh(): void;
 }
 
-const POLL_MS = 5000;
-
-/** GET /api/rooms every few seconds, and at once on refresh() or when the browser is back online. */
-export function pollingRoomList(): RoomListSource {
+/**
+ * The room list from the user's inbox socket (one per device): a snapshot on connect, then every change
+ * live, in any room, with no polling. The notification count comes with it (see `inboxUnread`).
+ */
+export function inboxRoomList(inbox: InboxConnection): RoomListSource {
   let snapshot: RoomListSnapshot = { rooms: [], loading: true, stale: false };
   const listeners = new Set<(s: RoomListSnapshot) => void>();
-  let timer: ReturnType<typeof setInterval> | undefined;
-  const set = (next: RoomListSnapshot) => {
-    snapshot = next;
+  let stop: (() => void) | null = null;
+  const onState = (state: InboxState | null) => {
+    snapshot = state
+      ? { rooms: state.rooms.map(fromInbox), loading: false, stale: inbox.state !== "open" }
+      : { ...snapshot, stale: true };
     for (const l of listeners) l(snapshot);
   };
-  const read = () =>
-    client.rooms.list({ limit: 100 }).then(
-      (r) => set({ rooms: r.rooms.map(fromRest), loading: false, stale: false }),
-      () => set({ ...snapshot, loading: false, stale: true }),
-    );
-  const online = () => read();
   return {
     subscribe(listener) {
       listeners.add(listener);
       listener(snapshot);
-      if (listeners.size === 1) {
-        read();
-        timer = setInterval(read, POLL_MS);
-        addEventListener("online", online);
-      }
+      stop ??= inbox.subscribe(onState);
       return () => {
         listeners.delete(listener);
         if (listeners.size === 0) {
-          clearInterval(timer);
-          removeEventListener("online", online);
+          stop?.();
+          stop = null;
         }
       };
     },
-    refresh: read,
+    // The inbox is told of every room I join, create or leave: nothing to read again.
+    refresh: () => undefined,
   };
 }
 
-function fromRest(r: RoomListItem): RoomSummary {
-  const peer = (r as RoomListItem & { peer?: { id: string; displayName: string } | null }).peer ?? null;
+function fromInbox(r: InboxRoom): RoomSummary {
   return {
     id: r.id,
     kind: r.kind,
     name: r.name,
     role: r.role,
-    peer: peer ? { ...peer, online: null } : null,
+    peer: r.peer ? { id: r.peer.id, displayName: r.peer.displayName, online: r.peer.online } : null,
     lastSeq: r.lastSeq,
     unread: r.unread,
     lastMessage: r.lastMessage
-      ? {
-          seq: r.lastMessage.seq,
-          senderId: r.lastMessage.senderId,
-          body: r.lastMessage.body,
-          at: r.lastMessage.createdAt,
-        }
+      ? { seq: r.lastMessage.seq, senderId: r.lastMessage.senderId, body: r.lastMessage.body, at: r.lastMessage.at }
       : null,
-    activityAt: r.lastMessageAt ?? r.createdAt,
+    activityAt: r.activityAt,
   };
 }
 

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import type { NotificationView, User } from "../../src/client";
+import type { InboxConnection, NotificationView, User } from "../../src/client";
 import { Dialog, errorText } from "./dialog";
 import { Avatar, excerpt, shortTime } from "./format";
 import { type RoomListSource, roomTitle, useRoomList } from "./room-list";
@@ -11,15 +11,17 @@ interface Props {
   me: User;
   current: string | null;
   source: RoomListSource;
+  /** The device's inbox socket: room list and notification count, live. */
+  inbox: InboxConnection;
   isAdmin: boolean;
 }
 
 /** My rooms (newest activity first, unread badges, last message), new chats, notifications, my account. */
-export function Sidebar({ me, current, source, isAdmin }: Props) {
+export function Sidebar({ me, current, source, inbox, isAdmin }: Props) {
   const { rooms, loading, stale } = useRoomList(source);
   const [dialog, setDialog] = useState<"none" | "group" | "direct" | "notifications">("none");
   const [filter, setFilter] = useState("");
-  const unreadNotes = useUnreadNotifications(dialog === "notifications");
+  const unreadNotes = useUnreadNotifications(inbox);
   const now = useNow();
 
   const opened = (id: string) => {
@@ -146,18 +148,10 @@ export function Sidebar({ me, current, source, isAdmin }: Props) {
   );
 }
 
-function useUnreadNotifications(panelOpen: boolean): number {
+/** The unread notification count as the inbox keeps it: created, and cleared on every device, live. */
+function useUnreadNotifications(inbox: InboxConnection): number {
   const [unread, setUnread] = useState(0);
-  useEffect(() => {
-    const read = () =>
-      client.notifications.list({ limit: 1, unread: true }).then(
-        (r) => setUnread(r.unread),
-        () => undefined,
-      );
-    read();
-    const t = setInterval(read, 10_000);
-    return () => clearInterval(t);
-  }, [panelOpen]);
+  useEffect(() => inbox.subscribe((state) => state && setUnread(state.notifications.unread)), [inbox]);
   return unread;
 }
 

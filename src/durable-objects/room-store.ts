@@ -377,12 +377,16 @@ export class RoomStore {
     );
   }
 
-  /** Seqs of a sender's own messages not yet deleted, oldest first (the room's notices about them are not theirs). */
-  liveSeqsOf(senderId: string): number[] {
+  /**
+   * Seqs of a sender's messages not yet deleted, oldest first. The room's notices naming them ("Ana
+   * joined") are not their content: a moderator's purge leaves them, an account's erasure takes them too.
+   */
+  liveSeqsOf(senderId: string, withNotices = false): number[] {
     return this.sql
       .exec<{ seq: number }>(
-        "SELECT seq FROM message_index WHERE sender_id = ? AND deleted = 0 AND client_msg_id NOT LIKE ? ORDER BY seq",
+        "SELECT seq FROM message_index WHERE sender_id = ? AND deleted = 0 AND (? OR client_msg_id NOT LIKE ?) ORDER BY seq",
         senderId,
+        withNotices ? 1 : 0,
         `${SYSTEM_ID_PREFIX}%`,
       )
       .toArray()

@@ -46,7 +46,7 @@ export function erase(
 ): Decision<ChangeResult> {
   const { store, now } = ctx;
   const out = effects();
-  let count = messages ? tombstoneInto(ctx, store.liveSeqsOf(userId), out) : 0;
+  let count = messages ? tombstoneInto(ctx, store.liveSeqsOf(userId, true), out) : 0;
   for (const { seq, emoji } of reactions) {
     if (!store.setReaction(seq, userId, emoji, false)) continue;
     const frame = store.logChange({ type: "reaction", seq, userId, emoji, on: false }, seq, now);

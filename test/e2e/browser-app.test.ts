@@ -235,10 +235,15 @@ describe("the web app, issue 28", () => {
       `A longer message to edit. ${"It goes on for a while, so a narrow input would cut it. ".repeat(4)}`.trim();
     await send(a, long);
     await message(a, "A longer message to edit").waitFor();
-    // By its seq: while it is edited its text is in the box, not in the body.
-    const mine = a.locator(
-      `article[data-seq="${await message(a, "A longer message to edit").getAttribute("data-seq")}"]`,
-    );
+    // By its seq, once the room has acked it (a message still sending has none yet): while it is edited
+    // its text is in the box, not in the body.
+    let seq: string | null = null;
+    await expect
+      .poll(async () => (seq = await message(a, "A longer message to edit").getAttribute("data-seq")), {
+        timeout: 10_000,
+      })
+      .toMatch(/^\d+$/);
+    const mine = a.locator(`article[data-seq="${seq}"]`);
     await mine.hover();
     await mine.getByRole("button", { name: "More actions" }).click();
     await a.getByRole("menuitem", { name: "Edit" }).click();

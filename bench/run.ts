@@ -250,7 +250,7 @@ async function inbox(edge: EdgechatSystem): Promise<InboxResult> {
     `edgechat: inbox, ${inboxSizes.users} inboxes × ${inboxSizes.roomsPerUser} rooms of ${inboxSizes.membersPerRoom}, ${inboxSizes.rate} msg/s`,
   );
   const result = await inboxScenario(edge, inboxSizes);
-  const name = quick ? "inbox-quick" : "inbox";
+  const name = quick ? "inbox-quick" : `inbox-${inboxSizes.users}x${inboxSizes.roomsPerUser}`;
   writeFileSync(path.join(RESULTS, `${name}.json`), `${JSON.stringify({ plan: inboxSizes, ...result }, null, 2)}\n`);
   const md = inboxReport(result, inboxSizes);
   writeFileSync(path.join(RESULTS, `${name}.md`), md);

@@ -1,13 +1,15 @@
 /**
  * `npm run bench:fanout -- [subscribers] [rate] [--runs 3] [--seconds 10] [--systems bare,edgechat]
- * [--batch] [--persist]`: one room's fan-out, edgechat straight to the worker runtime against the
- * platform's floor (a bare hibernating Durable Object that re-sends each frame to every socket) in the
- * same run, alternating systems run by run, and the median of each. The quick A/B behind each change in
- * docs/benchmarks.md ("Where edgechat's fan-out cost went"). Server CPU per delivery is read from /proc
- * (the servers' own CPU time, so other load on the machine moves it far less than wall-clock figures).
- * `--batch`: edgechat's subscribers negotiate batching (`?batch=1`). `--persist`: the bare object INSERTs
- * each frame into its SQLite before the broadcast. `--systems bare,bare-assets,edgechat`: bare-assets is
- * the bare object behind static assets (run_worker_first), as edgechat's wrangler.jsonc configures it.
+ * [--body N] [--batch] [--persist] [--perf]`: one room's fan-out, edgechat straight to the worker runtime
+ * against the platform's floor (a bare hibernating Durable Object that re-sends each frame to every
+ * socket) in the same run, alternating systems run by run, and the median of each. The quick A/B behind
+ * each change in docs/benchmarks.md. Server CPU per delivery is read from /proc (the servers' own CPU
+ * time, which other load on the machine moves less than wall-clock figures; bench:instructions is the
+ * load-proof count). Systems: `bare`, `bare-assets` (the bare object with static assets configured as
+ * edgechat's wrangler.jsonc has them), `edgechat` (one frame per message), `edgechat-batch` (subscribers
+ * that negotiated batching with `?since=0&batch=1`; `--batch` turns `edgechat` into it). `--body N`:
+ * N-byte message bodies (200). `--persist`: the bare object INSERTs each frame into its SQLite before the
+ * broadcast. `--perf`: perf recordings of the runtime over each measured window (bench/results/perf/).
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -25,7 +27,7 @@ const option = (name: string, fallback: string) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? (argv[i + 1] ?? fallback) : fallback;
 };
-const positional = argv.filter((a, i) => !a.startsWith("--") && !argv[i - 1]?.match(/^--(runs|seconds|systems)$/));
+const positional = argv.filter((a, i) => !a.startsWith("--") && !argv[i - 1]?.match(/^--(runs|seconds|systems|body)$/));
 const subscribers = Number(positional[0] ?? 1000);
 const rate = Number(positional[1] ?? 10);
 const runs = Number(option("runs", "3"));
@@ -71,14 +73,19 @@ function perfAround(name: string, pids: () => number[]) {
 
 async function main() {
   pinLoadGenerator();
-  const plan = { rate, seconds, threads: 2, bodyBytes: 200, warmSeconds: 2 };
+  const plan = { rate, seconds, threads: 2, bodyBytes: Number(option("body", "200")), warmSeconds: 2 };
   const bare: BareRoomSystem | null = systems.includes("bare") ? await startBareRoom() : null;
   const bareAssets: BareRoomSystem | null = systems.includes("bare-assets")
     ? await startBareRoom({ assets: true })
     : null;
-  const edge: EdgechatSystem | null = systems.includes("edgechat")
-    ? await startEdgechat(path.join(ROOT, "bench/results/edgechat-dev.log"))
-    : null;
+  // "edgechat": one frame per message (protocol 1 subscribers); "edgechat-batch": protocol 2 subscribers
+  // that negotiated batching. `--batch` is the same as naming edgechat-batch instead of edgechat.
+  const edgeModes = [
+    ...(systems.includes("edgechat") && !batch ? [false] : []),
+    ...(systems.includes("edgechat-batch") || (batch && systems.includes("edgechat")) ? [true] : []),
+  ];
+  const edge: EdgechatSystem | null =
+    edgeModes.length > 0 ? await startEdgechat(path.join(ROOT, "bench/results/edgechat-dev.log")) : null;
   const results: Record<string, FanoutResult[]> = {};
   const keep = (r: FanoutResult) => {
     results[r.system] = [...(results[r.system] ?? []), r];
@@ -96,17 +103,17 @@ async function main() {
         const sockets = Array.from({ length: subscribers }, () => spec);
         keep(await fanout(b, sockets, spec, { ...plan, around }));
       }
-      if (edge) {
+      for (const batched of edge ? edgeModes : []) {
+        if (!edge) break;
         const room = await seedRoom(edge, subscribers, edge.directPort);
         // Batching is negotiated by protocol 2 sockets only: a fresh room, so since=0 catches up on little.
-        const subs = batch
+        const subs = batched
           ? room.subscribers.map((s) => ({ ...s, url: `${s.url}?since=0&batch=1` }))
           : room.subscribers;
-        const around = perf
-          ? perfAround(`edgechat-${subscribers}x${rate}${batch ? "-batch" : ""}-${i}`, () => edge.runtimePids())
-          : undefined;
+        const name = `edgechat-${subscribers}x${rate}${batched ? "-batch" : ""}-${i}`;
+        const around = perf ? perfAround(name, () => edge.runtimePids()) : undefined;
         const r = await fanout(edge, subs, room.sender, { ...plan, around });
-        keep({ ...r, system: `edgechat${batch ? " (batch)" : ""}` });
+        keep({ ...r, system: `edgechat${batched ? " (batch)" : ""}` });
       }
     }
   } finally {
@@ -139,7 +146,7 @@ async function main() {
       `| ${s.system} | ${s.p50} | ${s.p99} | ${s.delivered} | ${s.cpuUs} | ${s.runtimeCpuUs} | ${Math.round(s.framesPerDelivery * 100) / 100} | ${x(s.runtimeCpuUs, base?.runtimeCpuUs)} | ${x(s.p99, base?.p99)} |`,
     );
   }
-  const out = path.join(ROOT, "bench/results", `fanout-${subscribers}x${rate}${batch ? "-batch" : ""}.json`);
+  const out = path.join(ROOT, "bench/results", `fanout-${subscribers}x${rate}.json`);
   writeFileSync(
     out,
     `${JSON.stringify({ at: new Date().toISOString(), subscribers, rate, seconds, runs, summary, results }, null, 2)}\n`,

@@ -1,5 +1,6 @@
 /**
- * `npm run bench:instructions -- [subscribers] [messages] [--systems bare,bare-assets,edgechat] [--batch]`:
+ * `npm run bench:instructions -- [subscribers] [messages] [--systems bare,bare-assets,edgechat] [--batch]
+ * [--body N]`:
  * instructions the worker runtime executes per delivery, counted by valgrind's callgrind. Wall-clock and
  * CPU-time figures move with whatever else the machine runs; an instruction count does not, so this is
  * the figure to compare changes by on a busy machine. Each system's workerd runs under callgrind with
@@ -24,7 +25,8 @@ const option = (name: string, fallback: string) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? (argv[i + 1] ?? fallback) : fallback;
 };
-const positional = argv.filter((a, i) => !a.startsWith("--") && argv[i - 1] !== "--systems");
+const positional = argv.filter((a, i) => !a.startsWith("--") && !/^--(systems|body)$/.test(argv[i - 1] ?? ""));
+const bodyBytes = Number(option("body", "200"));
 const subscribers = Number(positional[0] ?? 100);
 const messages = Number(positional[1] ?? 20);
 const systems = option("systems", "bare,bare-assets,edgechat").split(",");
@@ -88,13 +90,13 @@ async function measure(sys: RunningSystem, sockets: SocketSpec[], sender: Socket
   const send = new Sender(sender);
   await send.opened;
   // Warm up (JIT, first-use paths), slowly: the runtime runs several times slower under valgrind.
-  await send.run({ rate: 2, seconds: 3, bodyBytes: 200, idPrefix: `warm-${Date.now()}`, settleMs: 5000 });
+  await send.run({ rate: 2, seconds: 3, bodyBytes, idPrefix: `warm-${Date.now()}`, settleMs: 5000 });
   const before = new Set(readdirSync(OUT));
   control(pid, "--instr=on");
   control(pid, "--zero");
   const idPrefix = `ir-${Date.now()}`;
   await subs.start(idPrefix);
-  const run = await send.run({ rate: 2, seconds: messages / 2, bodyBytes: 200, idPrefix, settleMs: 1000 });
+  const run = await send.run({ rate: 2, seconds: messages / 2, bodyBytes, idPrefix, settleMs: 1000 });
   // Wait until every subscriber has every message (the window must hold the whole of each delivery).
   const expected = run.sent * connected;
   let got = await subs.stop();
@@ -163,7 +165,9 @@ async function main() {
     rmSync(OUT, { recursive: true, force: true });
   }
   const base = results.find((r) => r.system === "bare DO");
-  console.log(`\n${subscribers} subscribers, ${messages} messages; instructions of the worker runtime per delivery\n`);
+  console.log(
+    `\n${subscribers} subscribers, ${messages} messages of ${bodyBytes}-byte bodies; instructions of the worker runtime per delivery\n`,
+  );
   console.log("| system | deliveries | frames | instructions / delivery | × bare |");
   console.log("|---|---|---|---|---|");
   for (const r of results) {
@@ -172,7 +176,11 @@ async function main() {
   }
   for (const r of results) console.log(`\n${r.system}, instructions by function (self):\n${r.top}`);
   writeFileSync(
-    path.join(ROOT, "bench/results", `instructions-${subscribers}${batch ? "-batch" : ""}.json`),
+    path.join(
+      ROOT,
+      "bench/results",
+      `instructions-${subscribers}${batch ? "-batch" : ""}${bodyBytes !== 200 ? `-body${bodyBytes}` : ""}.json`,
+    ),
     `${JSON.stringify({ at: new Date().toISOString(), subscribers, messages, results }, null, 2)}\n`,
   );
 }

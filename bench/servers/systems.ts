@@ -130,6 +130,8 @@ export interface EdgechatSystem extends RunningSystem {
    */
   directPort: number;
   databaseUrl: string;
+  /** The bench's own redis-server (what the Upstash bridge in front of it serves). */
+  redisUrl: string;
   secrets: Record<string, string>;
 }
 
@@ -179,6 +181,7 @@ export async function startEdgechat(
     port,
     directPort,
     databaseUrl: `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/${database}`,
+    redisUrl: redis.url,
     secrets,
     pids: () => [...new Set([...processTree([devPid]), ...postgresBackends(database), redis.pid])],
     runtimePids: () => workerRuntime(devPid),

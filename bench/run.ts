@@ -1,7 +1,8 @@
 /**
  * `npm run bench` (`-- --quick` for a smoke run): edgechat under `wrangler dev` with the real local stack,
- * against the floor (a bare `ws` broadcast server) in the same run, with the same load generator.
- * Prints a table and writes bench/results/latest.{json,md}.
+ * against the platform's floor (a bare hibernating Durable Object that re-sends each frame to every socket,
+ * in the same workerd), the `ws` floor (a bare Node broadcast server) and Socket.IO, in the same run, with
+ * the same load generator. Prints a table and writes bench/results/latest.{json,md} and the charts.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -9,15 +10,18 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderCharts } from "./lib/chart.ts";
 import { summarize } from "./lib/histogram.ts";
-import { breakdown, cpuMeter, snapshot, usage } from "./lib/proc.ts";
-import { type FanoutResult, type RunResult, report, type WriteResult, type WriteStep } from "./lib/report.ts";
+import { breakdown, snapshot, usage } from "./lib/proc.ts";
+import { type RunResult, report, type WriteResult, type WriteStep } from "./lib/report.ts";
 import { Sender, Subscribers } from "./load/clients.ts";
 import type { Dialect } from "./load/protocol.ts";
+import { costScenario } from "./scenarios/costs.ts";
+import { fanout as runFanout } from "./scenarios/fanout.ts";
 import { fanoutGrid } from "./scenarios/grid.ts";
 import { type HistoryResult, restHistory } from "./scenarios/history.ts";
 import { type InboxResult, inboxPlan, inboxReport, inboxScenario } from "./scenarios/inbox.ts";
-import { manyRooms } from "./scenarios/rooms.ts";
+import { connectStorm, manyRooms } from "./scenarios/rooms.ts";
 import { throttleBurst } from "./scenarios/throttle.ts";
+import { startBareRoom } from "./servers/bare-room.ts";
 import {
   countPeerRows,
   countRows,
@@ -50,6 +54,9 @@ const plan = quick
       idle: 100,
       threads: 2,
       grid: { subscribers: [10, 100], rates: [1, 10], seconds: 2 },
+      big: { subscribers: 200, rate: 1 },
+      reconnect: 100,
+      costs: { members: 20, offline: 4, messages: 60, rate: 20 },
       rooms: { rooms: 20, members: 5, connectRate: 100, idleSeconds: 3, rate: 20, seconds: 3 },
       history: { messages: 600, seconds: 2, connections: 10 },
       throttle: { limit: 20, windowMs: 1000, multiple: 10, seconds: 2 },
@@ -65,6 +72,11 @@ const plan = quick
       idle: 1000,
       threads: 2,
       grid: { subscribers: [10, 100, 1000, 5000], rates: [1, 10, 50], seconds: 5 },
+      /** The second fan-out target: one big room at a low rate. */
+      big: { subscribers: 5000, rate: 1 },
+      /** Sockets of one room that reconnect at once (a deploy). */
+      reconnect: 1000,
+      costs: { members: 100, offline: 20, messages: 1000, rate: 20 },
       rooms: { rooms: 1000, members: 10, connectRate: 500, idleSeconds: 15, rate: 200, seconds: 10 },
       history: { messages: 600, seconds: 10, connections: 10 },
       throttle: { limit: 20, windowMs: 1000, multiple: 10, seconds: 5 },
@@ -76,54 +88,14 @@ const log = (line: string) => console.log(`[bench] ${line}`);
 
 type Socket = { url: string; headers: Record<string, string>; dialect?: Dialect };
 
-async function fanout(sys: RunningSystem, sockets: Socket[], sender: Socket): Promise<FanoutResult> {
-  const subs = new Subscribers(sockets, plan.threads);
-  const { connected } = await subs.ready;
-  const send = new Sender(sender);
-  await send.opened;
-  // Warm up: let JIT and connections settle before measuring.
-  await send.run({ rate: plan.rate, seconds: 1, bodyBytes: BODY_BYTES, idPrefix: `warm-${Date.now()}`, settleMs: 500 });
-  const server = cpuMeter(() => sys.pids());
-  const ownCpu = process.cpuUsage();
-  const wallStart = performance.now();
-  const perProcess = snapshot(sys.pids());
-  server.start();
-  await subs.start();
-  const run = await send.run({
-    rate: plan.rate,
+/** One room's fan-out at the run's main size (or `o.rate`), as bench/scenarios/fanout.ts measures it. */
+function fanout(sys: RunningSystem, sockets: Socket[], sender: Socket, o: { rate?: number } = {}) {
+  return runFanout(sys, sockets, sender, {
+    rate: o.rate ?? plan.rate,
     seconds: plan.seconds,
+    threads: plan.threads,
     bodyBytes: BODY_BYTES,
-    idPrefix: `fan-${Date.now()}`,
   });
-  const got = await subs.stop();
-  const serverCpuMs = server.stop();
-  const split = breakdown(perProcess, sys.pids());
-  const wallMs = performance.now() - wallStart;
-  const own = process.cpuUsage(ownCpu);
-  const loadGenCpuPct = Math.round(((own.user + own.system) / 1000 / wallMs) * 100);
-  const rss = usage(sys.pids()).rssBytes;
-  send.close();
-  await subs.close();
-  const expected = run.sent * connected;
-  return {
-    system: sys.name,
-    subscribers: connected,
-    rate: plan.rate,
-    delivery: summarize(got.latency),
-    deliveredRatio: expected ? Math.round((got.delivered / expected) * 10_000) / 10_000 : 0,
-    serverCpuUsPerDelivery: got.delivered ? Math.round((serverCpuMs * 1000) / got.delivered) : 0,
-    serverRssMb: Math.round(rss / 1e6),
-    cpuBreakdownUs: Object.fromEntries(
-      Object.entries(split)
-        .filter(([, ms]) => ms > 0)
-        .map(([name, ms]) => [name, got.delivered ? Math.round((ms * 1000) / got.delivered) : 0]),
-    ),
-    loadGenCpuPct,
-    loadGenLoopP99Ms: Math.round(got.loopP99Ms * 10) / 10,
-    senderMaxLagMs: Math.round(run.maxLagMs * 10) / 10,
-    // A generator whose event loops stall or fall behind schedule measures itself, not the server.
-    loadGenBottleneck: got.loopP99Ms > 20 || run.maxLagMs > 20 || loadGenCpuPct > 85 * plan.threads,
-  };
 }
 
 async function ackLatency(sys: EdgechatSystem) {
@@ -223,6 +195,15 @@ const sioRoom = (url: string, name: string) => async (n: number) => {
   const socket = { url: `${url}&room=${name}-${n}`, headers: {}, dialect: "socketio" as const };
   return { subscribers: Array.from({ length: n }, () => socket), sender: socket };
 };
+const bareRoom = (bare: Awaited<ReturnType<typeof startBareRoom>>, name: string) => async (n: number) => {
+  const socket = { url: bare.url(`${name}-${n}-${Date.now()}`), headers: {} };
+  return { subscribers: Array.from({ length: n }, () => socket), sender: socket };
+};
+/** Edgechat sockets that negotiated batching (protocol 2 from version 0 of a fresh room). */
+const batched = (room: { subscribers: Socket[]; sender: Socket }) => ({
+  ...room,
+  subscribers: room.subscribers.map((s) => ({ ...s, url: `${s.url}?since=0&batch=1` })),
+});
 const sameRooms = (count: number, members: number, at: (room: number) => Socket) =>
   Array.from({ length: count }, (_, r) => Array.from({ length: members }, () => at(r)));
 
@@ -305,14 +286,12 @@ async function main() {
       `many rooms: ${roomCount} rooms instead of ${plan.rooms.rooms}, as many as this machine's open-files limit allows`,
     );
   log(`floor: ${roomCount} rooms × ${plan.rooms.members}, connect storm at ${plan.rooms.connectRate}/s`);
-  const floorRooms = await manyRooms(
-    floor,
-    sameRooms(roomCount, plan.rooms.members, (r) => ({
-      url: `ws://127.0.0.1:${floor.port}/?room=r${r}`,
-      headers: {},
-    })),
-    roomsPlan,
-  );
+  const floorRoomSockets = sameRooms(roomCount, plan.rooms.members, (r) => ({
+    url: `ws://127.0.0.1:${floor.port}/?room=r${r}`,
+    headers: {},
+  }));
+  const floorRooms = await manyRooms(floor, floorRoomSockets, roomsPlan);
+  floorRooms.again = await connectStorm(floor, floorRoomSockets.flat(), plan.rooms.connectRate, plan.threads);
   await floor.stop();
 
   log("socket.io: fan-out");
@@ -325,12 +304,37 @@ async function main() {
   log("socket.io: fan-out grid");
   const sioGrid = await fanoutGrid(sio, sioRoom(sio.socket.url, "grid"), gridPlan);
   log("socket.io: many rooms");
-  const sioRooms = await manyRooms(
-    sio,
-    sameRooms(roomCount, plan.rooms.members, (r) => ({ ...sio.socket, url: `${sio.socket.url}&room=r${r}` })),
-    roomsPlan,
-  );
+  const sioRoomSockets = sameRooms(roomCount, plan.rooms.members, (r) => ({
+    ...sio.socket,
+    url: `${sio.socket.url}&room=r${r}`,
+  }));
+  const sioRooms = await manyRooms(sio, sioRoomSockets, roomsPlan);
+  sioRooms.again = await connectStorm(sio, sioRoomSockets.flat(), plan.rooms.connectRate, plan.threads);
   await sio.stop();
+
+  log("bare DO (the platform's floor: a hibernating Durable Object in the same workerd): fan-out");
+  const bare = await startBareRoom();
+  let bareResults: RunResult["bare"];
+  try {
+    const main = await bareRoom(bare, "fan")(plan.subscribers);
+    const bareFanout = await fanout(bare, main.subscribers, main.sender);
+    const big = await bareRoom(bare, "big")(plan.big.subscribers);
+    log(`bare DO: fan-out ${plan.big.subscribers} × ${plan.big.rate}`);
+    const bareBig = await fanout(bare, big.subscribers, big.sender, { rate: plan.big.rate });
+    log("bare DO: fan-out grid");
+    const bareGrid = await fanoutGrid(bare, bareRoom(bare, "grid"), gridPlan);
+    log(`bare DO: ${roomCount} rooms × ${plan.rooms.members}, connect storm at ${plan.rooms.connectRate}/s`);
+    const bareRoomSockets = sameRooms(roomCount, plan.rooms.members, (r) => ({ url: bare.url(`r${r}`), headers: {} }));
+    const bareRooms = await manyRooms(bare, bareRoomSockets, roomsPlan);
+    bareRooms.again = await connectStorm(bare, bareRoomSockets.flat(), plan.rooms.connectRate, plan.threads);
+    log(`bare DO: ${plan.reconnect} sockets of one room reconnecting at once`);
+    const wave = (await bareRoom(bare, "wave")(plan.reconnect)).subscribers;
+    await connectStorm(bare, wave, 1_000_000, plan.threads);
+    const bareWave = await connectStorm(bare, wave, 1_000_000, plan.threads);
+    bareResults = { fanout: bareFanout, big: bareBig, grid: bareGrid, rooms: bareRooms, reconnect: bareWave };
+  } finally {
+    await bare.stop();
+  }
 
   log("edgechat: starting npm run dev stack (log: bench/results/edgechat-dev.log)");
   const edge = await startEdgechat(path.join(RESULTS, "edgechat-dev.log"));
@@ -343,6 +347,19 @@ async function main() {
     const direct = await seedRoom(edge, plan.subscribers, edge.directPort);
     const edgeDirect = {
       ...(await fanout(edge, direct.subscribers, direct.sender)),
+      system: "edgechat (runtime only)",
+    };
+    log(`edgechat: fan-out ${plan.big.subscribers} × ${plan.big.rate} (runtime only)`);
+    const bigRoom = await seedRoom(edge, plan.big.subscribers, edge.directPort);
+    const edgeBig = {
+      ...(await fanout(edge, bigRoom.subscribers, bigRoom.sender, { rate: plan.big.rate })),
+      system: "edgechat (runtime only)",
+    };
+    log(`edgechat: ${plan.reconnect} sockets of one room reconnecting at once (runtime only)`);
+    const waveRoom = (await seedRoom(edge, plan.reconnect, edge.directPort)).subscribers;
+    await connectStorm(edge, waveRoom, 1_000_000, plan.threads);
+    const edgeWave = {
+      ...(await connectStorm(edge, waveRoom, 1_000_000, plan.threads)),
       system: "edgechat (runtime only)",
     };
     log("edgechat: send→ack");
@@ -370,16 +387,25 @@ async function main() {
       async (n) => seedRoom(edge, n, edge.directPort),
       gridPlan,
     );
+    log("edgechat: fan-out grid, batching subscribers (runtime only)");
+    const edgeBatchGrid = await fanoutGrid(
+      { ...edge, name: "edgechat, batching (runtime only)" },
+      async (n) => batched(await seedRoom(edge, n, edge.directPort)),
+      gridPlan,
+    );
     log(`edgechat: ${roomCount} rooms × ${plan.rooms.members}, connect storm at ${plan.rooms.connectRate}/s`);
     const seededRooms = await seedRooms(edge, roomCount, plan.rooms.members, edge.directPort);
+    const edgeRoomSockets = seededRooms.map((r) => r.members);
     const edgeRooms = {
-      ...(await manyRooms(
-        edge,
-        seededRooms.map((r) => r.members),
-        roomsPlan,
-      )),
+      ...(await manyRooms(edge, edgeRoomSockets, roomsPlan)),
       system: "edgechat (runtime only)",
     };
+    log("edgechat: the same sockets connecting again (steady state)");
+    edgeRooms.again = await connectStorm(edge, edgeRoomSockets.flat(), plan.rooms.connectRate, plan.threads);
+    log(
+      `edgechat: what it costs (${plan.costs.messages} messages, ${plan.costs.members} members, ${plan.costs.offline} offline)`,
+    );
+    const costs = await costScenario(edge, { ...plan.costs, bodyBytes: BODY_BYTES });
 
     await inbox(edge);
 
@@ -390,6 +416,10 @@ async function main() {
       machine,
       pinnedCores,
       fanout: { edgechat: edgeFanout, direct: edgeDirect, floor: floorFanout, peer: sioFanout },
+      bare: bareResults,
+      big: { edgechat: edgeBig, bare: bareResults.big },
+      reconnect: { edgechat: edgeWave, bare: bareResults.reconnect },
+      costs,
       ratios: {
         peerFanoutP99: ratio(edgeDirect.delivery.p99, sioFanout.delivery.p99),
         peerCpuPerDelivery: ratio(edgeDirect.serverCpuUsPerDelivery, sioFanout.serverCpuUsPerDelivery),
@@ -403,8 +433,8 @@ async function main() {
       write,
       peerWrite,
       idle: { edgechat: edgeIdle, floor: floorIdle },
-      grid: [edgeGrid, sioGrid, floorGrid],
-      rooms: [edgeRooms, sioRooms, floorRooms],
+      grid: [edgeGrid, edgeBatchGrid, bareResults.grid, sioGrid, floorGrid],
+      rooms: [edgeRooms, bareResults.rooms, sioRooms, floorRooms],
       history: [...history, ...peerHistory],
     };
   } finally {

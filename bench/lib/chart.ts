@@ -12,6 +12,8 @@ interface ChartInput {
   history?: { name: string; p50: number; p99: number }[];
   write: { system?: string; steps: { rate: number; ack: LatencySummary }[] };
   peerWrite: { system: string; steps: { rate: number; ack: LatencySummary }[] };
+  bare?: { fanout: { system: string; delivery: LatencySummary } };
+  costs?: { usd: Record<string, number>; usdTotal: number; ably: number; pusher: number };
 }
 
 const COLORS = ["#3451d1", "#d1345b", "#2a9d8f", "#e9a23b", "#6c757d"];
@@ -23,8 +25,8 @@ function bars(title: string, unit: string, groups: { name: string; values: [stri
   const max = Math.max(1, ...groups.flatMap((g) => g.values.map(([, v]) => v)));
   const barH = 14;
   const groupH = labels.length * (barH + 3) + 14;
-  const left = 190;
-  const width = 760;
+  const left = 290;
+  const width = 860;
   const plot = width - left - 70;
   const height = 50 + groups.length * groupH + 30;
   const out = [
@@ -46,7 +48,7 @@ function bars(title: string, unit: string, groups: { name: string; values: [stri
       const w = Math.max(1, (v / max) * plot);
       out.push(
         `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[i % COLORS.length]}"/>`,
-        `<text x="${left + w + 4}" y="${y + barH - 3}">${v > 0 ? `${v} ${unit}` : "not reached"}</text>`,
+        `<text x="${left + w + 4}" y="${y + barH - 3}">${v > 0 ? (unit === "$" ? `$${v}` : `${v} ${unit}`) : unit === "$" ? "$0" : "not reached"}</text>`,
       );
     });
   });
@@ -55,7 +57,7 @@ function bars(title: string, unit: string, groups: { name: string; values: [stri
 }
 
 export function renderCharts(r: ChartInput, dir: string, stem: string): string[] {
-  const fan = Object.values(r.fanout).map((f) => ({
+  const fan = [...Object.values(r.fanout), ...(r.bare ? [r.bare.fanout] : [])].map((f) => ({
     name: f.system,
     values: [
       ["p50", f.delivery.p50],
@@ -92,6 +94,20 @@ export function renderCharts(r: ChartInput, dir: string, stem: string): string[]
   ];
   if (rooms.length) files.push([`${stem}-rooms.svg`, bars("Many rooms: connect storm and delivery (ms)", "ms", rooms)]);
   if (history.length) files.push([`${stem}-history.svg`, bars("REST history page latency (ms)", "ms", history)]);
+  if (r.costs) {
+    const usd = (name: string, v: number) => ({
+      name,
+      values: [["USD", Math.round(v * 10_000) / 10_000]] as [string, number][],
+    });
+    const lines = Object.entries(r.costs.usd).map(([name, v]) => usd(`edgechat: ${name}`, v));
+    const costs = [
+      usd("edgechat, all", r.costs.usdTotal),
+      ...lines,
+      usd("Ably", r.costs.ably),
+      usd("Pusher Startup", r.costs.pusher),
+    ];
+    files.push([`${stem}-costs.svg`, bars("What 1,000 messages cost at list prices (USD)", "$", costs)]);
+  }
   for (const [name, svg] of files) writeFileSync(path.join(dir, name), `${svg}\n`);
   return files.map(([name]) => name);
 }

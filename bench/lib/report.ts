@@ -1,8 +1,9 @@
 /** The Markdown summary of a benchmark run (bench/results/latest.md, quoted in the README). */
 
+import { type CostResult, costReport } from "../scenarios/costs.ts";
 import type { GridCell } from "../scenarios/grid.ts";
 import type { HistoryResult } from "../scenarios/history.ts";
-import type { RoomsResult } from "../scenarios/rooms.ts";
+import type { RoomsResult, StormResult } from "../scenarios/rooms.ts";
 import type { throttleBurst } from "../scenarios/throttle.ts";
 import type { LatencySummary } from "./histogram.ts";
 
@@ -54,6 +55,19 @@ export interface RunResult {
   at: string;
   pinnedCores: boolean;
   fanout: { edgechat: FanoutResult; direct: FanoutResult; floor: FanoutResult; peer: FanoutResult };
+  /** The platform's floor: a bare hibernating Durable Object in the same workerd (bench/servers/bare-room). */
+  bare: {
+    fanout: FanoutResult;
+    big: FanoutResult;
+    grid: { system: string; cells: GridCell[]; best: GridCell | null };
+    rooms: RoomsResult;
+    reconnect: StormResult;
+  };
+  /** The second fan-out target (one big room, a low rate), edgechat straight to the runtime and the bare object. */
+  big: { edgechat: FanoutResult; bare: FanoutResult };
+  /** One room's sockets reconnecting at once (a deploy). */
+  reconnect: { edgechat: StormResult; bare: StormResult };
+  costs: CostResult;
   ratios: {
     peerFanoutP99: number | null;
     peerCpuPerDelivery: number | null;
@@ -76,7 +90,7 @@ export interface RunResult {
 export function report(r: RunResult, o: { bodyBytes: number; p99LimitMs: number }): string {
   const f = r.fanout;
   const row = (x: FanoutResult) =>
-    `| ${x.system} | ${x.delivery.p50} | ${x.delivery.p99} | ${x.delivery.max} | ${x.deliveredRatio} | ${x.serverCpuUsPerDelivery} | ${x.loadGenCpuPct}% / loop p99 ${x.loadGenLoopP99Ms} ms${x.loadGenBottleneck ? " **(generator-bound)**" : ""} |`;
+    `| ${x.system} | ${x.delivery.p50} | ${x.delivery.p99} | ${x.delivery.max} | ${x.deliveredRatio} | ${x.serverCpuUsPerDelivery} | ${x.runtimeCpuUsPerDelivery ?? "-"} | ${x.loadGenCpuPct}% / loop p99 ${x.loadGenLoopP99Ms} ms${x.loadGenBottleneck ? " **(generator-bound)**" : ""} |`;
   return [
     `### edgechat vs the floor and Socket.IO (${r.mode} run, ${r.at})`,
     "",
@@ -84,13 +98,15 @@ export function report(r: RunResult, o: { bodyBytes: number; p99LimitMs: number 
     "",
     `Fan-out: one room, ${f.edgechat.subscribers} subscribers, ${f.edgechat.rate} messages/s, ${o.bodyBytes}-byte bodies.`,
     "",
-    "| system | delivery p50 ms | p99 ms | max ms | delivered/expected | server CPU µs/delivery | load generator CPU |",
-    "|---|---|---|---|---|---|---|",
+    "| system | delivery p50 ms | p99 ms | max ms | delivered/expected | server CPU µs/delivery | socket-holding process only | load generator CPU |",
+    "|---|---|---|---|---|---|---|---|",
     row(f.edgechat),
     row(f.direct),
+    row(r.bare.fanout),
     row(f.peer),
     row(f.floor),
     "",
+    ...floorSection(r),
     `Edgechat (runtime only) / Socket.IO: fan-out p99 **${r.ratios.peerFanoutP99}×**, server CPU per delivery **${r.ratios.peerCpuPerDelivery}×**.`,
     "",
     `Ratios edgechat/floor through wrangler dev: fan-out p99 **${r.ratios.fanoutP99}×**, server CPU per delivery **${r.ratios.cpuPerDelivery}×**. Straight to the worker runtime (no local proxy hop, as in production): p99 **${r.ratios.directFanoutP99}×**, CPU **${r.ratios.directCpuPerDelivery}×**.`,
@@ -119,10 +135,63 @@ export function report(r: RunResult, o: { bodyBytes: number; p99LimitMs: number 
     `Idle memory per socket (RSS slope between ${r.idle.edgechat.sockets / 2} and ${r.idle.edgechat.sockets} sockets): edgechat ${r.idle.edgechat.bytesPerSocket} B in the worker runtime with the room hibernated; floor ${r.idle.floor.bytesPerSocket > 0 ? `${r.idle.floor.bytesPerSocket} B` : "below measurement noise (garbage collection moves RSS more than its sockets do)"}.`,
     "",
     ...gridSection(r, o.p99LimitMs),
+    ...collapseSection(r),
     ...roomsSection(r),
     ...historySection(r),
     ...throttleSection(r),
+    ...costReport(r.costs),
   ].join("\n");
+}
+
+const x = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : Number.NaN);
+const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
+
+/** Issue 24's first target: edgechat straight to the runtime against the bare object, at two sizes. */
+function floorSection(r: RunResult): string[] {
+  const pairs: [string, FanoutResult, FanoutResult][] = [
+    [`${r.fanout.direct.subscribers} × ${r.fanout.direct.rate}`, r.fanout.direct, r.bare.fanout],
+    [`${r.big.edgechat.subscribers} × ${r.big.edgechat.rate}`, r.big.edgechat, r.big.bare],
+  ];
+  return [
+    "Against the platform's floor (the bare Durable Object), straight to the runtime; targets: CPU per delivery ≤ 1.2×, delivery p99 ≤ 1.3×.",
+    "",
+    "| N × R | edgechat p99 ms | bare p99 ms | p99 × | edgechat CPU µs/delivery (all / runtime) | bare (all / runtime) | CPU × (runtime) | verdict |",
+    "|---|---|---|---|---|---|---|---|",
+    ...pairs.map(([name, e, b]) => {
+      const cpu = x(
+        e.runtimeCpuUsPerDelivery ?? e.serverCpuUsPerDelivery,
+        b.runtimeCpuUsPerDelivery ?? b.serverCpuUsPerDelivery,
+      );
+      const p99 = x(e.delivery.p99, b.delivery.p99);
+      return `| ${name} | ${e.delivery.p99} | ${b.delivery.p99} | ${p99} | ${e.serverCpuUsPerDelivery} / ${e.runtimeCpuUsPerDelivery ?? "-"} | ${b.serverCpuUsPerDelivery} / ${b.runtimeCpuUsPerDelivery ?? "-"} | ${cpu} | CPU ${verdict(cpu <= 1.2)}, p99 ${verdict(p99 <= 1.3)} |`;
+    }),
+    "",
+  ];
+}
+
+/** Issue 24's second target: a busy room batches instead of collapsing (edgechat with batching subscribers). */
+function collapseSection(r: RunResult): string[] {
+  const grid = r.grid.find((g) => g.system.includes("batching"));
+  const bare = r.grid.find((g) => g.system === r.bare.grid.system);
+  if (!grid) return [];
+  const cell = (n: number, rate: number) => grid.cells.find((c) => c.subscribers === n && c.rate === rate);
+  const lines = [
+    [1000, 50],
+    [5000, 10],
+  ].map(([n, rate]) => {
+    const c = cell(n as number, rate as number);
+    if (!c) return `- ${n} × ${rate}: not run (saturated before it, or a quick run)`;
+    const ok = c.deliveredRatio >= 1 && c.p99 <= 300;
+    return `- ${n} × ${rate}: delivered ${c.deliveredRatio}, p99 ${c.p99} ms, ${c.serverCpuUsPerDelivery} µs of server CPU per delivery: ${verdict(ok)} (target: everything delivered, p99 ≤ 300 ms)`;
+  });
+  const best = (g: typeof grid | undefined) => (g?.best ? g.best.subscribers * g.best.rate : 0);
+  return [
+    "No collapse (edgechat with subscribers that negotiated batching, straight to the runtime):",
+    "",
+    ...lines,
+    `- Largest N×R at p99 ≤ 50 ms with nothing lost: ${best(grid)}/s batching against ${best(bare)}/s for the bare object: ${verdict(best(grid) >= best(bare))}.`,
+    "",
+  ];
 }
 
 function cpuText(split: Record<string, number> | undefined): string {
@@ -168,12 +237,16 @@ function roomsSection(r: RunResult): string[] {
   return [
     `Many rooms: ${first.rooms} rooms × ${first.members} members (${first.sockets} sockets), connecting in a storm at ${first.connectRate}/s, idle ${first.idleSeconds} s (memory per idle socket: RSS growth of the socket-holding runtime), then one sender per room, ${first.rate} messages/s in all.`,
     "",
-    "| system | connect p50 ms | connect p99 ms | failed | idle memory / socket | delivery p50 ms | p99 ms | delivered/expected | server CPU µs/delivery | load generator |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| system | connect p50 ms | connect p99 ms | failed | again (steady state): p50 / p99 ms, CPU µs per connect | idle memory / socket | delivery p50 ms | p99 ms | delivered/expected | server CPU µs/delivery | load generator |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ...r.rooms.map(
       (x) =>
-        `| ${x.system} | ${x.connect.p50} | ${x.connect.p99} | ${x.connectFailed} | ${x.idleBytesPerSocket > 0 ? `${Math.round(x.idleBytesPerSocket / 100) / 10} KB` : "noise"} | ${x.delivery.p50} | ${x.delivery.p99} | ${x.deliveredRatio} | ${x.serverCpuUsPerDelivery} | ${x.loadGenCpuPct}% / loop p99 ${x.loadGenLoopP99Ms} ms${x.loadGenBottleneck ? " **(generator-bound)**" : ""} |`,
+        `| ${x.system} | ${x.connect.p50} | ${x.connect.p99} | ${x.connectFailed} | ${x.again ? `${x.again.connect.p50} / ${x.again.connect.p99}, ${x.again.serverCpuUsPerConnect}${x.again.failed ? ` (${x.again.failed} failed)` : ""}` : "-"} | ${x.idleBytesPerSocket > 0 ? `${Math.round(x.idleBytesPerSocket / 100) / 10} KB` : "noise"} | ${x.delivery.p50} | ${x.delivery.p99} | ${x.deliveredRatio} | ${x.serverCpuUsPerDelivery} | ${x.loadGenCpuPct}% / loop p99 ${x.loadGenLoopP99Ms} ms${x.loadGenBottleneck ? " **(generator-bound)**" : ""} |`,
     ),
+    "",
+    `Connect p99 target (steady state, ${first.sockets} sockets at ${first.connectRate}/s): ≤ 2 s: edgechat ${first.again ? `${first.again.connect.p99} ms, ${verdict(first.again.connect.p99 <= 2000 && first.again.failed === 0)}` : "not run"}.`,
+    "",
+    `A deploy: ${r.reconnect.edgechat.sockets} sockets of one room reconnecting at once: edgechat all welcomed in ${r.reconnect.edgechat.allMs} ms (p99 ${r.reconnect.edgechat.connect.p99} ms, ${r.reconnect.edgechat.failed} failed, ${r.reconnect.edgechat.serverCpuUsPerConnect} µs of server CPU each), bare object ${r.reconnect.bare.allMs} ms; target ≤ 3 s: ${verdict(r.reconnect.edgechat.allMs <= 3000 && r.reconnect.edgechat.failed === 0)}.`,
     "",
   ];
 }

@@ -42,6 +42,8 @@ export interface RoomsResult {
   loadGenCpuPct: number;
   loadGenLoopP99Ms: number;
   loadGenBottleneck: boolean;
+  /** The same sockets connecting again at the same rate, after all closed (steady state). */
+  again?: StormResult;
 }
 
 /** `rooms[r]` lists room r's member sockets; the first of each room sends. */
@@ -88,5 +90,49 @@ export async function manyRooms(sys: RunningSystem, rooms: SocketSpec[][], plan:
     loadGenCpuPct,
     loadGenLoopP99Ms: Math.round(got.loopP99Ms * 10) / 10,
     loadGenBottleneck: got.loopP99Ms > 20 || run.maxLagMs > 20 || loadGenCpuPct > 85 * plan.threads,
+  };
+}
+
+export interface StormResult {
+  system: string;
+  sockets: number;
+  rate: number;
+  connected: number;
+  failed: number;
+  connect: LatencySummary;
+  /** From the first connect attempt to the last socket open (welcomed). */
+  allMs: number;
+  serverCpuUsPerConnect: number;
+}
+
+/**
+ * A connect storm and nothing else: `sockets` open at `rate`/s (open loop; a huge rate is "all at once",
+ * a deploy's reconnect wave), then close. Run after manyRooms with the same sockets it is the steady state:
+ * every member connected before (rooms know them, sessions are cached).
+ */
+export async function connectStorm(
+  sys: RunningSystem,
+  sockets: SocketSpec[],
+  rate: number,
+  threads: number,
+): Promise<StormResult> {
+  const server = cpuMeter(() => sys.pids());
+  server.start();
+  const started = performance.now();
+  const subs = new Subscribers(sockets, threads, { connectRate: rate });
+  const { connected, failed, firstError, connect } = await subs.ready;
+  const allMs = Math.round(performance.now() - started);
+  const cpuMs = server.stop();
+  if (failed > 0) console.log(`[bench] ${sys.name}: ${failed} sockets could not connect (first: ${firstError})`);
+  await subs.close();
+  return {
+    system: sys.name,
+    sockets: sockets.length,
+    rate,
+    connected,
+    failed,
+    connect: summarize(connect),
+    allMs,
+    serverCpuUsPerConnect: connected ? Math.round((cpuMs * 1000) / connected) : 0,
   };
 }

@@ -17,7 +17,7 @@ export function roomStub(env: Bindings, roomId: string) {
   return env.ROOMS.get(env.ROOMS.idFromName(roomId));
 }
 
-/** Closes the user's open sockets in every room they belong to, a few rooms at a time. */
+/** Closes the user's open sockets in every room they belong to, a few rooms at a time, and their inbox's. */
 export async function disconnectEverywhere(
   env: Bindings,
   db: Db,
@@ -32,4 +32,8 @@ export async function disconnectEverywhere(
         logJson("warn", { msg: "disconnect failed", reason, roomId: r.roomId, error: err.message }),
       ),
   );
+  // And the user's inbox sockets (every device), which would otherwise live until their token expired.
+  await env.INBOXES.get(env.INBOXES.idFromName(userId))
+    .disconnect(reason)
+    .catch((err: Error) => logJson("warn", { msg: "inbox disconnect failed", reason, error: err.message }));
 }

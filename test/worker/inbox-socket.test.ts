@@ -5,9 +5,11 @@
  */
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { users } from "../../src/db/schema";
 import type { InboxRoom } from "../../src/protocol/inbox";
-import { createRoom, createUser, sessionToken } from "../helpers/fixtures";
+import { createRoom, createUser, db, sessionToken } from "../helpers/fixtures";
 import { api } from "../helpers/http";
 import { inboxFor, inboxUntil, inboxUpgrade, liveInbox, nextRoom, openInbox } from "../helpers/inbox";
 import { roomWith, stubFor, type TestUser } from "../helpers/rooms";
@@ -175,3 +177,19 @@ async function runAsIfLater(userId: string, ms: number) {
   await evictDurableObject(inboxFor(userId));
   await runDurableObjectAlarm(inboxFor(userId));
 }
+
+describe("sessions ending", () => {
+  it("closes every inbox socket of a user an admin bans, at once (4003), not when the token runs out", async () => {
+    const ana = await createUser("ana");
+    const boss = await createUser("boss");
+    await db().update(users).set({ isAdmin: true }).where(eq(users.id, boss.id));
+    const phone = await openInbox(pool, ana.token);
+    const laptop = await openInbox(pool, ana.token);
+    await phone.next("snapshot");
+    await laptop.next("snapshot");
+    const res = await api("POST", `/api/admin/users/${ana.id}/ban`, boss.token, { reason: "spam" });
+    expect(res.status).toBeLessThan(300);
+    expect((await phone.waitClosed()).code).toBe(4003);
+    expect((await laptop.waitClosed()).code).toBe(4003);
+  });
+});

@@ -152,8 +152,11 @@ async function one(baseUrl: string, r: Req, f: RestFigures & { recent: string[] 
   f.sent++;
   f.byStatus.set(res.status, (f.byStatus.get(res.status) ?? 0) + 1);
   const text = await res.text().catch(() => "");
+  // A path whose dot segments (%2e%2e) climb out of /api is no API request: the static-asset server
+  // answers it (a non-JSON 405 for a DELETE), as it does any other page address.
+  const api = /^\/(api|health|metrics|openapi\.json|docs)(\/|$)/.test(new URL(url).pathname);
   if (res.status >= 500) f.failures.push(`${what} → ${res.status} ${text.slice(0, 200)}`);
-  else if (res.status >= 400) {
+  else if (res.status >= 400 && api) {
     let ok = false;
     try {
       const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;

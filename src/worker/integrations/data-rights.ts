@@ -59,10 +59,15 @@ class R2Writer {
   private static readonly PART_BYTES = 5 * 1024 * 1024;
   private static readonly encoder = new TextEncoder();
 
-  constructor(
-    private readonly bucket: R2Bucket,
-    private readonly key: string,
-  ) {}
+  // Plain fields, not parameter properties: the fuzzer and other Node scripts load this module with
+  // Node's type stripping, which refuses parameter properties.
+  private readonly bucket: R2Bucket;
+  private readonly key: string;
+
+  constructor(bucket: R2Bucket, key: string) {
+    this.bucket = bucket;
+    this.key = key;
+  }
 
   async write(text: string): Promise<void> {
     this.chunks.push(text);

@@ -30,10 +30,29 @@ export type CustomData = { [key: string]: JsonValue };
  * Typed as JSON by hand: z.json()'s recursive type is too deep for RPC stubs and route inference.
  */
 export const customData = z.record(z.string().max(64), z.unknown()).superRefine((value, ctx) => {
+  // Depth first, without recursion: a hostile frame nests arrays thousands deep, and JSON.stringify of
+  // that overflows the stack (the frame fuzzer found it).
+  if (depthOver(value, MAX_CUSTOM_DEPTH)) {
+    ctx.addIssue({ code: "custom", message: `nested at most ${MAX_CUSTOM_DEPTH} levels deep` });
+    return;
+  }
   if (new TextEncoder().encode(JSON.stringify(value)).length > MAX_CUSTOM_BYTES) {
     ctx.addIssue({ code: "custom", message: `at most ${MAX_CUSTOM_BYTES} bytes of JSON` });
   }
 }) as unknown as z.ZodType<CustomData>;
+
+const MAX_CUSTOM_DEPTH = 16;
+
+function depthOver(root: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (value === null || typeof value !== "object") continue;
+    if (depth > max) return true;
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
 
 /**
  * The protocol version a room speaks. 1: live frames from the upgrade on, `resume {lastSeq}` replays

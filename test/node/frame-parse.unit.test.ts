@@ -87,3 +87,14 @@ describe("reserved ids", () => {
     expect(parseFrame('{"type":"send","clientMsgId":"my:system:7","body":"hi"}')).toMatchObject({ kind: "frame" });
   });
 });
+
+describe("custom data", () => {
+  it("refuses data nested too deeply with an error frame instead of overflowing the stack", () => {
+    const deep = `${"[".repeat(8000)}1${"]".repeat(8000)}`;
+    const frame = `{"type":"send","clientMsgId":"c1","body":"hi","custom":{"deep":${deep}}}`;
+    expect(parseFrame(frame)).toMatchObject({ kind: "refused", reply: { code: "bad_frame" } });
+    expect(parseFrame('{"type":"send","clientMsgId":"c2","body":"hi","custom":{"a":{"b":[1,2]}}}')).toMatchObject({
+      kind: "frame",
+    });
+  });
+});

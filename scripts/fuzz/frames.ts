@@ -24,6 +24,13 @@ const SERVER_TYPES = new Set([
   "presence.batch",
   "typing",
   "resumed",
+  // Protocol 2: the change log's member and room changes, catch-up's end, a blocked author's stand-in,
+  // and several changes in one frame for sockets that asked for batching.
+  "member",
+  "room",
+  "synced",
+  "hidden",
+  "batch",
   "throttled",
   "auth.expiring",
   "auth.refreshed",

@@ -40,7 +40,7 @@ export interface BatchSettings {
 }
 
 export const DEFAULT_BATCH: BatchSettings = {
-  sendsPerSecond: 25_000,
+  sendsPerSecond: 15_000,
   minWindowMs: 5,
   maxWindowMs: 200,
   maxFrames: 100,

@@ -6,14 +6,11 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { sessionState } from "../../db/sessions";
-import { AppError } from "../../protocol/errors";
-import { IDENTITY_HEADERS } from "../../protocol/identity";
 import { wsTicketReply } from "../../protocol/responses/rooms";
-import { signTicket, TICKET_TTL_SECONDS, type TicketClaims, verifyTicket } from "../auth/ticket";
+import { signTicket, TICKET_TTL_SECONDS } from "../auth/ticket";
 import { inboxStub } from "../inbox";
-import { authenticate, UNAUTHORIZED_CHALLENGE, unauthenticated } from "../middleware/auth";
 import { defineRoute, handle } from "../route";
+import { checkOrigin, identityHeaders, upgradeIdentity } from "../socket-upgrade";
 import type { AppEnv } from "../types";
 
 export const inboxRoutes = new Hono<AppEnv>();
@@ -63,64 +60,11 @@ const inboxSocket = defineRoute({
   responses: { 101: { description: "Switching protocols; frames as in src/protocol/inbox.ts" } },
 });
 handle(inboxRoutes, inboxSocket, async (c, { query }) => {
-  let ticket: TicketClaims | null = null;
-  let userId: string;
-  let tokenExpiresAt: number;
-  if (query.ticket) {
-    try {
-      ticket = await verifyTicket(c.env, query.ticket, INBOX_TICKET_SCOPE);
-    } catch {
-      throw new AppError(401, "unauthorized", "A valid access token or ticket is required", {
-        headers: UNAUTHORIZED_CHALLENGE,
-      });
-    }
-    // A ticket outlives nothing: minted just before a logout, it opens no socket after it.
-    const state = await sessionState(c.env, ticket.sessionId, ticket.userId);
-    if (state !== "live") throw unauthenticated(state === "banned" ? "banned" : "ended");
-    userId = ticket.userId;
-    tokenExpiresAt = ticket.accessExpiresAt;
-  } else {
-    const auth = await authenticate(c);
-    if (!auth.ok) {
-      throw auth.reason === "missing" || auth.reason === "invalid"
-        ? new AppError(401, "unauthorized", "A valid access token or ticket is required", {
-            headers: UNAUTHORIZED_CHALLENGE,
-          })
-        : unauthenticated(auth.reason);
-    }
-    userId = auth.claims.userId;
-    tokenExpiresAt = auth.claims.expiresAt;
-  }
-  c.set("userId", userId);
-  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-    throw new AppError(426, "upgrade_required", "Expected a WebSocket upgrade", { headers: { Upgrade: "websocket" } });
-  }
-  const headers = new Headers(c.req.raw.headers);
-  for (const name of Object.values(IDENTITY_HEADERS)) headers.delete(name);
-  headers.delete("authorization");
-  headers.set(IDENTITY_HEADERS.userId, userId);
-  headers.set(IDENTITY_HEADERS.tokenExpiresAt, String(tokenExpiresAt));
-  headers.set(IDENTITY_HEADERS.requestId, c.get("requestId"));
-  if (ticket) {
-    headers.set(IDENTITY_HEADERS.ticketId, ticket.ticketId);
-    headers.set(IDENTITY_HEADERS.ticketExpiresAt, String(ticket.ticketExpiresAt));
-  }
+  const id = await upgradeIdentity(c, query.ticket, INBOX_TICKET_SCOPE);
+  const headers = identityHeaders(c, id);
   // The ticket stays out of the URL the inbox sees (and of anything it might log).
   const url = new URL(c.req.url);
   url.search =
     query.epoch !== undefined && query.since !== undefined ? `?epoch=${query.epoch}&since=${query.since}` : "";
-  return inboxStub(c.env, userId).fetch(new Request(url, { method: "GET", headers }));
+  return inboxStub(c.env, id.userId).fetch(new Request(url, { method: "GET", headers }));
 });
-
-/** Browsers send Origin on upgrades; only listed origins may open sockets (as for room sockets). */
-async function checkOrigin(c: import("hono").Context<AppEnv>, next: () => Promise<void>) {
-  const origin = c.req.header("origin");
-  if (origin) {
-    const allowed = (c.env.ALLOWED_ORIGINS ?? "")
-      .split(",")
-      .map((o) => o.trim())
-      .filter(Boolean);
-    if (!allowed.includes(origin)) throw new AppError(403, "forbidden", "Origin not allowed");
-  }
-  await next();
-}

@@ -1,13 +1,12 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { sessionState } from "../../db/sessions";
 import { AppError } from "../../protocol/errors";
 import { IDENTITY_HEADERS } from "../../protocol/identity";
 import { wsTicketReply } from "../../protocol/responses/rooms";
-import { signTicket, TICKET_TTL_SECONDS, type TicketClaims, verifyTicket } from "../auth/ticket";
-import { authenticate, UNAUTHORIZED_CHALLENGE, unauthenticated } from "../middleware/auth";
+import { signTicket, TICKET_TTL_SECONDS } from "../auth/ticket";
 import { memberRole, roomStub } from "../rooms";
 import { defineRoute, handle } from "../route";
+import { checkOrigin, identityHeaders, upgradeIdentity } from "../socket-upgrade";
 import type { AppEnv } from "../types";
 
 export const roomSocket = new Hono<AppEnv>();
@@ -63,51 +62,9 @@ const upgrade = defineRoute({
 });
 handle(roomSocket, upgrade, async (c, { params, query }) => {
   const roomId = (params.id ?? "").toLowerCase();
-  const ticketText = query.ticket;
-  let ticket: TicketClaims | null = null;
-  let userId: string;
-  let tokenExpiresAt: number;
-  if (ticketText) {
-    try {
-      ticket = await verifyTicket(c.env, ticketText, roomId);
-    } catch {
-      throw new AppError(401, "unauthorized", "A valid access token or ticket is required", {
-        headers: UNAUTHORIZED_CHALLENGE,
-      });
-    }
-    // A ticket outlives nothing: minted just before a logout, it opens no socket after it.
-    const state = await sessionState(c.env, ticket.sessionId, ticket.userId);
-    if (state !== "live") throw unauthenticated(state === "banned" ? "banned" : "ended");
-    userId = ticket.userId;
-    tokenExpiresAt = ticket.accessExpiresAt;
-  } else {
-    const auth = await authenticate(c);
-    if (!auth.ok) {
-      throw auth.reason === "missing" || auth.reason === "invalid"
-        ? new AppError(401, "unauthorized", "A valid access token or ticket is required", {
-            headers: UNAUTHORIZED_CHALLENGE,
-          })
-        : unauthenticated(auth.reason);
-    }
-    userId = auth.claims.userId;
-    tokenExpiresAt = auth.claims.expiresAt;
-  }
-  c.set("userId", userId);
-  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-    throw new AppError(426, "upgrade_required", "Expected a WebSocket upgrade", { headers: { Upgrade: "websocket" } });
-  }
-
-  const headers = new Headers(c.req.raw.headers);
-  for (const name of Object.values(IDENTITY_HEADERS)) headers.delete(name);
-  headers.delete("authorization");
+  const id = await upgradeIdentity(c, query.ticket, roomId);
+  const headers = identityHeaders(c, id);
   headers.set(IDENTITY_HEADERS.roomId, roomId);
-  headers.set(IDENTITY_HEADERS.userId, userId);
-  headers.set(IDENTITY_HEADERS.tokenExpiresAt, String(tokenExpiresAt));
-  headers.set(IDENTITY_HEADERS.requestId, c.get("requestId"));
-  if (ticket) {
-    headers.set(IDENTITY_HEADERS.ticketId, ticket.ticketId);
-    headers.set(IDENTITY_HEADERS.ticketExpiresAt, String(ticket.ticketExpiresAt));
-  }
   // The ticket stays out of the URL the room sees (and of anything it might log).
   const url = new URL(c.req.url);
   const forwarded = new URLSearchParams();
@@ -133,7 +90,7 @@ handle(roomSocket, upgrade, async (c, { params, query }) => {
     if (attempt === 3) throw new AppError(503, "unavailable", "Membership is changing; retry shortly");
     const epoch = res.headers.get(IDENTITY_HEADERS.membershipEpoch) as string;
     await res.body?.cancel();
-    const role = await memberRole(c.env, roomId, userId);
+    const role = await memberRole(c.env, roomId, id.userId);
     if (!role) throw new AppError(404, "not_found", "Room not found");
     res = await toRoom({ role, epoch });
   }
@@ -144,17 +101,4 @@ const ROOM_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 function isMembershipUnknown(res: Response): boolean {
   return res.status === 409 && res.headers.has(IDENTITY_HEADERS.membershipEpoch);
-}
-
-/** Browsers send Origin on upgrades; only listed origins may open sockets. Non-browser clients send none. */
-async function checkOrigin(c: import("hono").Context<AppEnv>, next: () => Promise<void>) {
-  const origin = c.req.header("origin");
-  if (origin) {
-    const allowed = (c.env.ALLOWED_ORIGINS ?? "")
-      .split(",")
-      .map((o) => o.trim())
-      .filter(Boolean);
-    if (!allowed.includes(origin)) throw new AppError(403, "forbidden", "Origin not allowed");
-  }
-  await next();
 }

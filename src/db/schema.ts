@@ -19,6 +19,10 @@ import {
 } from "drizzle-orm/pg-core";
 import type { AttachmentRef, ChangeFrame, CustomData, SystemEvent } from "../protocol/frames";
 
+/** Who a user is: a person, a bot (acts through API keys, posts as itself) or a service identity. */
+export const USER_KINDS = ["user", "bot", "service"] as const;
+export type UserKind = (typeof USER_KINDS)[number];
+
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
 export const users = pgTable(
@@ -33,12 +37,18 @@ export const users = pgTable(
     /** Set by an admin: login and refresh are refused, sockets closed, access tokens rejected. */
     bannedAt: timestamp("banned_at", { withTimezone: true }),
     banReason: text("ban_reason"),
+    /**
+     * People are "user"; bots and service identities (integration-schema.ts) are marked here too, so every
+     * view of a user can say which it is without another join.
+     */
+    kind: text("kind", { enum: USER_KINDS }).notNull().default("user"),
     createdAt: createdAt(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     // Emails are unique regardless of case: Ana@x.io and ana@x.io are one account.
     uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
+    check("users_kind_check", sql`${t.kind} in ('user', 'bot', 'service')`),
   ],
 );
 

@@ -29,6 +29,8 @@ export type RemovedReason = "left" | "removed" | "banned" | "deleted";
 export interface InboxPeer {
   id: string;
   displayName: string;
+  /** "bot" or "service" when the other side is not a person. */
+  kind: "user" | "bot" | "service";
   online: boolean;
   /** When their last device went away (null: online, or never seen since inboxes existed). */
   lastSeenAt: string | null;

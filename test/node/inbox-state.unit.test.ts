@@ -115,7 +115,7 @@ describe("the inbox object's merge of room states", () => {
           const newest = [...states].sort((a, b) => a.version - b.version || a.rev - b.rev).at(-1) as WatchedState;
           let entry = room("r", {
             kind: "direct",
-            peer: { id: "p", displayName: "P", online: false, lastSeenAt: null },
+            peer: { id: "p", displayName: "P", kind: "user", online: false, lastSeenAt: null },
           });
           let held = { version: -1, rev: 0 };
           for (const s of states) {

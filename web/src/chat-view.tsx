@@ -328,6 +328,7 @@ export function ChatView({ me, roomId, focusSeq, panel, summary, onRoomsChanged 
     setReplyTo(null);
   };
   const personName = (id: string) => name(id) ?? "Someone";
+  const automated = new Set(people?.filter((x) => x.kind !== "user").map((x) => x.userId));
   const rows = renderRows();
 
   function renderRows() {
@@ -388,6 +389,7 @@ export function ChatView({ me, roomId, focusSeq, panel, summary, onRoomsChanged 
             me={me.id}
             head={head}
             senderName={personName(m.senderId)}
+            senderIsBot={automated.has(m.senderId)}
             editing={editing === m.seq}
             canDeleteAny={moderator}
             highlighted={highlight === m.seq}

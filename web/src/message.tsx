@@ -31,6 +31,8 @@ interface Props {
   /** First of a run by the same sender: shows the avatar and name. */
   head: boolean;
   senderName: string;
+  /** A bot or a server's identity: marked beside the name, so nobody takes it for a person. */
+  senderIsBot: boolean;
   editing: boolean;
   canDeleteAny: boolean;
   highlighted: boolean;
@@ -81,6 +83,7 @@ export function MessageItem(p: Props) {
             <button type="button" class="name" onClick={p.actions.profile}>
               {mine ? "You" : p.senderName}
             </button>
+            {p.senderIsBot && <span class="tag">bot</span>}
             <TimeLink roomId={p.roomId} m={m} now={p.now} />
           </div>
         )}

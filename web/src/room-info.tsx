@@ -153,6 +153,7 @@ export function RoomInfo(p: Props) {
                   </span>
                 </button>
                 <span class="member-tags">
+                  {m.kind !== "user" && <span class="tag">bot</span>}
                   {m.role !== "member" && <span class="tag">{m.role}</span>}
                   {mute && <span class="tag warn">muted{mute.until ? ` until ${shortTime(mute.until)}` : ""}</span>}
                 </span>

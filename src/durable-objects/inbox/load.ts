@@ -8,7 +8,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { notifications } from "../../db/notification-schema";
 import { toViews, unreadFor, viewsQuery } from "../../db/notification-views";
-import { users } from "../../db/schema";
+import { type UserKind, users } from "../../db/schema";
 import { previewOf } from "../../lib/notification-text";
 import type { Role } from "../../protocol/identity";
 import { INBOX_NOTIFICATIONS, type InboxRoom, type NotificationItem, PREVIEW_CHARS } from "../../protocol/inbox";
@@ -44,6 +44,7 @@ interface RoomRow extends Record<string, unknown> {
   m_sender_name: string | null;
   peer_id: string | null;
   peer_name: string | null;
+  peer_kind: UserKind | null;
 }
 
 const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
@@ -59,13 +60,13 @@ function roomRows(db: Db, me: string, roomId: string | null) {
       case when m.deleted_at is not null or exists (select 1 from user_blocks b
         where b.blocker_id = ${me}::uuid and b.blocked_id = m.sender_id) then null else left(m.body, 1000) end as m_body,
       to_char(m.created_at at time zone 'UTC', ${sql.raw(ISO)}) as m_at,
-      su.display_name as m_sender_name, p.id as peer_id, p.display_name as peer_name
+      su.display_name as m_sender_name, p.id as peer_id, p.display_name as peer_name, p.kind as peer_kind
     from room_members rm
     join rooms r on r.id = rm.room_id
     left join messages m on m.room_id = r.id and m.seq = r.last_seq
     left join users su on su.id = m.sender_id
     left join lateral (
-      select u.id, u.display_name from room_members pm join users u on u.id = pm.user_id
+      select u.id, u.display_name, u.kind from room_members pm join users u on u.id = pm.user_id
       where r.kind = 'direct' and pm.room_id = r.id and pm.user_id <> ${me}::uuid
       limit 1
     ) p on true
@@ -81,7 +82,9 @@ function toEntry(r: RoomRow): InboxRoom {
     kind: r.kind,
     name: r.kind === "direct" ? null : r.name,
     role: r.role,
-    peer: r.peer_id ? { id: r.peer_id, displayName: r.peer_name ?? "", online: false, lastSeenAt: null } : null,
+    peer: r.peer_id
+      ? { id: r.peer_id, displayName: r.peer_name ?? "", kind: r.peer_kind ?? "user", online: false, lastSeenAt: null }
+      : null,
     lastSeq,
     version: Number(r.version),
     readMark,

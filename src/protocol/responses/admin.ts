@@ -1,6 +1,6 @@
 /** Answers of the operators' API (/api/admin/*). */
 import { z } from "zod";
-import { id, nextCursor, role, seq, timestamp } from "./common";
+import { id, nextCursor, role, seq, timestamp, userKind } from "./common";
 
 export const adminStats = z.object({
   users: z.number().int(),
@@ -55,6 +55,7 @@ export const adminUser = z.object({
   id,
   email: z.email(),
   displayName: z.string(),
+  kind: userKind,
   admin: z.boolean(),
   bannedAt: timestamp.nullable(),
   banReason: z.string().nullable(),

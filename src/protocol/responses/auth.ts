@@ -1,8 +1,8 @@
 /** Answers of /api/auth/*. */
 import { z } from "zod";
-import { id, timestamp } from "./common";
+import { id, timestamp, userKind } from "./common";
 
-export const user = z.object({ id, email: z.email(), displayName: z.string(), createdAt: timestamp });
+export const user = z.object({ id, email: z.email(), displayName: z.string(), kind: userKind, createdAt: timestamp });
 
 export const tokens = z.object({
   tokenType: z.literal("Bearer"),

@@ -1,7 +1,7 @@
 /** Answers of the room, member, people and WebSocket-ticket routes. */
 import { z } from "zod";
 import { customData } from "../frames";
-import { id, nextCursor, role, seq, timestamp } from "./common";
+import { id, nextCursor, role, seq, timestamp, userKind, userRef } from "./common";
 import { roomVersion } from "./messages";
 
 export const room = z.object({
@@ -20,7 +20,7 @@ export const room = z.object({
   /** Slow mode: one message per this many seconds per member (0: off). */
   slowModeSeconds: z.number().int().min(0),
   /** Direct rooms: the other person, whom the room is named after; null for group rooms. */
-  peer: z.object({ id, displayName: z.string() }).nullable(),
+  peer: userRef.nullable(),
 });
 
 /** How far a member has read: every message up to `seq` (0: nothing yet). */
@@ -49,6 +49,7 @@ export const roomListReply = z.object({ rooms: z.array(roomListItem), nextCursor
 export const member = z.object({
   userId: id,
   displayName: z.string(),
+  kind: userKind,
   role,
   joinedAt: timestamp,
   lastReadSeq: seq,
@@ -57,6 +58,6 @@ export const membersReply = z.object({ members: z.array(member) });
 export const invitedReply = z.object({ member: z.object({ userId: id, role: z.enum(["admin", "member"]) }) });
 
 /** People search answers ids and names only, never emails. */
-export const usersReply = z.object({ users: z.array(z.object({ id, displayName: z.string() })) });
+export const usersReply = z.object({ users: z.array(userRef) });
 
 export const wsTicketReply = z.object({ ticket: z.string(), expiresIn: z.number().int() });

@@ -167,6 +167,7 @@ function userView(env: Bindings, u: typeof users.$inferSelect) {
     id: u.id,
     email: u.email,
     displayName: u.displayName,
+    kind: u.kind,
     admin: isAdmin(env, u),
     bannedAt: u.bannedAt?.toISOString() ?? null,
     banReason: u.banReason,

@@ -119,6 +119,7 @@ handle(apiKeyRoutes, createBot, async (c, { body }) => {
       email: principalEmail("bot", id),
       displayName: body.displayName,
       passwordHash: UNUSABLE_PASSWORD,
+      kind: "bot",
     }),
     db
       .insert(botAccounts)
@@ -213,6 +214,7 @@ handle(apiKeyRoutes, createKey, async (c, { body }) => {
         email: principalEmail("service", principalId),
         displayName: body.name,
         passwordHash: UNUSABLE_PASSWORD,
+        kind: "service",
       }),
       db.insert(botAccounts).values({ userId: principalId, kind: "service", createdBy: admin }),
       db.insert(apiKeys).values({ ...values, principalId }),

@@ -23,7 +23,7 @@ import type { AppEnv, Bindings } from "../types";
 export const auth = new Hono<AppEnv>();
 
 function publicUser(u: User) {
-  return { id: u.id, email: u.email, displayName: u.displayName, createdAt: u.createdAt.toISOString() };
+  return { id: u.id, email: u.email, displayName: u.displayName, kind: u.kind, createdAt: u.createdAt.toISOString() };
 }
 
 async function tokens(env: Bindings, db: Db, userId: string) {

@@ -36,6 +36,7 @@ handle(memberRoutes, listMembers, async (c, { member: { room } }) => {
     .select({
       userId: users.id,
       displayName: users.displayName,
+      kind: users.kind,
       role: roomMembers.role,
       joinedAt: roomMembers.joinedAt,
       lastReadSeq: roomMembers.lastReadSeq,

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { createDb } from "../../db/client";
 import { userBlocks } from "../../db/moderation-schema";
-import { messages, type Room, roomMembers, rooms, users } from "../../db/schema";
+import { messages, type Room, roomMembers, rooms, type UserKind, users } from "../../db/schema";
 import { createSnapshotDb } from "../../db/snapshot";
 import { AppError } from "../../protocol/errors";
 import type { Role } from "../../protocol/identity";
@@ -24,7 +24,7 @@ roomRoutes.use("/api/rooms", requireUser);
 roomRoutes.use("/api/rooms/*", requireUser);
 
 /** The other person of a direct room (null for group rooms, and once they are gone). */
-export type Peer = { id: string; displayName: string } | null;
+export type Peer = { id: string; displayName: string; kind: UserKind } | null;
 
 export function roomView(room: Room, role: Role, peer: Peer = null) {
   return {
@@ -44,12 +44,12 @@ export function roomView(room: Room, role: Role, peer: Peer = null) {
 }
 
 /**
- * A direct room's other member as `{id, displayName}` JSON, for `me` (one index lookup per room). The outer
+ * A direct room's other member as `{id, displayName, kind}` JSON, for `me` (one index lookup per room). The outer
  * room is named in full: drizzle leaves columns of a one-table select unqualified, and an unqualified `id`
  * here would be the user's.
  */
 function peerOf(me: string) {
-  return sql<Peer>`(select json_build_object('id', pu.id, 'displayName', pu.display_name)
+  return sql<Peer>`(select json_build_object('id', pu.id, 'displayName', pu.display_name, 'kind', pu.kind)
     from room_members pm join users pu on pu.id = pm.user_id
     where "rooms"."kind" = 'direct' and pm.room_id = "rooms"."id" and pm.user_id <> ${me}::uuid limit 1)`;
 }
@@ -125,7 +125,7 @@ handle(roomRoutes, directRoom, async (c, { body: { userId: other } }) => {
     });
   const db = createDb(c.env);
   const [peer] = await db
-    .select({ id: users.id, displayName: users.displayName })
+    .select({ id: users.id, displayName: users.displayName, kind: users.kind })
     .from(users)
     .where(eq(users.id, other))
     .limit(1);

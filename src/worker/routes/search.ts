@@ -35,7 +35,7 @@ handle(searchRoutes, findUsers, async (c, { query: q }) => {
   const me = c.get("userId");
   const prefix = `${q.q.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
   const rows = await createDb(c.env)
-    .select({ id: users.id, displayName: users.displayName })
+    .select({ id: users.id, displayName: users.displayName, kind: users.kind })
     .from(users)
     .where(
       and(

@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import type { loginBody, registerBody } from "../protocol/auth";
 import type { SendMessage } from "../protocol/frames";
+import type { keyIdentityReply, systemMessageBody } from "../protocol/integrations";
 import type { markReadBody, settingsPatch } from "../protocol/notifications";
 import type { announcedReply, attachmentReply } from "../protocol/responses/attachments";
 import type { meReply, signedIn, tokens, userReply } from "../protocol/responses/auth";
@@ -54,6 +55,12 @@ export interface ClientOptions {
   onSession?: (session: Session | null) => void;
   /** Refresh this long before the access token expires (default 60 s). */
   refreshMarginMs?: number;
+  /**
+   * Servers and bots: an API key (`ek_…`, made by an admin) instead of a signed-in session. Every request
+   * and socket ticket carries it; nothing is refreshed (a room socket a key opened lasts a day at most, and
+   * the SDK reconnects it while the key is still valid). Never pass one to code running in a browser.
+   */
+  apiKey?: string;
 }
 
 /** What a route answers, as its declared response schema says. */
@@ -72,15 +79,27 @@ export class EdgechatClient {
   private current: Session | null;
   private refreshing: Promise<Session> | null = null;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly apiKey: string | null;
+  /** Key mode: whom the key acts as, asked once (GET /api/integrations/me). */
+  private keyIdentity: Promise<Reply<typeof keyIdentityReply>> | null = null;
+  private keyPrincipalId: string | null = null;
 
   constructor(opts: ClientOptions) {
+    if (opts.apiKey !== undefined && opts.session !== undefined)
+      throw new TypeError("EdgechatClient takes an apiKey or a session, not both");
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
     this.fetcher = opts.fetch ?? ((input, init) => fetch(input, init));
     this.socketFactory = opts.webSocket ?? defaultSocketFactory;
     this.onSession = opts.onSession;
     this.refreshMarginMs = opts.refreshMarginMs ?? 60_000;
     this.current = opts.session ?? null;
+    this.apiKey = opts.apiKey ?? null;
     if (this.current) this.scheduleRefresh();
+  }
+
+  /** True when this client authenticates with an API key (a server or a bot), not a user's session. */
+  get usesApiKey(): boolean {
+    return this.apiKey !== null;
   }
 
   get session(): Session | null {
@@ -89,6 +108,7 @@ export class EdgechatClient {
 
   /** The signed-in user's id (the access token's subject), or null when signed out. Needs no request. */
   get userId(): string | null {
+    if (this.apiKey) return this.keyPrincipalId;
     const payload = this.current?.accessToken.split(".")[1];
     if (!payload) return null;
     try {
@@ -120,8 +140,46 @@ export class EdgechatClient {
     if (refreshToken) await this.request("POST", "/api/auth/logout", { refreshToken }, { auth: false });
   }
 
-  /** A fresh access token now; concurrent callers share one refresh. */
+  /**
+   * Key mode: who the key acts as (its bot or service identity), its scopes and rooms; asked once. After
+   * it resolves, `userId` is the principal's id.
+   */
+  identity(): Promise<Reply<typeof keyIdentityReply>> {
+    if (!this.apiKey) return Promise.reject(new EdgechatError(400, "bad_request", "Not an API-key client"));
+    this.keyIdentity ??= this.request<Reply<typeof keyIdentityReply>>("GET", "/api/integrations/me").then(
+      (r) => {
+        this.keyPrincipalId = r.principal.id;
+        return r;
+      },
+      (err: unknown) => {
+        this.keyIdentity = null;
+        throw err;
+      },
+    );
+    return this.keyIdentity;
+  }
+
+  /** Who is acting: the token's subject, or (key mode) the key's principal, asked for on first use. */
+  async whoAmI(): Promise<string> {
+    if (this.apiKey) return (await this.identity()).principal.id;
+    const me = this.userId;
+    if (!me) throw new EdgechatError(401, "unauthorized", "Not signed in");
+    return me;
+  }
+
+  /**
+   * A fresh access token now; concurrent callers share one refresh. Key mode: nothing to refresh; this
+   * asks the server whether the key still works (a 401 means revoked or expired).
+   */
   refresh(): Promise<Session> {
+    if (this.apiKey) {
+      const key = this.apiKey;
+      return this.request("GET", "/api/integrations/me").then(() => ({
+        accessToken: key,
+        refreshToken: "",
+        expiresAt: Number.MAX_SAFE_INTEGER,
+      }));
+    }
     this.refreshing ??= (async () => {
       const refreshToken = this.current?.refreshToken;
       if (!refreshToken) throw new EdgechatError(401, "unauthorized", "Not signed in");
@@ -140,6 +198,7 @@ export class EdgechatClient {
 
   /** A token valid for at least the refresh margin, refreshing first if needed. */
   async accessToken(): Promise<string> {
+    if (this.apiKey) return this.apiKey;
     if (!this.current) throw new EdgechatError(401, "unauthorized", "Not signed in");
     if (this.current.expiresAt - Date.now() < this.refreshMarginMs) return (await this.refresh()).accessToken;
     return this.current.accessToken;
@@ -382,6 +441,15 @@ export class EdgechatClient {
       return done.attachment;
     },
     downloadUrl: (id: string) => this.url(`/api/attachments/${id}`),
+  };
+
+  /** Servers (keys with messages:system): post a `kind: "system"` message; idempotent on clientMsgId. */
+  readonly integrations = {
+    identity: () => this.identity(),
+    postSystemMessage: (roomId: string, input: z.input<typeof systemMessageBody>) =>
+      this.request<Reply<typeof sentReply>>("POST", `/api/rooms/${roomId}/system-messages`, input).then(
+        (r) => r.message,
+      ),
   };
 
   /** A single-use ticket for the room's WebSocket (what RoomConnection uses). */

@@ -301,6 +301,8 @@ export class InboxConnection extends Emitter<InboxEvents> {
         this.pingSentAt = null;
         return;
       case "auth.expiring":
+        // A key's socket is not extended: it closes at its end (4001) and reconnects while the key works.
+        if (this.client.usesApiKey) return;
         this.client.refresh().then(
           (s) => this.write({ type: "auth.refresh", token: s.accessToken }),
           () => undefined,

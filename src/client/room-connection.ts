@@ -496,8 +496,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
    * socket.
    */
   private async load(): Promise<void> {
-    const me = this.client.userId;
-    if (!me) throw new EdgechatError(401, "unauthorized", "Not signed in");
+    const me = await this.client.whoAmI();
     const epoch = this.epoch;
     const after = this.startAfter;
     let state: RoomState;
@@ -709,6 +708,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
         return;
       }
       case "auth.expiring":
+        // A key's socket is not extended: it closes at its end (4001) and reconnects while the key works.
+        if (this.client.usesApiKey) return;
         this.client.refresh().then(
           (s) => this.write({ type: "auth.refresh", token: s.accessToken }),
           () => undefined,

@@ -9,6 +9,7 @@ import { sessionState } from "../db/sessions";
 import { AppError } from "../protocol/errors";
 import { IDENTITY_HEADERS } from "../protocol/identity";
 import { type TicketClaims, verifyTicket } from "./auth/ticket";
+import { apiKeyState, KEY_SESSION_PREFIX } from "./integrations/keys";
 import { authenticate, UNAUTHORIZED_CHALLENGE, unauthenticated } from "./middleware/auth";
 import type { AppEnv } from "./types";
 
@@ -34,8 +35,10 @@ export async function upgradeIdentity(
     const ticket = await verifyTicket(c.env, ticketText, ticketScope).catch(() => {
       throw noCredential();
     });
-    // A ticket outlives nothing: minted just before a logout, it opens no socket after it.
-    const state = await sessionState(c.env, ticket.sessionId, ticket.userId);
+    // A ticket outlives nothing: minted just before a logout (or a key's revocation), it opens no socket.
+    const state = ticket.sessionId.startsWith(KEY_SESSION_PREFIX)
+      ? await apiKeyState(c.env, ticket.sessionId.slice(KEY_SESSION_PREFIX.length), ticket.userId)
+      : await sessionState(c.env, ticket.sessionId, ticket.userId);
     if (state !== "live") throw unauthenticated(state === "banned" ? "banned" : "ended");
     identity = { userId: ticket.userId, tokenExpiresAt: ticket.accessExpiresAt, ticket };
   } else {

@@ -129,11 +129,11 @@ describe("scopes on every route class", () => {
     for (const key of Object.values(keys)) expect((await api("GET", "/api/admin/stats", key)).status).toBe(404);
     expect((await api("GET", "/api/admin/stats", adminKey)).status).toBe(200);
     expect((await api("GET", "/api/admin/api-keys", adminKey)).status).toBe(200);
-    // Routes no key may use: a user's own settings, notifications, tickets.
+    // Routes no key may use: a user's own settings, notifications, the inbox's ticket.
     for (const [method, path] of [
       ["GET", "/api/notifications"],
       ["GET", "/api/me/notification-settings"],
-      ["POST", `/api/rooms/${room.id}/ws-ticket`],
+      ["POST", "/api/me/ws-ticket"],
       ["PATCH", "/api/auth/me"],
     ] as const) {
       const res = await api(method, path, adminKey, method === "PATCH" ? { displayName: "x" } : undefined);
@@ -204,6 +204,28 @@ describe("a bot in a room", () => {
     expect(history.json.messages.map((m: { senderId: string }) => m.senderId)).toEqual([bot.id, bot.id]);
   });
 
+  it("is marked as a bot wherever people see it: members, people search, direct rooms, admin views", async () => {
+    const admin = await createAdmin();
+    const owner = await createUser("owner");
+    const name = `Marked bot ${crypto.randomUUID().slice(0, 8)}`;
+    const bot = await createBot(admin.token, name);
+    const room = await createRoom(owner.id, [bot.id]);
+    const members = await api("GET", `/api/rooms/${room.id}/members`, owner.token);
+    const kinds = Object.fromEntries(
+      members.json.members.map((m: { userId: string; kind: string }) => [m.userId, m.kind]),
+    );
+    expect(kinds).toEqual({ [owner.id]: "user", [bot.id]: "bot" });
+    const found = await api("GET", `/api/users?q=${encodeURIComponent(name)}`, owner.token);
+    expect(found.json.users).toEqual([{ id: bot.id, displayName: name, kind: "bot" }]);
+    const direct = await api("POST", "/api/rooms/direct", owner.token, { userId: bot.id });
+    expect(direct.json.room.peer).toEqual({ id: bot.id, displayName: name, kind: "bot" });
+    const listed = await api("GET", "/api/rooms", owner.token);
+    const listedDirect = listed.json.rooms.find((r: { id: string }) => r.id === direct.json.room.id);
+    expect(listedDirect.peer.kind).toBe("bot");
+    expect((await api("GET", `/api/admin/users/${bot.id}`, admin.token)).json.user.kind).toBe("bot");
+    expect((await api("GET", "/api/auth/me", owner.token)).json.user.kind).toBe("user");
+  });
+
   it("a non-member bot is told 404 like any user", async () => {
     const admin = await createAdmin();
     const owner = await createUser("owner");
@@ -224,7 +246,16 @@ describe("revocation", () => {
     const { key, apiKey } = await createKey(admin.token, ["messages:read", "messages:write"], { botId: bot.id });
     const socket = await pool.join(room.id, key);
     expect((await api("GET", `/api/rooms/${room.id}/messages`, key)).status).toBe(200);
+    // A ticket minted with the key (the SDK's way in) opens nothing once the key is revoked.
+    const minted = await api("POST", `/api/rooms/${room.id}/ws-ticket`, key);
+    expect(minted.status).toBe(200);
     expect((await api("DELETE", `/api/admin/api-keys/${apiKey.id}`, admin.token)).status).toBe(204);
+    const { exports } = await import("cloudflare:workers");
+    const withTicket = await exports.default.fetch(
+      `http://edgechat.test/api/rooms/${room.id}/ws?ticket=${encodeURIComponent(minted.json.ticket)}`,
+      { headers: { Upgrade: "websocket" } },
+    );
+    expect(withTicket.status).toBe(401);
     const after = await api("GET", `/api/rooms/${room.id}/messages`, key);
     expect(after.status).toBe(401);
     expect(after.json.error.code).toBe("unauthorized");

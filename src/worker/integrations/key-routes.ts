@@ -52,8 +52,10 @@ export const KEY_ROUTES: Record<string, KeyRule> = {
   "DELETE /api/messages/:roomId/:seq/pin": write,
   "POST /api/rooms/:id/attachments": write,
   "PUT /api/attachments/:id/content": { scope: "messages:write", rooms: "attachment" },
-  // A bot's socket: Authorization: Bearer <key> on the upgrade (tickets are for browsers).
+  // A bot's socket: Authorization: Bearer <key> on the upgrade, or a ticket the key minted (the SDK's way:
+  // its socket factory takes a URL only, like a browser's WebSocket).
   "GET /api/rooms/:id/ws": write,
+  "POST /api/rooms/:id/ws-ticket": write,
   "POST /api/rooms/:id/system-messages": { scope: "messages:system", rooms: "path" },
   // Managing rooms
   "POST /api/rooms": { scope: "rooms:manage", rooms: "refuse" },

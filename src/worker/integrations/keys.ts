@@ -105,3 +105,24 @@ function pgArray(value: string[] | string): string[] {
   const inner = value.replace(/^\{|\}$/g, "");
   return inner === "" ? [] : inner.split(",").map((v) => v.replace(/^"|"$/g, ""));
 }
+
+/** Tickets a key minted carry this in place of a session id (see middleware/auth.ts). */
+export const KEY_SESSION_PREFIX = "apikey:";
+
+/**
+ * Whether the key a ticket was minted with may still open a socket: not revoked, not expired, its
+ * principal not banned. Postgres only, like the key lookup, so a revocation holds with Redis down.
+ */
+export async function apiKeyState(
+  env: Bindings,
+  keyId: string,
+  principalId: string,
+): Promise<"live" | "revoked" | "banned"> {
+  const { rows } = await createDb(env).execute<{ banned: boolean }>(sql`
+    select u.banned_at is not null as banned from api_keys k join users u on u.id = k.principal_id
+    where k.id = ${keyId}::uuid and k.principal_id = ${principalId}::uuid
+      and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())`);
+  const row = rows[0];
+  if (!row) return "revoked";
+  return row.banned ? "banned" : "live";
+}

@@ -6,7 +6,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { sessionState } from "../../db/sessions";
 import { type AccessClaims, verifyAccessToken } from "../../lib/jwt";
 import { AppError } from "../../protocol/errors";
-import { type KeyIdentity, looksLikeApiKey, lookupApiKey } from "../integrations/keys";
+import { KEY_SESSION_PREFIX, type KeyIdentity, looksLikeApiKey, lookupApiKey } from "../integrations/keys";
 import type { AppEnv, Bindings } from "../types";
 
 export const UNAUTHORIZED_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="edgechat", error="invalid_token"' };
@@ -60,7 +60,7 @@ function rememberedFor(c: Context<AppEnv>): Remembered {
         throw new AppError(503, "unavailable", "Could not check the API key; retry", { details: err.message });
       });
       const claims = key.then((k) =>
-        k ? { userId: k.principalId, sessionId: `apikey:${k.id}`, expiresAt: k.expiresAt } : null,
+        k ? { userId: k.principalId, sessionId: `${KEY_SESSION_PREFIX}${k.id}`, expiresAt: k.expiresAt } : null,
       );
       r = { key, claims };
     } else {

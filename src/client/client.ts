@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import type { loginBody, registerBody } from "../protocol/auth";
+import type { retentionReply } from "../protocol/data-rights";
 import type { SendMessage } from "../protocol/frames";
 import type { keyIdentityReply, systemMessageBody } from "../protocol/integrations";
 import type { markReadBody, settingsPatch } from "../protocol/notifications";
@@ -312,6 +313,12 @@ export class EdgechatClient {
       }),
     removeMember: (id: string, userId: string) => this.request<void>("DELETE", `/api/rooms/${id}/members/${userId}`),
     pins: (id: string) => this.request<Reply<typeof pinsReply>>("GET", `/api/rooms/${id}/pins`),
+    /** How long the room keeps messages; owners may shorten it (never past an admin's or the deployment's). */
+    retention: (id: string) => this.request<Reply<typeof retentionReply>>("GET", `/api/rooms/${id}/retention`),
+    setRetention: (id: string, days: number | null) =>
+      days === null
+        ? this.request<Reply<typeof retentionReply>>("DELETE", `/api/rooms/${id}/retention`)
+        : this.request<Reply<typeof retentionReply>>("PUT", `/api/rooms/${id}/retention`, { days }),
   };
 
   readonly messages = {

@@ -260,10 +260,15 @@ export const roomRetention = pgTable(
       .primaryKey()
       .references(() => rooms.id, { onDelete: "cascade" }),
     days: integer("days").notNull(),
+    /** Set by a deployment admin: the longest the room's owner may choose (null: the deployment's). */
+    maxDays: integer("max_days"),
     updatedBy: uuid("updated_by").references(() => users.id, { onDelete: "set null" }),
     updatedAt: at("updated_at").notNull().defaultNow(),
   },
-  (t) => [check("room_retention_days_check", sql`${t.days} > 0`)],
+  (t) => [
+    check("room_retention_days_check", sql`${t.days} > 0`),
+    check("room_retention_max_days_check", sql`${t.maxDays} is null or ${t.days} <= ${t.maxDays}`),
+  ],
 );
 
 /** One row `{on}`: whether any endpoint is enabled (the write-through asks before queueing room events). */

@@ -39,4 +39,8 @@ export const retentionReply = z.object({
   deploymentDays: z.number().int(),
   /** What applies (0: kept forever). */
   effectiveDays: z.number().int(),
+  /** A deployment admin's lifetime for this room, which binds its owner; null when none. */
+  adminDays: z.number().int().nullable(),
+  /** The longest the room's owner may choose (PUT /api/rooms/:id/retention); 0: no limit. */
+  ownerMaxDays: z.number().int(),
 });

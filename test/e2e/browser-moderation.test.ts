@@ -148,6 +148,12 @@ describe("moderation in the web app, issue 26", () => {
     await m.getByRole("article", { name: "Your message, sending" }).getByText("Waiting for slow mode…").waitFor();
     await checkBoth(m, "slow-mode");
     expect(await message(o, "second under slow mode").count()).toBe(0);
+
+    // Message history: the owner shortens how long the room keeps messages (never past the deployment's).
+    const history = o.getByRole("region", { name: "Message history" });
+    await history.getByLabel("Keep messages").selectOption({ label: "For 7 days" });
+    await history.getByRole("button", { name: "Save" }).click();
+    await history.getByText("Saved: messages are kept for 7 days.").waitFor();
   });
 
   it("block and unblock from a message, a profile and the settings; report a message and a person; the review queue", async () => {

@@ -336,7 +336,14 @@ describe("retention", () => {
       .set({ createdAt: sql`now() - interval '10 days'` })
       .where(and(eq(messages.roomId, room.id), inArray(messages.seq, [1, 2, 3])));
     const set = await api("PUT", `/api/admin/rooms/${room.id}/retention`, admin.token, { days: 7 });
-    expect(set.json).toEqual({ roomId: room.id, days: 7, deploymentDays: 0, effectiveDays: 7 });
+    expect(set.json).toEqual({
+      roomId: room.id,
+      days: 7,
+      deploymentDays: 0,
+      effectiveDays: 7,
+      adminDays: 7,
+      ownerMaxDays: 7,
+    });
     const before = (await api("GET", `/api/rooms/${room.id}/messages`, owner.token)).json.version as number;
 
     const first = await applyRetention(env);
@@ -380,6 +387,8 @@ describe("retention", () => {
       days: null,
       deploymentDays: 0,
       effectiveDays: 0,
+      adminDays: null,
+      ownerMaxDays: 0,
     });
     expect((await api("PUT", path, admin.token, { days: 30 })).json.effectiveDays).toBe(30);
     expect((await api("DELETE", path, admin.token)).json).toMatchObject({ days: null, effectiveDays: 0 });
@@ -397,5 +406,37 @@ describe("retention", () => {
       expect(res.json.error.code).toBe(code);
     }
     expect((await api("PUT", path, owner.token, { days: 30 })).status).toBe(404);
+  });
+
+  it("owners may shorten their room's lifetime, never lengthen it past an admin's or the deployment's", async () => {
+    const admin = await createAdmin();
+    const owner = await createUser("owner");
+    const member = await createUser("member");
+    const room = await createRoom(owner.id, [member.id]);
+    const own = `/api/rooms/${room.id}/retention`;
+    const adminPath = `/api/admin/rooms/${room.id}/retention`;
+    // No lifetime anywhere: the owner may pick any, and go back to keeping everything.
+    expect((await api("PUT", own, owner.token, { days: 90 })).json).toMatchObject({ days: 90, effectiveDays: 90 });
+    expect((await api("GET", own, member.token)).json).toMatchObject({ effectiveDays: 90, ownerMaxDays: 0 });
+    expect((await api("DELETE", own, owner.token)).json).toMatchObject({ days: null, effectiveDays: 0 });
+    // An admin's 30 days bind the owner: shorter is fine, longer refused, clearing returns to the admin's.
+    await api("PUT", adminPath, admin.token, { days: 30 });
+    const shorter = await api("PUT", own, owner.token, { days: 7 });
+    expect(shorter.json).toMatchObject({ days: 7, effectiveDays: 7, adminDays: 30, ownerMaxDays: 30 });
+    const longer = await api("PUT", own, owner.token, { days: 31 });
+    expect(longer.status).toBe(422);
+    expect(longer.json.error).toMatchObject({
+      code: "unprocessable",
+      details: [{ field: "days", message: "at most 30" }],
+    });
+    expect((await api("DELETE", own, owner.token)).json).toMatchObject({ days: 30, effectiveDays: 30, adminDays: 30 });
+    // Members may read it but not change it; non-members are told the room does not exist.
+    const byMember = await api("PUT", own, member.token, { days: 1 });
+    expect(byMember.status).toBe(403);
+    expect(byMember.json.error.code).toBe("forbidden");
+    expect((await api("GET", own, (await createUser("stranger")).token)).status).toBe(404);
+    expect((await api("PUT", own, owner.token, { days: 0 })).status).toBe(400);
+    // The admin clears it: the deployment's lifetime again, and no ceiling for the owner.
+    expect((await api("DELETE", adminPath, admin.token)).json).toMatchObject({ days: null, adminDays: null });
   });
 });

@@ -3,7 +3,7 @@
  * socket), mutes (read-only, across eviction), slow mode, deleting all of a member's messages.
  */
 import { evictDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { moderationAudit } from "../../src/db/moderation-schema";

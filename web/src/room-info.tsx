@@ -5,6 +5,7 @@ import { Confirm, Dialog, errorText } from "./dialog";
 import { Avatar, durationText, shortTime } from "./format";
 import { Menu, type MenuItem } from "./menu";
 import { SanctionDialog } from "./moderation";
+import { RetentionSection } from "./retention";
 import { onLinkClick, paths } from "./router";
 import { client, knownNames } from "./session";
 import { PeoplePicker } from "./sidebar";
@@ -96,6 +97,7 @@ export function RoomInfo(p: Props) {
           onSaved={() => setStatus("Room settings saved.")}
         />
       )}
+      {group && <RetentionSection roomId={p.roomId} owner={p.role === "owner"} />}
       <section class="panel-section" aria-labelledby="members-title">
         <div class="section-head">
           <h3 id="members-title">{group ? `Members${p.people ? ` (${p.people.length})` : ""}` : "People"}</h3>

@@ -72,6 +72,9 @@ export const KEY_ROUTES: Record<string, KeyRule> = {
   "DELETE /api/rooms/:id/mutes/:userId": manage,
   "DELETE /api/rooms/:id/members/:userId/messages": manage,
   "GET /api/rooms/:id/reports": manage,
+  "GET /api/rooms/:id/retention": read,
+  "PUT /api/rooms/:id/retention": manage,
+  "DELETE /api/rooms/:id/retention": manage,
   "PATCH /api/rooms/:id/reports/:reportId": manage,
 };
 

@@ -2,22 +2,14 @@
  * Integrations (issue 27), part 4: data rights and retention over REST. What exporting and deleting do is
  * in integrations/data-rights.ts; retention in integrations/retention.ts.
  */
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { createDb } from "../../db/client";
-import { accountDeletions, dataExports, roomRetention } from "../../db/integration-schema";
-import { rooms, users } from "../../db/schema";
-import { wholeSetting } from "../../lib/config";
+import { accountDeletions, dataExports } from "../../db/integration-schema";
+import { users } from "../../db/schema";
 import { logJson } from "../../lib/log";
-import {
-  deleteAccountBody,
-  deletionReply,
-  exportList,
-  exportReply,
-  retentionBody,
-  retentionReply,
-} from "../../protocol/data-rights";
+import { deleteAccountBody, deletionReply, exportList, exportReply } from "../../protocol/data-rights";
 import { AppError } from "../../protocol/errors";
 import { idPath } from "../../protocol/params";
 import { verifyPassword } from "../auth/password";
@@ -29,7 +21,7 @@ export const dataRightsRoutes = new Hono<AppEnv>();
 
 const EXPORT_NOT_FOUND = "Export not found";
 const USER_NOT_FOUND = "User not found";
-const ROOM_NOT_FOUND = "Room not found";
+const _ROOM_NOT_FOUND = "Room not found";
 
 async function exportAnswer<E extends AppEnv>(c: Context<E>, userId: string, requestedBy: string) {
   const { id, background } = await requestExport(c.env as Bindings, userId, requestedBy);
@@ -241,66 +233,3 @@ const deletionStatus = defineRoute({
 handle(dataRightsRoutes, deletionStatus, async (c, { params }) =>
   c.json(await deletionOf(c.env, params.id.toLowerCase())),
 );
-
-// --- retention ------------------------------------------------------------------------------------
-
-async function retentionOf(env: Bindings, roomId: string) {
-  const db = createDb(env);
-  const [room] = await db
-    .select({ id: rooms.id, days: roomRetention.days })
-    .from(rooms)
-    .leftJoin(roomRetention, eq(roomRetention.roomId, rooms.id))
-    .where(eq(rooms.id, roomId))
-    .limit(1);
-  if (!room) throw new AppError(404, "not_found", ROOM_NOT_FOUND);
-  const deploymentDays = wholeSetting(env, "RETENTION_DAYS");
-  return { roomId: room.id, days: room.days, deploymentDays, effectiveDays: room.days ?? deploymentDays };
-}
-
-const spec = (method: "get" | "put" | "delete", summary: string) =>
-  ({
-    method,
-    path: "/api/admin/rooms/:id/retention",
-    summary,
-    tag: "admin",
-    auth: "admin",
-    params: idPath,
-    paramsError: ROOM_NOT_FOUND,
-  }) as const;
-
-const getRetention = defineRoute({
-  ...spec("get", "A room's message lifetime (its own, or the deployment's)"),
-  responses: { 200: { description: "Retention", schema: retentionReply } },
-});
-handle(dataRightsRoutes, getRetention, async (c, { params }) =>
-  c.json(await retentionOf(c.env, params.id.toLowerCase())),
-);
-
-const putRetention = defineRoute({
-  ...spec("put", "Keep this room's messages for this many days (the hourly job removes older ones)"),
-  body: retentionBody,
-  responses: { 200: { description: "Retention", schema: retentionReply } },
-});
-handle(dataRightsRoutes, putRetention, async (c, { params, body }) => {
-  const roomId = params.id.toLowerCase();
-  await retentionOf(c.env, roomId);
-  await createDb(c.env)
-    .insert(roomRetention)
-    .values({ roomId, days: body.days, updatedBy: c.get("userId") })
-    .onConflictDoUpdate({ target: roomRetention.roomId, set: { days: body.days, updatedBy: c.get("userId") } });
-  logJson("info", { msg: "room retention set", roomId, days: body.days, admin: c.get("userId") });
-  return c.json(await retentionOf(c.env, roomId));
-});
-
-const deleteRetention = defineRoute({
-  ...spec("delete", "Back to the deployment's message lifetime"),
-  responses: { 200: { description: "Retention", schema: retentionReply } },
-});
-handle(dataRightsRoutes, deleteRetention, async (c, { params }) => {
-  const roomId = params.id.toLowerCase();
-  await retentionOf(c.env, roomId);
-  await createDb(c.env)
-    .delete(roomRetention)
-    .where(and(eq(roomRetention.roomId, roomId)));
-  return c.json(await retentionOf(c.env, roomId));
-});

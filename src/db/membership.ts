@@ -8,7 +8,7 @@ import type { Role } from "../protocol/identity";
 import type { Db } from "./client";
 import { type Room, roomMembers, rooms, users } from "./schema";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface Membership {
   room: Room;

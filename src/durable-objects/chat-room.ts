@@ -284,6 +284,18 @@ export class ChatRoom extends DurableObject<Env> {
     return guarded("revokingMember", this.roomId(), async () => this.members.revoking(userId));
   }
 
+  /**
+   * RPC (issue 24): the member's role if the room vouches for them without Postgres (member-cache.ts),
+   * with its last seq: what a history read needs to serve the Redis buffer while Postgres is away. Null:
+   * only Postgres can say.
+   */
+  vouchedMember(userId: string): Promise<{ role: Role; lastSeq: number } | null> {
+    return guarded("vouchedMember", this.roomId(), async () => {
+      const answer = this.members.lookup(userId);
+      return answer.known ? { role: answer.role, lastSeq: this.store.lastSeq() } : null;
+    });
+  }
+
   /** RPC: a member was removed (4003) or logged out (4001): close their sockets. */
   disconnectUser(userId: string, reason: DisconnectReason): Promise<number> {
     return guarded("disconnectUser", this.roomId(), async () => {

@@ -6,10 +6,11 @@
  * mid-request, and then only a range it holds whole (a page never has a gap), marked `version: null`.
  * See docs/decisions.md, "History pages come from one Postgres snapshot".
  */
-import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import { isUnavailable } from "../db/errors";
+import { UUID } from "../db/membership";
 import { messageStateColumns, toMessageState } from "../db/message-view";
-import { messages, rooms } from "../db/schema";
+import { messages, roomMembers, rooms, users } from "../db/schema";
 import { createSnapshotDb } from "../db/snapshot";
 import { recentBufferLimits } from "../lib/config";
 import { logJson } from "../lib/log";
@@ -18,6 +19,7 @@ import { redisConfigured, withRedis } from "../lib/redis";
 import type { MessageView } from "../protocol/frames";
 import type { MessageState } from "../protocol/responses/messages";
 import { notFound } from "./room-access";
+import { roomStub } from "./rooms";
 import type { Bindings } from "./types";
 
 export interface HistoryQuery {
@@ -31,21 +33,28 @@ export type HistoryPage =
   | { source: "redis"; version: null; messages: MessageView[] };
 
 /**
- * `viewerId`: whose reactions are `mine`. `knownLastSeq`: the room's last seq as Postgres had it when the
- * caller's membership was checked; the degraded Redis path does not serve a newest page older than it.
+ * A member's page (issue 24: one Postgres round trip). The membership check rides in the page's own
+ * snapshot, so a page costs one Postgres call instead of a membership query and then the page; a
+ * non-member (or a banned account) is told 404 as for a room that does not exist. With Postgres away, the
+ * room itself may vouch for the member (member-cache.ts), and the Redis buffer serves what it holds whole.
  */
 export async function readHistory(
   env: Bindings,
   roomId: string,
   viewerId: string,
   q: HistoryQuery,
-  knownLastSeq = 0,
 ): Promise<HistoryPage> {
   try {
-    return { source: "postgres", ...(await fromPostgres(env, roomId, viewerId, q)) };
+    const page = await fromPostgres(env, roomId, viewerId, q);
+    if (!page) throw notFound();
+    return { source: "postgres", ...page };
   } catch (err) {
     if (!isUnavailable(err)) throw err;
-    const cached = await fromRedis(env, roomId, q, knownLastSeq).catch((redisErr: Error) => {
+    const vouched = await roomStub(env, roomId)
+      .vouchedMember(viewerId)
+      .catch(() => null);
+    if (!vouched) throw err;
+    const cached = await bufferedPage(env, roomId, q, vouched.lastSeq).catch((redisErr: Error) => {
       logJson("warn", { msg: "redis history read failed", roomId, error: redisErr.message });
       return null;
     });
@@ -56,17 +65,26 @@ export async function readHistory(
   }
 }
 
-/** The page and the room's version in one READ ONLY, REPEATABLE READ transaction (one snapshot). */
+/**
+ * The page and the room's version in one READ ONLY, REPEATABLE READ transaction (one snapshot), with the
+ * viewer's membership in the same batch. Null: no such room, or not a member of it.
+ */
 async function fromPostgres(
   env: Bindings,
   roomId: string,
   viewerId: string,
   q: HistoryQuery,
-): Promise<{ version: number; messages: MessageState[] }> {
+): Promise<{ version: number; messages: MessageState[] } | null> {
+  if (!UUID.test(roomId) || !UUID.test(viewerId)) return null;
   const db = createSnapshotDb(env);
   const forward = q.after !== undefined;
   const [room, rows] = await db.batch([
-    db.select({ version: rooms.version }).from(rooms).where(eq(rooms.id, roomId)),
+    db
+      .select({ version: rooms.version })
+      .from(rooms)
+      .innerJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, viewerId)))
+      .innerJoin(users, and(eq(users.id, roomMembers.userId), isNull(users.bannedAt)))
+      .where(eq(rooms.id, roomId)),
     db
       .select({ message: messages, ...messageStateColumns(viewerId) })
       .from(messages)
@@ -75,17 +93,23 @@ async function fromPostgres(
           eq(messages.roomId, roomId),
           q.before !== undefined ? lt(messages.seq, q.before) : undefined,
           q.after !== undefined ? gt(messages.seq, q.after) : undefined,
+          // No page for a non-member: the rows are never read, not merely never sent.
+          sql`exists (select 1 from ${roomMembers} where ${roomMembers.roomId} = ${roomId}::uuid and ${roomMembers.userId} = ${viewerId}::uuid)`,
         ),
       )
       .orderBy(forward ? asc(messages.seq) : desc(messages.seq))
       .limit(q.limit),
   ]);
   const [found] = room;
-  if (!found) throw notFound(); // deleted since the membership check
+  if (!found) return null;
   return { version: found.version, messages: rows.map(({ message, ...agg }) => toMessageState(message, agg)) };
 }
 
-async function fromRedis(
+/**
+ * A page from the Redis buffer, only where it holds the range whole; null otherwise. `knownLastSeq`: the
+ * room's last seq; a newest page older than it is not served.
+ */
+export async function bufferedPage(
   env: Bindings,
   roomId: string,
   q: HistoryQuery,

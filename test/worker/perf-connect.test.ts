@@ -60,6 +60,24 @@ async function upgrade(roomId: string, token: string, o: { pg?: Pg; redis?: Redi
   return res.status;
 }
 
+/** POST /api/rooms/:id/ws-ticket as the worker answers it, with the worker's Postgres up or cut. */
+async function ticket(roomId: string, token: string, pg: Pg = "up") {
+  cut ??= await workerPostgresCut();
+  const bindings: Env = { ...env, ...(pg === "cut" ? { DATABASE_URL: cut.databaseUrl } : {}) };
+  const ctx = createExecutionContext();
+  const res = await app.fetch(
+    new Request(`http://edgechat.test/api/rooms/${roomId}/ws-ticket`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    }),
+    bindings,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  await res.body?.cancel();
+  return res.status;
+}
+
 const api = (method: string, path: string, token: string, body?: unknown) =>
   exports.default.fetch(`http://edgechat.test${path}`, {
     method,
@@ -86,6 +104,19 @@ describe("connects without Postgres", () => {
     await warm(roomId, bob);
     expect(await upgrade(roomId, bob.token, { pg: "cut" })).toBe(101);
     expect(await upgrade(roomId, ana.token, { pg: "cut", query: "?since=0&batch=1" })).toBe(101);
+  });
+
+  it("mints socket tickets the same way: the room vouches, Postgres only for the unknown and the removed", async () => {
+    const [ana, bob, eve] = [await createUser("ana"), await createUser("bob"), await createUser("eve")];
+    const roomId = await apiRoom(ana, [bob]);
+    await warm(roomId, bob);
+    await warm(roomId, ana);
+    expect(await ticket(roomId, bob.token, "cut")).toBe(200);
+    expect(await ticket(roomId, eve.token)).toBe(404);
+    expect(await ticket(roomId, eve.token, "cut")).not.toBe(200);
+    expect((await api("DELETE", `/api/rooms/${roomId}/members/${bob.id}`, ana.token)).status).toBe(204);
+    expect(await ticket(roomId, bob.token)).toBe(404);
+    expect(await ticket(roomId, bob.token, "cut")).not.toBe(200);
   });
 
   it("asks Postgres once for a member the room has not seen, then remembers the answer", async () => {

@@ -205,7 +205,7 @@ export function PeoplePicker(props: {
   onPick: (userId: string, name: string) => Promise<void> | void;
 }) {
   const [q, setQ] = useState("");
-  const [found, setFound] = useState<{ id: string; displayName: string }[] | null>(null);
+  const [found, setFound] = useState<{ id: string; displayName: string; kind: string }[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     if (!q.trim()) return setFound(null);
@@ -235,7 +235,9 @@ export function PeoplePicker(props: {
         {(found ?? []).map((u) => (
           <li key={u.id}>
             <Avatar id={u.id} name={u.displayName} size="sm" />
-            <span class="grow">{u.displayName}</span>
+            <span class="grow">
+              {u.displayName} {u.kind !== "user" && <span class="tag">bot</span>}
+            </span>
             <button
               type="button"
               aria-label={`${props.action ?? "Choose"} ${u.displayName}`}

@@ -273,6 +273,7 @@ describe("direct rooms", () => {
     expect((await api("GET", `/api/rooms/${roomId}`, ben.token)).json.room.peer).toEqual({
       id: ana.id,
       displayName: "ana",
+      kind: "user",
     });
     const listed = (await api("GET", "/api/rooms", ben.token)).json.rooms;
     expect(listed[0]).toMatchObject({ id: roomId, peer: { id: ana.id, displayName: "ana" } });

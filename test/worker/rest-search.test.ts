@@ -98,9 +98,9 @@ describe("GET /api/users", () => {
     expect(byName.status).toBe(200);
     const ids = byName.json.users.map((u: { id: string }) => u.id);
     expect(ids.sort()).toEqual([ana.id, ana2.id].sort());
-    expect(byName.json.users.every((u: object) => Object.keys(u).sort().join() === "displayName,id")).toBe(true);
+    expect(byName.json.users.every((u: object) => Object.keys(u).sort().join() === "displayName,id,kind")).toBe(true);
     const byEmail = await api("GET", `/api/users?q=${encodeURIComponent(ana.email.toUpperCase())}`, me.token);
-    expect(byEmail.json.users).toEqual([{ id: ana.id, displayName: ana.displayName }]);
+    expect(byEmail.json.users).toEqual([{ id: ana.id, displayName: ana.displayName, kind: "user" }]);
     expect((await api("GET", `/api/users?q=zed${tag}`, me.token)).json.users).toEqual([]);
     // LIKE wildcards are literal.
     expect((await api("GET", "/api/users?q=%25", me.token)).json.users).toEqual([]);

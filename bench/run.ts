@@ -41,6 +41,8 @@ const RESULTS = path.join(ROOT, "bench", "results");
 const quick = process.argv.includes("--quick");
 /** `--inbox`: only the inbox scenario (issue 25), on its own stack; its sizes: see inboxPlan. */
 const inboxOnly = process.argv.includes("--inbox");
+/** `--write`: only edgechat's write path (the ramp into one room, persistence on), on its own stack. */
+const writeOnly = process.argv.includes("--write");
 const inboxSizes = inboxPlan(process.argv, quick);
 const plan = quick
   ? {
@@ -245,6 +247,19 @@ async function inbox(edge: EdgechatSystem): Promise<InboxResult> {
 
 async function main() {
   mkdirSync(RESULTS, { recursive: true });
+  if (writeOnly) {
+    pinLoadGenerator();
+    const edge = await startEdgechat(path.join(RESULTS, "edgechat-write.log"));
+    try {
+      const write = await writePath(edge);
+      log(`edgechat write path: sustained ${write.sustainedRate}/s, ${write.postgresRows} rows for ${write.sent} sent`);
+      for (const step of write.steps)
+        log(`  ${step.rate}/s: CPU µs per message ${JSON.stringify(step.cpuUsPerMessage)}`);
+    } finally {
+      await edge.stop();
+    }
+    return;
+  }
   if (inboxOnly) {
     pinLoadGenerator();
     const edge = await startEdgechat(path.join(RESULTS, "edgechat-inbox.log"));

@@ -7,6 +7,7 @@
 import { logJson } from "../lib/log";
 import type { RecentBuffer } from "../lib/recent-buffer";
 import type { MessageView } from "../protocol/frames";
+import { FLUSH_LINGER_MS } from "./outbox-flusher";
 
 export interface BufferWriterDeps {
   enabled: () => boolean;
@@ -18,6 +19,7 @@ export class BufferWriter {
   private readonly deps: BufferWriterDeps;
   private pending = new Map<number, MessageView>();
   private writing = false;
+  private lastWriteEndedAt = 0;
 
   constructor(deps: BufferWriterDeps) {
     this.deps = deps;
@@ -34,6 +36,9 @@ export class BufferWriter {
     this.writing = true;
     try {
       while (this.pending.size > 0) {
+        // As the outbox does (FLUSH_LINGER_MS): a busy room's changes share one Redis call.
+        const wait = this.lastWriteEndedAt + FLUSH_LINGER_MS - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const batch = [...this.pending.values()];
         this.pending.clear();
         await this.deps
@@ -46,6 +51,7 @@ export class BufferWriter {
               error: err.message,
             }),
           );
+        this.lastWriteEndedAt = Date.now();
       }
     } finally {
       this.writing = false;

@@ -10,6 +10,14 @@ import { isPermanent, writeThrough } from "./write-through";
 
 /** Outbox rows per Postgres round trip. */
 const FLUSH_BATCH = 200;
+/**
+ * A busy room's flushes start at least this long after the previous one ended, so the commits made
+ * meanwhile share one Postgres call (issue 24: a write-through call costs about the same for one row as
+ * for fifty). A room that was quiet for this long flushes at once. Acks never wait for it (the outbox is
+ * committed first); only Postgres, notifications and product events see a busy room's messages up to this
+ * much later.
+ */
+export const FLUSH_LINGER_MS = 20;
 /** If a flush started by a send never reports back (eviction), the alarm picks the outbox up after this. */
 const FLUSH_SAFETY_MS = 10_000;
 const FLUSH_BACKOFF_MAX_MS = 60_000;
@@ -32,6 +40,7 @@ export class OutboxFlusher {
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
   private cachedRetryAt: number | null = null;
+  private lastFlushEndedAt = 0;
 
   constructor(deps: FlusherDeps) {
     this.deps = deps;
@@ -48,7 +57,7 @@ export class OutboxFlusher {
       return this.flushing;
     }
     if (!force && this.retryAt() > Date.now()) return Promise.resolve();
-    this.flushing = this.flushLoop().finally(() => {
+    this.flushing = this.flushLoop(force).finally(() => {
       this.flushing = null;
     });
     // Safety net: if this object is evicted mid-flush, the alarm drains the outbox.
@@ -72,10 +81,13 @@ export class OutboxFlusher {
     this.deps.store.setMeta("flushRetryAt", at);
   }
 
-  private async flushLoop(): Promise<void> {
+  private async flushLoop(force: boolean): Promise<void> {
     do {
+      const wait = this.lastFlushEndedAt + FLUSH_LINGER_MS - Date.now();
+      if (!force && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       this.flushAgain = false;
       const ok = await this.flushOnce();
+      this.lastFlushEndedAt = Date.now();
       if (!ok) return;
     } while (this.flushAgain || this.deps.store.outboxStats().depth > 0);
   }

@@ -8,6 +8,7 @@ import type { MemberChange, SystemEvent, UnnumberedChange } from "../../protocol
 import type { ChangeResult, MemberCommand, RoomUpdateCommand } from "../../protocol/room-rpc";
 import { SYSTEM_ID_PREFIX } from "../room-store";
 import { type CommandContext, type Decision, decided, type Effects, effects } from "./effects";
+import { postMessage } from "./post-message";
 
 const OK = { status: "ok" } as const;
 
@@ -87,25 +88,18 @@ function record(
   event: SystemEvent | null,
   names: Record<string, string> = {},
 ): Effects {
-  const { store, settings, actor, roomId, now } = ctx;
+  const { store, settings, actor, now } = ctx;
   const frame = store.logChange(change, null, now);
   store.enqueue("change", 0, {}, now, frame.v);
   if (!event || !settings.systemMessages) return effects({ broadcast: [frame], outbox: true });
-  const message = store.insertMessage(
-    {
-      senderId: "userId" in event && (event.event === "joined" || event.event === "left") ? event.userId : actor.userId,
-      clientMsgId: `${SYSTEM_ID_PREFIX}${frame.v}`,
-      body: systemText(event, names),
-      replyTo: null,
-      createdAt: new Date(now).toISOString(),
-      kind: "system",
-      system: event,
-    },
-    roomId,
-  );
-  const created = store.logChange({ type: "message", ...message }, message.seq, now);
-  store.enqueue("message", message.seq, { message }, now, created.v);
-  store.trimRing(settings.ringSize);
+  const { message, frame: created } = postMessage(ctx, {
+    senderId: "userId" in event && (event.event === "joined" || event.event === "left") ? event.userId : actor.userId,
+    clientMsgId: `${SYSTEM_ID_PREFIX}${frame.v}`,
+    body: systemText(event, names),
+    replyTo: null,
+    kind: "system",
+    system: event,
+  });
   return effects({ broadcast: [frame, created], buffer: [message], outbox: true });
 }
 

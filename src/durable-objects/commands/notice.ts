@@ -6,29 +6,27 @@
  */
 import type { NoticeCommand, SendResult } from "../../protocol/room-rpc";
 import { type CommandContext, type Decision, decided } from "./effects";
+import { postMessage } from "./post-message";
 
 export function notice(ctx: CommandContext, cmd: NoticeCommand): Decision<SendResult> {
-  const { store, settings, actor, roomId, now } = ctx;
+  const { store, actor, roomId } = ctx;
   const existing = store.seqForClientId(actor.userId, cmd.clientMsgId);
   if (existing !== null) {
     return decided({ status: "duplicate", seq: existing, message: store.messageInRing(existing, roomId) });
   }
-  const message = store.insertMessage(
+  const { message, frame: created } = postMessage(
+    ctx,
     {
       senderId: actor.userId,
       clientMsgId: cmd.clientMsgId,
       body: cmd.body,
       replyTo: null,
-      createdAt: new Date(now).toISOString(),
       kind: "system",
       system: { event: "notice", by: actor.userId },
       ...(cmd.custom ? { custom: cmd.custom } : {}),
     },
-    roomId,
+    actor.requestId,
   );
-  const created = store.logChange({ type: "message", ...message }, message.seq, now);
-  store.enqueue("message", message.seq, { message, requestId: actor.requestId }, now, created.v);
-  store.trimRing(settings.ringSize);
   return decided(
     { status: "accepted", message },
     { broadcast: [created], buffer: [message], outbox: true, counters: ["edgechat_messages_accepted_total"] },

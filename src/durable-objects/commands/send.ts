@@ -2,6 +2,7 @@ import type { SendMessage } from "../../protocol/frames";
 import type { SendResult } from "../../protocol/room-rpc";
 import { decide } from "../throttle";
 import { type CommandContext, type Decision, decided, isModerator, refusedWhileMuted } from "./effects";
+import { postMessage } from "./post-message";
 
 /**
  * A new message: deduplicated by the sender's clientMsgId (forever), throttled by the sliding window,
@@ -47,23 +48,20 @@ export function send(ctx: CommandContext, input: SendMessage): Decision<SendResu
       message: "an attachment is not yours, not uploaded to this room, already sent, or expired",
     });
   }
-  const message = store.insertMessage(
+  const { message, frame } = postMessage(
+    ctx,
     {
       senderId: actor.userId,
       clientMsgId: input.clientMsgId,
       body: input.body,
       replyTo: input.replyTo ?? null,
-      createdAt: new Date(now).toISOString(),
       ...(files.length ? { attachments: files } : {}),
       ...(input.custom ? { custom: input.custom } : {}),
     },
-    roomId,
+    actor.requestId,
   );
-  const frame = store.logChange({ type: "message", ...message }, message.seq, now);
-  store.enqueue("message", message.seq, { message, requestId: actor.requestId }, now, frame.v);
   store.logSend(actor.userId, now, false);
   if (slowModeSeconds(ctx) > 0) store.setLastSent(actor.userId, now);
-  store.trimRing(settings.ringSize);
   return decided(
     { status: "accepted", message },
     {

@@ -212,16 +212,18 @@ const sameRooms = (count: number, members: number, at: (room: number) => Socket)
 const gridPlan = { ...plan.grid, threads: plan.threads, bodyBytes: BODY_BYTES, p99LimitMs: SUSTAINED_P99_MS };
 /**
  * Rooms that fit the machine's open-files limit. Under wrangler dev the worker runtime holds two file
- * descriptors per WebSocket (the client's socket and its internal hop) and three per room (its SQLite
- * database, WAL and shared memory); past the limit workerd aborts ("accept: Too many open files"). Every
- * system gets the same number, so the comparison stays at one load.
+ * descriptors per WebSocket (the client's socket and its internal hop) and, for an edgechat room, about ten
+ * more (its SQLite database, WAL and shared memory, and its connections to the local Neon and Upstash
+ * bridges while it writes through); past the limit workerd aborts ("accept: Too many open files": 700
+ * rooms of 10 did, on a 20,000 limit, 2026-12-07). Every system gets the same number, so the comparison
+ * stays at one load.
  */
 function roomsThatFit(wanted: number, members: number): number {
   const line = readFileSync("/proc/self/limits", "utf8")
     .split("\n")
     .find((l) => l.startsWith("Max open files"));
   const limit = Number(line?.split(/\s+/)[3] ?? 1024);
-  const fit = Math.floor((limit - 3000) / (2 * members + 3));
+  const fit = Math.floor((limit - 3000) / (2 * members + 10));
   return Math.min(wanted, fit >= 100 ? Math.floor(fit / 100) * 100 : fit);
 }
 const roomCount = roomsThatFit(plan.rooms.rooms, plan.rooms.members);

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { RoomSettings, User } from "../../src/client";
 import type { Person, RoomDetail } from "./chat-view";
 import { Confirm, Dialog, errorText } from "./dialog";
@@ -47,12 +47,18 @@ export function RoomInfo(p: Props) {
   const [sanctions, setSanctions] = useState<Sanction[]>([]);
   const [action, setAction] = useState<Action>(null);
   const [status, setStatus] = useState<string | null>(null);
+  // Several reloads can be in flight (an action's own, and one per member change the room announces):
+  // only the newest request's answer may land, or an older one read before an unban could bring it back.
+  const asked = useRef(0);
   const loadSanctions = () => {
-    if (moderator)
-      client.moderation.sanctions(p.roomId).then(
-        (s) => setSanctions(s),
-        () => undefined,
-      );
+    if (!moderator) return;
+    const mine = ++asked.current;
+    client.moderation.sanctions(p.roomId).then(
+      (s) => {
+        if (mine === asked.current) setSanctions(s);
+      },
+      () => undefined,
+    );
   };
   useEffect(loadSanctions, [p.roomId, moderator, p.people]);
 

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { UUID } from "../../db/membership";
 import { AppError } from "../../protocol/errors";
 import { IDENTITY_HEADERS } from "../../protocol/identity";
 import { wsTicketReply } from "../../protocol/responses/rooms";
@@ -22,7 +23,7 @@ const wsTicket = defineRoute({
 handle(roomSocket, wsTicket, async (c, { params }) => {
   const userId = c.get("userId");
   const roomId = (params.id ?? "").toLowerCase();
-  if (!ROOM_ID.test(roomId)) throw new AppError(404, "not_found", "Room not found");
+  if (!UUID.test(roomId)) throw new AppError(404, "not_found", "Room not found");
   // Issue 24: the room vouches for the members it knows (as at the upgrade); Postgres for anyone else.
   const vouched = await roomStub(c.env, roomId)
     .vouchedMember(userId)
@@ -77,7 +78,7 @@ handle(roomSocket, upgrade, async (c, { params, query }) => {
   if (query.batch === "1") forwarded.set("batch", "1");
   url.search = forwarded.size > 0 ? `?${forwarded}` : "";
   // Only a room id can name a room: anything else is refused before any object is woken for it.
-  if (!ROOM_ID.test(roomId)) throw new AppError(404, "not_found", "Room not found");
+  if (!UUID.test(roomId)) throw new AppError(404, "not_found", "Room not found");
   const room = roomStub(c.env, roomId);
   const toRoom = (membership?: { role: string; epoch: string }) => {
     const h = new Headers(headers);
@@ -101,8 +102,6 @@ handle(roomSocket, upgrade, async (c, { params, query }) => {
   }
   return res;
 });
-
-const ROOM_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function isMembershipUnknown(res: Response): boolean {
   return res.status === 409 && res.headers.has(IDENTITY_HEADERS.membershipEpoch);
